@@ -1,0 +1,25 @@
+#!/usr/bin/env -S deno run --allow-net --allow-env --allow-read --allow-write
+/**
+ * hoard: a caching HTTP/HTTPS forward proxy for CI.
+ *
+ * Run it with `deno run --allow-net --allow-env --allow-read --allow-write mod.ts`
+ * (see `--help`), or embed it:
+ *
+ * ```ts
+ * import { startProxy } from "./mod.ts";
+ * await using proxy = await startProxy({ port: 0 });
+ * // HTTP_PROXY=proxy.url
+ * ```
+ *
+ * @module
+ */
+
+export { type ProxyHandle, startProxy } from "./src/accept.ts";
+export type { ProxyOptions } from "./src/options.ts";
+export type { LogLevel } from "./src/log.ts";
+export { VERSION } from "./src/version.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./src/cli.ts");
+  await main();
+}

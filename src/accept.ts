@@ -1,0 +1,117 @@
+/**
+ * The start of a request's way: the listening socket, one async task per
+ * connection, and an orderly shutdown.
+ *
+ * @module
+ */
+
+import { type ClientConnection, serveConnection } from "./connection.ts";
+import type { ProxyContext } from "./context.ts";
+import { selfHosts } from "./decide.ts";
+import { oneLine } from "./errors.ts";
+import { formatAuthority } from "./http1/target.ts";
+import { BufferedConn } from "./io/buffered_conn.ts";
+import { Logger } from "./log.ts";
+import { type ProxyOptions, resolveOptions } from "./options.ts";
+import { OriginClient } from "./origin/client.ts";
+import { OriginPool } from "./origin/pool.ts";
+
+/** A running proxy. */
+export interface ProxyHandle {
+  /** The address it listens on (with the real port when 0 was asked for). */
+  readonly addr: Deno.NetAddr;
+  /** `http://host:port`, ready for `HTTP_PROXY`. */
+  readonly url: string;
+  /** Settles once the proxy has shut down. */
+  readonly finished: Promise<void>;
+  /**
+   * Stops accepting, closes idle connections, lets in-flight requests finish
+   * (up to `shutdownGraceMs`), then cuts the rest. Safe to call more than once.
+   */
+  close(): Promise<void>;
+  /** Same as {@linkcode ProxyHandle.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts a proxy.
+ *
+ * @example
+ * ```ts
+ * await using proxy = await startProxy({ port: 0 });
+ * console.log(proxy.url); // http://127.0.0.1:PORT
+ * ```
+ * @throws {Deno.errors.AddrInUse} and friends when the address cannot be bound.
+ */
+export function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
+  const opts = resolveOptions(options);
+  const logger = new Logger(opts.logLevel, opts.logSink);
+  const listener = Deno.listen({ hostname: opts.host, port: opts.port });
+  const addr = listener.addr as Deno.NetAddr;
+  const pool = new OriginPool({
+    connectTimeoutMs: opts.connectTimeoutMs,
+    caCerts: opts.upstreamCaCerts,
+    maxIdlePerOrigin: opts.maxIdlePerOrigin,
+    idleTimeoutMs: opts.poolIdleTimeoutMs,
+  });
+  const proxy: ProxyContext = {
+    options: opts,
+    logger,
+    origin: new OriginClient(pool, {
+      responseTimeoutMs: opts.responseTimeoutMs,
+      idleTimeoutMs: opts.originIdleTimeoutMs,
+      continueTimeoutMs: 1000,
+    }),
+    self: { hosts: selfHosts(addr.hostname), port: addr.port },
+    closing: false,
+  };
+
+  const clients = new Set<ClientConnection>();
+  const tasks = new Set<Promise<void>>();
+  const acceptLoop = (async () => {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (proxy.closing) return;
+        // Out of file descriptors and the like: say so, breathe, go on.
+        logger.log("error", `accept failed: ${oneLine(String(err))}`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      conn.setNoDelay(true);
+      const client: ClientConnection = { io: new BufferedConn(conn), busy: false };
+      clients.add(client);
+      const task = serveConnection(proxy, client)
+        .catch((err) => logger.log("error", `connection failed: ${oneLine(String(err))}`))
+        .finally(() => {
+          clients.delete(client);
+          tasks.delete(task);
+        });
+      tasks.add(task);
+    }
+  })();
+
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((r) => resolveFinished = r);
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      proxy.closing = true;
+      listener.close();
+      await acceptLoop;
+      for (const c of clients) if (!c.busy) c.io.close();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise((r) => timer = setTimeout(r, opts.shutdownGraceMs));
+      await Promise.race([Promise.allSettled([...tasks]), grace]);
+      clearTimeout(timer);
+      for (const c of clients) c.io.close();
+      await Promise.allSettled([...tasks]);
+      pool.close();
+      resolveFinished();
+    })();
+
+  const url = `http://${formatAuthority(addr.hostname, addr.port)}`;
+  return Promise.resolve({ addr, url, finished, close, [Symbol.asyncDispose]: close });
+}

@@ -1,0 +1,220 @@
+/**
+ * The command line. The only module that prints usage or exits the process.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { startProxy } from "./accept.ts";
+import { oneLine } from "./errors.ts";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import type { ProxyOptions } from "./options.ts";
+import { VERSION } from "./version.ts";
+
+/** Usage text, printed by `--help` and after a usage error. */
+export const USAGE = `hoard ${VERSION}: a caching HTTP/HTTPS forward proxy for CI
+
+Usage: hoard [serve] [options]
+
+Options:
+  --host HOST               address to listen on (default 127.0.0.1)
+  --port PORT               port to listen on; 0 picks a free one (default 8080)
+  --cache-dir DIR           cache directory (default $HOARD_CACHE_DIR, else the
+                            user cache directory + /hoard)
+  --connect-ports LIST      ports CONNECT tunnels may reach, comma-separated
+                            (default 443)
+  --upstream-ca FILE        extra CA certificate(s), PEM, trusted for https origins
+  --connect-timeout SECS    time to connect to an origin (default 10)
+  --response-timeout SECS   time for an origin to start answering (default 60)
+  --log-level LEVEL         debug | info | warn | error | silent (default info)
+  -q, --quiet               log warnings and errors only (--log-level warn)
+  -h, --help                show this help
+  -V, --version             print the version
+
+Point clients at it: HTTP_PROXY=http://127.0.0.1:8080 HTTPS_PROXY=http://127.0.0.1:8080
+`;
+
+/** A command line that cannot be run as given; exit code 2. */
+export class UsageError extends Error {
+  /** @param message one line naming the bad flag or value. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** What the command line asks for. */
+export type Command =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "serve"; options: ProxyOptions; upstreamCaFiles: string[] };
+
+/**
+ * Parses command-line arguments.
+ *
+ * @throws {UsageError} for an unknown flag, a missing or bad value, or an unknown command.
+ */
+export function parseCommandLine(args: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "cache-dir": { type: "string" },
+        "connect-ports": { type: "string" },
+        "upstream-ca": { type: "string", multiple: true },
+        "connect-timeout": { type: "string" },
+        "response-timeout": { type: "string" },
+        "log-level": { type: "string" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(oneLine(err instanceof Error ? err.message : String(err)));
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) return { kind: "help" };
+  if (v.version) return { kind: "version" };
+  const [command = "serve", ...rest] = positionals;
+  if (command !== "serve") throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+
+  const options: ProxyOptions = {};
+  if (v.host !== undefined) {
+    if (v.host === "" || /[\s/]/.test(v.host)) {
+      throw new UsageError(`--host: invalid address ${JSON.stringify(v.host)}`);
+    }
+    options.host = v.host;
+  }
+  if (v.port !== undefined) options.port = parsePort("--port", v.port, true);
+  if (v["cache-dir"] !== undefined) {
+    if (v["cache-dir"] === "") throw new UsageError("--cache-dir: empty path");
+    options.cacheDir = v["cache-dir"];
+  }
+  if (v["connect-ports"] !== undefined) {
+    options.connectPorts = v["connect-ports"].split(",").map((p) =>
+      parsePort("--connect-ports", p.trim(), false)
+    );
+  }
+  if (v["connect-timeout"] !== undefined) {
+    options.connectTimeoutMs = parseSeconds("--connect-timeout", v["connect-timeout"]);
+  }
+  if (v["response-timeout"] !== undefined) {
+    options.responseTimeoutMs = parseSeconds("--response-timeout", v["response-timeout"]);
+  }
+  if (v.quiet) options.logLevel = "warn";
+  if (v["log-level"] !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(v["log-level"])) {
+      throw new UsageError(
+        `--log-level: expected one of ${LOG_LEVELS.join(", ")}, got ${
+          JSON.stringify(v["log-level"])
+        }`,
+      );
+    }
+    options.logLevel = v["log-level"] as LogLevel;
+  }
+  return { kind: "serve", options, upstreamCaFiles: v["upstream-ca"] ?? [] };
+}
+
+function parsePort(flag: string, text: string, zeroOk: boolean): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= (zeroOk ? 0 : 1) && n <= 65535)) {
+    throw new UsageError(
+      `${flag}: expected a port number${zeroOk ? " (0-65535)" : " (1-65535)"}, got ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return n;
+}
+
+function parseSeconds(flag: string, text: string): number {
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(n > 0 && n <= 86400)) {
+    throw new UsageError(`${flag}: expected seconds (e.g. 10 or 0.5), got ${JSON.stringify(text)}`);
+  }
+  return Math.round(n * 1000);
+}
+
+const encoder = new TextEncoder();
+
+function print(text: string, to: "stdout" | "stderr" = "stdout"): void {
+  const bytes = encoder.encode(text.endsWith("\n") ? text : text + "\n");
+  let off = 0;
+  const stream = to === "stdout" ? Deno.stdout : Deno.stderr;
+  while (off < bytes.length) off += stream.writeSync(bytes.subarray(off));
+}
+
+/**
+ * Runs hoard with `args` and returns the exit code: 0 after a clean shutdown,
+ * 1 when the proxy cannot start, 2 for a usage error.
+ */
+export async function run(args: string[]): Promise<number> {
+  let command: Command;
+  try {
+    command = parseCommandLine(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    print(`hoard: ${err.message}\n\n${USAGE}`, "stderr");
+    return 2;
+  }
+  if (command.kind === "help") {
+    print(USAGE);
+    return 0;
+  }
+  if (command.kind === "version") {
+    print(`hoard ${VERSION}`);
+    return 0;
+  }
+  return await serve(command.options, command.upstreamCaFiles);
+}
+
+async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<number> {
+  const upstreamCaCerts: string[] = [];
+  for (const file of upstreamCaFiles) {
+    try {
+      upstreamCaCerts.push(await Deno.readTextFile(file));
+    } catch (err) {
+      print(`hoard: --upstream-ca: cannot read ${file}: ${oneLine(String(err))}`, "stderr");
+      return 2;
+    }
+  }
+  let proxy;
+  try {
+    proxy = await startProxy({ ...options, upstreamCaCerts });
+  } catch (err) {
+    const where = `${options.host ?? "127.0.0.1"}:${options.port ?? 8080}`;
+    print(
+      `hoard: cannot listen on ${where}: ${
+        oneLine(err instanceof Error ? err.message : String(err))
+      }`,
+      "stderr",
+    );
+    return 1;
+  }
+  print(`hoard ${VERSION} listening on ${proxy.url}`, "stderr");
+
+  let signals = 0;
+  const onSignal = () => {
+    // A second signal means "now": skip the grace period.
+    if (++signals > 1) Deno.exit(130);
+    print("hoard: shutting down (finishing requests in flight)", "stderr");
+    proxy.close();
+  };
+  const watched: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of watched) Deno.addSignalListener(s, onSignal);
+  await proxy.finished;
+  for (const s of watched) Deno.removeSignalListener(s, onSignal);
+  return 0;
+}
+
+/** Entry point: runs the command line and exits with its code. */
+export async function main(): Promise<never> {
+  Deno.exit(await run(Deno.args));
+}

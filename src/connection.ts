@@ -1,0 +1,145 @@
+/**
+ * One client connection: the keep-alive loop that reads a request, decides its
+ * route, runs that step, and logs it — until the client or the proxy is done.
+ *
+ * @module
+ */
+
+import type { ProxyContext } from "./context.ts";
+import { decide } from "./decide.ts";
+import { isDisconnect, oneLine, ProxyError, toProxyError } from "./errors.ts";
+import { parseRequestHead } from "./http1/parse_head.ts";
+import { HttpSyntaxError } from "./http1/syntax_error.ts";
+import type { BufferedConn } from "./io/buffered_conn.ts";
+import { Deadline } from "./io/deadline.ts";
+import { local } from "./local.ts";
+import { pass } from "./pass.ts";
+import { interpretRequest } from "./read_request.ts";
+import { isRequestStart } from "./read_request.ts";
+import { type Exchange, sendError } from "./respond.ts";
+import { tunnel } from "./tunnel.ts";
+
+/** A client connection as the accept loop tracks it for shutdown. */
+export interface ClientConnection {
+  /** The connection. */
+  io: BufferedConn;
+  /** True from a request's first byte to its response's last: shutdown waits for it. */
+  busy: boolean;
+}
+
+const REQUEST_TIMEOUT = new TextEncoder().encode(
+  "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+);
+
+/** Serves requests on `client` until it closes, errs, times out, or the proxy shuts down. */
+export async function serveConnection(
+  proxy: ProxyContext,
+  client: ClientConnection,
+): Promise<void> {
+  const { io } = client;
+  const { keepAliveTimeoutMs, headerTimeoutMs } = proxy.options;
+  let readingHead = false;
+  const deadline = new Deadline(keepAliveTimeoutMs, () => {
+    // Idle keep-alive connections just close; a client that started a head
+    // and stalled (slowloris) is told why.
+    if (readingHead) io.write(REQUEST_TIMEOUT).catch(() => {}).finally(() => io.close());
+    else io.close();
+  });
+  try {
+    while (!proxy.closing) {
+      client.busy = false;
+      readingHead = false;
+      deadline.extend(keepAliveTimeoutMs);
+      if (io.buffered.length === 0 && !(await nextRequestArrives(io))) return;
+      client.busy = true;
+      readingHead = true;
+      deadline.extend(headerTimeoutMs);
+      const ex: Exchange = {
+        io,
+        method: "",
+        minor: 1,
+        keepAlive: false,
+        headSent: false,
+        record: {
+          method: "-",
+          url: "-",
+          status: 0,
+          bytes: 0,
+          start: performance.now(),
+          route: "error",
+        },
+      };
+      try {
+        const bytes = await io.readHead(isRequestStart);
+        if (bytes === null) return;
+        readingHead = false;
+        deadline.clear();
+        const head = parseRequestHead(bytes);
+        ex.method = ex.record.method = head.method;
+        ex.minor = head.minor;
+        const req = interpretRequest(head);
+        ex.record.url = req.url;
+        ex.keepAlive = req.keepAlive && !proxy.closing;
+        const route = decide(req, proxy.self);
+        ex.record.route = route.kind;
+        switch (route.kind) {
+          case "tunnel":
+            await tunnel(proxy, ex, route.origin);
+            break;
+          case "local":
+            await local(ex, route.path);
+            break;
+          case "pass":
+            await pass(proxy, ex, req, route.origin, route.path);
+            break;
+        }
+      } catch (err) {
+        await fail(proxy, ex, err);
+      }
+      proxy.logger.request(ex.record);
+      if (!ex.keepAlive || io.closed) return;
+    }
+  } finally {
+    deadline.clear();
+    io.close();
+  }
+}
+
+/** Waits on an idle connection; false when it ends (closed by either side) before a byte arrives. */
+async function nextRequestArrives(io: BufferedConn): Promise<boolean> {
+  try {
+    return await io.fill();
+  } catch (err) {
+    if (isDisconnect(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * The error funnel: answer with the error's status if no response has started,
+ * otherwise cut the connection so the client sees a truncated response, not a
+ * complete-looking wrong one.
+ */
+async function fail(proxy: ProxyContext, ex: Exchange, err: unknown): Promise<void> {
+  // After a failure the rest of the client's bytes cannot be trusted to be framed right.
+  ex.keepAlive = false;
+  if (isDisconnect(err) && !(err instanceof ProxyError)) {
+    ex.record.error ??= "client_closed";
+    return;
+  }
+  const clientSide = err instanceof HttpSyntaxError || ex.method === "";
+  const pe = toProxyError(err, clientSide ? "client" : "origin");
+  if (pe.type === "proxy_internal_error") {
+    proxy.logger.log("error", `${ex.record.method} ${ex.record.url}: ${oneLine(String(err))}`);
+    if (err instanceof Error && err.stack) proxy.logger.log("debug", err.stack);
+  }
+  if (ex.headSent || ex.io.closed) {
+    ex.record.error = pe.type;
+    return;
+  }
+  try {
+    await sendError(ex, pe);
+  } catch {
+    // The client left while being told; nothing more to do.
+  }
+}

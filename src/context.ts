@@ -1,0 +1,24 @@
+/**
+ * State shared by every connection of one running proxy.
+ *
+ * @module
+ */
+
+import type { SelfAddress } from "./decide.ts";
+import type { Logger } from "./log.ts";
+import type { ResolvedOptions } from "./options.ts";
+import type { OriginClient } from "./origin/client.ts";
+
+/** What every step of a request's way may use. */
+export interface ProxyContext {
+  /** Options with defaults filled in. */
+  options: ResolvedOptions;
+  /** Where log lines go. */
+  logger: Logger;
+  /** The origin client (with its connection pool). */
+  origin: OriginClient;
+  /** The proxy's own address, to answer requests for it locally. */
+  self: SelfAddress;
+  /** Set once shutdown begins: connections finish their current request and close. */
+  closing: boolean;
+}

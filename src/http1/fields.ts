@@ -1,0 +1,122 @@
+/**
+ * Header and trailer fields as they travel: an ordered list in which names keep
+ * their case and repeated fields (Set-Cookie) stay separate lines.
+ *
+ * `Headers` from the Fetch standard is not used because it lower-cases names,
+ * merges repeats and rejects obs-text that real origins send.
+ *
+ * @module
+ */
+
+/** An ordered list of HTTP fields. Lookups take the lower-case field name. */
+export class FieldList {
+  #names: string[] = [];
+  #lower: string[] = [];
+  #values: string[] = [];
+
+  /** Number of field lines. */
+  get size(): number {
+    return this.#names.length;
+  }
+
+  /** Appends a field line. */
+  add(name: string, value: string): void {
+    this.#names.push(name);
+    this.#lower.push(name.toLowerCase());
+    this.#values.push(value);
+  }
+
+  /** The first value of `lowerName`, or `undefined`. */
+  get(lowerName: string): string | undefined {
+    const i = this.#lower.indexOf(lowerName);
+    return i === -1 ? undefined : this.#values[i];
+  }
+
+  /** Every value of `lowerName`, in order. */
+  getAll(lowerName: string): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.#lower.length; i++) {
+      if (this.#lower[i] === lowerName) out.push(this.#values[i]!);
+    }
+    return out;
+  }
+
+  /** All values of `lowerName` joined as one list value (RFC 9110 §5.3), or `undefined`. */
+  combined(lowerName: string): string | undefined {
+    const all = this.getAll(lowerName);
+    return all.length === 0 ? undefined : all.join(", ");
+  }
+
+  /** Whether a field named `lowerName` is present. */
+  has(lowerName: string): boolean {
+    return this.#lower.includes(lowerName);
+  }
+
+  /** Removes every line named `lowerName`. */
+  delete(lowerName: string): void {
+    if (!this.has(lowerName)) return;
+    this.#keep((lower) => lower !== lowerName);
+  }
+
+  /** Replaces every line named like `name` with one line, kept at the first one's position. */
+  set(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    const i = this.#lower.indexOf(lower);
+    if (i === -1) return this.add(name, value);
+    this.#values[i] = value;
+    this.#keep((l, j) => l !== lower || j === i);
+  }
+
+  /** A new list holding the lines whose lower-case name passes `keep`. */
+  filter(keep: (lowerName: string) => boolean): FieldList {
+    const out = new FieldList();
+    for (let i = 0; i < this.#names.length; i++) {
+      if (keep(this.#lower[i]!)) out.add(this.#names[i]!, this.#values[i]!);
+    }
+    return out;
+  }
+
+  /** Yields `[name, value]` pairs in wire order, names in their received case. */
+  *[Symbol.iterator](): IterableIterator<[string, string]> {
+    for (let i = 0; i < this.#names.length; i++) yield [this.#names[i]!, this.#values[i]!];
+  }
+
+  #keep(pred: (lower: string, index: number) => boolean): void {
+    const names: string[] = [], lower: string[] = [], values: string[] = [];
+    for (let i = 0; i < this.#names.length; i++) {
+      if (!pred(this.#lower[i]!, i)) continue;
+      names.push(this.#names[i]!);
+      lower.push(this.#lower[i]!);
+      values.push(this.#values[i]!);
+    }
+    this.#names = names;
+    this.#lower = lower;
+    this.#values = values;
+  }
+}
+
+/**
+ * Splits a list-valued field (RFC 9110 §5.6.1) into lower-case, trimmed members,
+ * dropping empty ones. Quoted strings are not special-cased: the fields this is
+ * used for (Connection, Transfer-Encoding, Expect) carry plain tokens.
+ */
+export function listTokens(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const part of value.split(",")) {
+    const t = trimOws(part).toLowerCase();
+    if (t !== "") out.push(t);
+  }
+  return out;
+}
+
+/**
+ * Strips optional whitespace (SP and HTAB only, RFC 9110 §5.6.3). `String#trim`
+ * would also strip U+00A0 and friends, letting `chunked\xA0` pass as `chunked`.
+ */
+export function trimOws(s: string): string {
+  let a = 0, b = s.length;
+  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}

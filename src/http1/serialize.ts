@@ -1,0 +1,58 @@
+/**
+ * Writing heads (RFC 9112 §3, §4, §5) and chunk frames (§7.1) as bytes.
+ *
+ * @module
+ */
+
+/** `[name, value]` pairs in the order they go on the wire. */
+export type FieldLines = Iterable<readonly [string, string]>;
+
+const encoder = new TextEncoder();
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** A request head: request-line, fields, empty line. */
+export function serializeRequestHead(
+  method: string,
+  target: string,
+  fields: FieldLines,
+): Uint8Array {
+  return encodeLatin1(`${method} ${target} HTTP/1.1\r\n${fieldBlock(fields)}\r\n`);
+}
+
+/** A response head: status-line, fields, empty line. hoard always speaks HTTP/1.1. */
+export function serializeResponseHead(
+  status: number,
+  reason: string,
+  fields: FieldLines,
+): Uint8Array {
+  return encodeLatin1(`HTTP/1.1 ${status} ${reason}\r\n${fieldBlock(fields)}\r\n`);
+}
+
+/** Field lines, each ending in CRLF (also the body of a trailer section). */
+export function fieldBlock(fields: FieldLines): string {
+  let s = "";
+  for (const [name, value] of fields) s += `${name}: ${value}\r\n`;
+  return s;
+}
+
+/**
+ * One byte per char (ISO-8859-1), the inverse of `decodeLatin1`, so obs-text
+ * received in a field goes out unchanged.
+ */
+export function encodeLatin1(s: string): Uint8Array {
+  if (!NON_ASCII.test(s)) return encoder.encode(s);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Writes the frame of a chunk of `size` bytes around `data` into one buffer. */
+export function chunkFrame(data: Uint8Array): Uint8Array {
+  const head = encoder.encode(data.length.toString(16) + "\r\n");
+  const out = new Uint8Array(head.length + data.length + 2);
+  out.set(head, 0);
+  out.set(data, head.length);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
+}

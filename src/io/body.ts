@@ -1,0 +1,139 @@
+/**
+ * Streaming message bodies: reading one off a connection by its framing, and
+ * writing one onto a connection in a framing. Every step awaits the write
+ * before the next read, so a slow reader slows the writer and memory stays at
+ * one buffer per direction.
+ *
+ * @module
+ */
+
+import { ChunkedDecoder, LAST_CHUNK } from "../http1/chunked.ts";
+import type { FieldList } from "../http1/fields.ts";
+import type { BodyFraming } from "../http1/framing.ts";
+import { chunkFrame, encodeLatin1, fieldBlock } from "../http1/serialize.ts";
+import { type BufferedConn, UnexpectedEofError } from "./buffered_conn.ts";
+import type { Deadline } from "./deadline.ts";
+
+/** A body being read: views of the read buffer, each valid until the next step; returns trailers. */
+export type BodyReader = AsyncGenerator<Uint8Array, FieldList | undefined, void>;
+
+/**
+ * Reads a body framed by `framing` from `io`. `deadline`, when given, is
+ * pushed back whenever bytes arrive, so it bounds the time between reads.
+ *
+ * @throws {UnexpectedEofError} when the connection closes before the body ends.
+ * @throws {import("../http1/syntax_error.ts").HttpSyntaxError} on bad chunk framing.
+ */
+export async function* readBody(
+  io: BufferedConn,
+  framing: BodyFraming,
+  deadline?: Deadline,
+): BodyReader {
+  const more = async (): Promise<boolean> => {
+    if (!(await io.fill())) return false;
+    deadline?.extend();
+    return true;
+  };
+  switch (framing.kind) {
+    case "none":
+      return undefined;
+    case "length": {
+      let remaining = framing.length;
+      while (remaining > 0) {
+        if (io.buffered.length === 0 && !(await more())) throw new UnexpectedEofError("body");
+        const view = io.buffered;
+        const take = Math.min(view.length, remaining);
+        io.consume(take);
+        remaining -= take;
+        yield view.subarray(0, take);
+      }
+      return undefined;
+    }
+    case "chunked": {
+      const decoder = new ChunkedDecoder();
+      const out: Uint8Array[] = [];
+      while (!decoder.done) {
+        if (io.buffered.length === 0 && !(await more())) {
+          throw new UnexpectedEofError("chunked body");
+        }
+        io.consume(decoder.decode(io.buffered, out));
+        for (const data of out) yield data;
+        out.length = 0;
+      }
+      return decoder.trailers;
+    }
+    case "close":
+      for (;;) {
+        if (io.buffered.length === 0 && !(await more())) return undefined;
+        const view = io.buffered;
+        io.consume(view.length);
+        yield view;
+      }
+  }
+}
+
+/** Where a body goes: written chunk by chunk, then ended (with trailers, if chunked). */
+export interface BodySink {
+  /** Writes the next piece of the body. */
+  write(data: Uint8Array): Promise<void>;
+  /** Finishes the body; trailers are sent only in chunked framing. */
+  end(trailers?: FieldList): Promise<void>;
+  /** Body bytes written so far (without framing). */
+  readonly bytes: number;
+}
+
+// A head and a body piece this small go out in one write: one syscall and one
+// packet instead of two for the typical small response.
+const COALESCE_BYTES = 16 * 1024;
+
+/**
+ * A sink writing a body in `framing` to `io`, preceded by `head` (which is
+ * held back and sent together with the first piece of the body).
+ */
+export function bodySink(io: BufferedConn, framing: BodyFraming, head: Uint8Array): BodySink {
+  let pendingHead: Uint8Array | undefined = head;
+  let bytes = 0;
+  const send = async (data: Uint8Array): Promise<void> => {
+    if (pendingHead === undefined) return io.write(data);
+    const h = pendingHead;
+    pendingHead = undefined;
+    if (data.length + h.length <= COALESCE_BYTES) {
+      const both = new Uint8Array(h.length + data.length);
+      both.set(h);
+      both.set(data, h.length);
+      return io.write(both);
+    }
+    await io.write(h);
+    await io.write(data);
+  };
+  const chunked = framing.kind === "chunked";
+  return {
+    get bytes() {
+      return bytes;
+    },
+    async write(data) {
+      if (data.length === 0) return;
+      bytes += data.length;
+      await send(chunked ? chunkFrame(data) : data);
+    },
+    async end(trailers) {
+      if (chunked) {
+        const last = trailers === undefined || trailers.size === 0
+          ? LAST_CHUNK
+          : encodeLatin1(`0\r\n${fieldBlock(trailers)}\r\n`);
+        await send(last);
+      } else if (pendingHead !== undefined) {
+        await send(new Uint8Array(0));
+      }
+    },
+  };
+}
+
+/** Copies a body from `reader` to `sink`, ending the sink with the body's trailers. */
+export async function pipeBody(reader: BodyReader, sink: BodySink): Promise<void> {
+  for (;;) {
+    const step = await reader.next();
+    if (step.done) return sink.end(step.value);
+    await sink.write(step.value);
+  }
+}

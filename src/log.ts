@@ -1,0 +1,74 @@
+/**
+ * Logging: one line per request, readable by a person, plus diagnostics.
+ *
+ * @module
+ */
+
+/** How much to log: `info` includes one line per request; `warn` is quiet mode. */
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+/** Accepted `--log-level` values, most to least verbose. */
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+/** What happened to one request, for its log line. */
+export interface RequestRecord {
+  /** Request method. */
+  method: string;
+  /** Absolute URL, or `host:port` for CONNECT. */
+  url: string;
+  /** Final status sent (0 when the client left before one was). */
+  status: number;
+  /** Body bytes sent to the client. */
+  bytes: number;
+  /** `performance.now()` when the request head was read. */
+  start: number;
+  /** What was done: `pass`, `tunnel`, `local`, `error` (later: `hit`, `miss`, …). */
+  route: string;
+  /** Why it failed, when it did (a Proxy-Status error type or a short word). */
+  error?: string;
+}
+
+/** Writes log lines at or above a level. */
+export class Logger {
+  #rank: number;
+  #sink: (line: string) => void;
+
+  /**
+   * @param level lowest level written.
+   * @param sink receives each line without newline; by default stderr.
+   */
+  constructor(level: LogLevel = "info", sink: (line: string) => void = writeStderr) {
+    this.#rank = LOG_LEVELS.indexOf(level);
+    this.#sink = sink;
+  }
+
+  /** Whether lines at `level` are written. */
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) >= this.#rank;
+  }
+
+  /** The request's line: time, method, URL, status, bytes, duration, route[, error]. */
+  request(r: RequestRecord): void {
+    if (!this.enabled("info")) return;
+    const ms = (performance.now() - r.start).toFixed(1);
+    const error = r.error === undefined ? "" : ` error=${r.error}`;
+    this.#sink(
+      `${
+        new Date().toISOString()
+      } ${r.method} ${r.url} ${r.status} ${r.bytes}B ${ms}ms ${r.route}${error}`,
+    );
+  }
+
+  /** Writes `message` at `level`. */
+  log(level: Exclude<LogLevel, "silent">, message: string): void {
+    if (this.enabled(level)) this.#sink(`${new Date().toISOString()} ${level}: ${message}`);
+  }
+}
+
+const encoder = new TextEncoder();
+
+function writeStderr(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let off = 0;
+  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+}

@@ -1,0 +1,94 @@
+/**
+ * Everything a running proxy can be told, with defaults in one place.
+ *
+ * @module
+ */
+
+import type { LogLevel } from "./log.ts";
+
+/** Options of {@linkcode startProxy}; every field is optional. */
+export interface ProxyOptions {
+  /** Address to listen on. Anything but loopback exposes the proxy to the network. @default {"127.0.0.1"} */
+  host?: string;
+  /** Port to listen on; 0 picks a free one (see the handle's `addr`). @default {8080} */
+  port?: number;
+  /** Cache directory. @default {`$HOARD_CACHE_DIR`, else the user cache directory + `/hoard`} */
+  cacheDir?: string;
+  /** Ports a CONNECT tunnel may reach. @default {[443]} */
+  connectPorts?: number[];
+  /** Lowest level logged. @default {"info"} */
+  logLevel?: LogLevel;
+  /** Receives each log line; by default lines go to stderr. */
+  logSink?: (line: string) => void;
+  /** Extra CA certificates (PEM) trusted for https origins, besides the system's. @default {[]} */
+  upstreamCaCerts?: string[];
+  /** Time to open a connection to an origin (TCP + TLS). @default {10000} */
+  connectTimeoutMs?: number;
+  /** Time from sending a request to the first byte of the origin's response. @default {60000} */
+  responseTimeoutMs?: number;
+  /** Longest silence from an origin in the middle of a body. @default {60000} */
+  originIdleTimeoutMs?: number;
+  /** How long a client's idle keep-alive connection is kept. @default {60000} */
+  keepAliveTimeoutMs?: number;
+  /** Time a client has to send a complete request head once it started one. @default {30000} */
+  headerTimeoutMs?: number;
+  /** Idle connections kept per origin. @default {32} */
+  maxIdlePerOrigin?: number;
+  /** Idle time after which a pooled origin connection is closed. @default {30000} */
+  poolIdleTimeoutMs?: number;
+  /** On close, how long in-flight requests may take to finish before they are cut. @default {10000} */
+  shutdownGraceMs?: number;
+}
+
+/** Options with every default filled in. */
+export type ResolvedOptions =
+  & Required<Omit<ProxyOptions, "logSink">>
+  & Pick<ProxyOptions, "logSink">;
+
+/** Fills in defaults. */
+export function resolveOptions(o: ProxyOptions): ResolvedOptions {
+  return {
+    host: o.host ?? "127.0.0.1",
+    port: o.port ?? 8080,
+    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    connectPorts: o.connectPorts ?? [443],
+    logLevel: o.logLevel ?? "info",
+    logSink: o.logSink,
+    upstreamCaCerts: o.upstreamCaCerts ?? [],
+    connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
+    responseTimeoutMs: o.responseTimeoutMs ?? 60_000,
+    originIdleTimeoutMs: o.originIdleTimeoutMs ?? 60_000,
+    keepAliveTimeoutMs: o.keepAliveTimeoutMs ?? 60_000,
+    headerTimeoutMs: o.headerTimeoutMs ?? 30_000,
+    maxIdlePerOrigin: o.maxIdlePerOrigin ?? 32,
+    poolIdleTimeoutMs: o.poolIdleTimeoutMs ?? 30_000,
+    shutdownGraceMs: o.shutdownGraceMs ?? 10_000,
+  };
+}
+
+/**
+ * `$HOARD_CACHE_DIR`, else the platform's user cache directory plus `hoard`
+ * (XDG on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows).
+ */
+export function defaultCacheDir(env: (name: string) => string | undefined = readEnv): string {
+  const explicit = env("HOARD_CACHE_DIR");
+  if (explicit) return explicit;
+  const home = env("HOME") ?? env("USERPROFILE") ?? ".";
+  switch (Deno.build.os) {
+    case "windows":
+      return `${env("LOCALAPPDATA") ?? `${home}\\AppData\\Local`}\\hoard`;
+    case "darwin":
+      return `${home}/Library/Caches/hoard`;
+    default:
+      return `${env("XDG_CACHE_HOME") ?? `${home}/.cache`}/hoard`;
+  }
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    // Without --allow-env the defaults still work.
+    return undefined;
+  }
+}

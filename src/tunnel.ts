@@ -1,0 +1,72 @@
+/**
+ * The tunnel step: CONNECT host:port, then bytes both ways until both sides
+ * are done (RFC 9110 §9.3.6).
+ *
+ * @module
+ */
+
+import type { ProxyContext } from "./context.ts";
+import { ProxyError } from "./errors.ts";
+import { BufferedConn } from "./io/buffered_conn.ts";
+import { dial, type Origin } from "./origin/dial.ts";
+import type { Exchange } from "./respond.ts";
+
+const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n");
+
+/**
+ * Opens a tunnel to `origin` for the client of `ex`. The client connection is
+ * used up: afterwards it carries the tunnel and is closed with it.
+ *
+ * @throws {ProxyError} 403 for a port not in `connectPorts`, 502/504 when the
+ *   target cannot be reached (before anything was sent to the client).
+ */
+export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin): Promise<void> {
+  const { connectPorts, connectTimeoutMs } = proxy.options;
+  if (!connectPorts.includes(origin.port)) {
+    throw new ProxyError(
+      403,
+      "http_request_denied",
+      `CONNECT to port ${origin.port} is not allowed (allowed: ${connectPorts.join(", ")})`,
+    );
+  }
+  const upstream = new BufferedConn(await dial(origin, { connectTimeoutMs }));
+  ex.keepAlive = false;
+  ex.record.status = 200;
+  ex.headSent = true;
+  try {
+    await ex.io.write(ESTABLISHED);
+    // Both directions run to their end; a half-close on one side is passed on
+    // (closeWrite) while the other keeps flowing.
+    const [up, down] = await Promise.allSettled([relay(ex.io, upstream), relay(upstream, ex.io)]);
+    ex.record.bytes = down.status === "fulfilled" ? down.value : 0;
+    if (up.status === "rejected" || down.status === "rejected") {
+      ex.record.error = "connection_terminated";
+    }
+  } finally {
+    upstream.close();
+    ex.io.close();
+  }
+}
+
+/** Copies `from` to `to` until `from` ends, then half-closes `to`. Returns bytes copied. */
+async function relay(from: BufferedConn, to: BufferedConn): Promise<number> {
+  let bytes = 0;
+  try {
+    for (;;) {
+      const view = from.buffered;
+      if (view.length > 0) {
+        await to.write(view);
+        from.consume(view.length);
+        bytes += view.length;
+      }
+      if (!(await from.fill())) break;
+    }
+    await (to.conn as Deno.TcpConn).closeWrite();
+    return bytes;
+  } catch (err) {
+    // One side failed: end both, so the other direction stops too.
+    from.close();
+    to.close();
+    throw err;
+  }
+}

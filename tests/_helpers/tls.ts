@@ -1,0 +1,50 @@
+/**
+ * A self-signed certificate for test origins, made on the fly with WebCrypto.
+ *
+ * @module
+ */
+
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+
+/** A certificate and its key, PEM. */
+export interface TestCert {
+  /** Certificate, PEM; also the CA a client must trust. */
+  cert: string;
+  /** PKCS#8 private key, PEM. */
+  key: string;
+}
+
+const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+
+/** Makes a self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1. */
+export async function makeCert(): Promise<TestCert> {
+  const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Date.now().toString(16),
+    name: "CN=localhost",
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 86_400_000),
+    signingAlgorithm: ALG,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.SubjectAlternativeNameExtension([
+        { type: "dns", value: "localhost" },
+        { type: "ip", value: "127.0.0.1" },
+      ]),
+    ],
+  });
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
+  return { cert: cert.toString("pem"), key: pem("PRIVATE KEY", pkcs8) };
+}
+
+function pem(label: string, der: Uint8Array): string {
+  let b64 = "";
+  for (let i = 0; i < der.length; i += 0x8000) {
+    b64 += String.fromCharCode(...der.subarray(i, i + 0x8000));
+  }
+  const body = btoa(b64).replace(/.{64}/g, "$&\n").replace(/\n$/, "");
+  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+}
