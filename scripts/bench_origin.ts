@@ -1,0 +1,62 @@
+#!/usr/bin/env -S deno run --allow-net
+/**
+ * A fixed, fast origin for benchmarks: raw TCP, keep-alive, GET only.
+ * `/<n>k`, `/<n>m`, `/<n>g` answer with that many bytes (KiB, MiB, GiB) of 'a'.
+ * Prints `origin listening on PORT` and serves until killed.
+ *
+ * Usage: deno run --allow-net scripts/bench_origin.ts [port]
+ *
+ * @module
+ */
+
+const UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const encoder = new TextEncoder();
+const block = new Uint8Array(1024 * 1024).fill(0x61);
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+async function serve(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(16 * 1024);
+  let pending = "";
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) return;
+    pending += new TextDecoder().decode(buf.subarray(0, n));
+    let end: number;
+    while ((end = pending.indexOf("\r\n\r\n")) !== -1) {
+      const head = pending.slice(0, end);
+      pending = pending.slice(end + 4);
+      const m = /^\S+ (\S+)/.exec(head);
+      const size = /^\/(\d+)([kmg])/.exec(m?.[1] ?? "");
+      if (!size) {
+        await writeAll(conn, encoder.encode("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"));
+        continue;
+      }
+      const total = Number(size[1]) * UNITS[size[2]!]!;
+      const head200 =
+        `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${total}\r\n` +
+        `Cache-Control: max-age=3600\r\n\r\n`;
+      if (total <= 64 * 1024) {
+        const h = encoder.encode(head200);
+        const out = new Uint8Array(h.length + total);
+        out.set(h);
+        out.fill(0x61, h.length);
+        await writeAll(conn, out);
+        continue;
+      }
+      await writeAll(conn, encoder.encode(head200));
+      for (let sent = 0; sent < total; sent += block.length) {
+        await writeAll(conn, block.subarray(0, Math.min(block.length, total - sent)));
+      }
+    }
+  }
+}
+
+if (import.meta.main) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(Deno.args[0] ?? 0) });
+  console.log(`origin listening on ${(listener.addr as Deno.NetAddr).port}`);
+  for await (const conn of listener) serve(conn).catch(() => {}).finally(() => conn.close());
+}
