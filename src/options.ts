@@ -32,7 +32,7 @@ export interface ProxyOptions {
   keepAliveTimeoutMs?: number;
   /** Time a client has to send a complete request head once it started one. @default {30000} */
   headerTimeoutMs?: number;
-  /** Idle connections kept per origin. @default {32} */
+  /** Idle connections kept per origin (a CI job often runs dozens of downloads at once). @default {128} */
   maxIdlePerOrigin?: number;
   /** Idle time after which a pooled origin connection is closed. @default {30000} */
   poolIdleTimeoutMs?: number;
@@ -60,7 +60,7 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     originIdleTimeoutMs: o.originIdleTimeoutMs ?? 60_000,
     keepAliveTimeoutMs: o.keepAliveTimeoutMs ?? 60_000,
     headerTimeoutMs: o.headerTimeoutMs ?? 30_000,
-    maxIdlePerOrigin: o.maxIdlePerOrigin ?? 32,
+    maxIdlePerOrigin: o.maxIdlePerOrigin ?? 128,
     poolIdleTimeoutMs: o.poolIdleTimeoutMs ?? 30_000,
     shutdownGraceMs: o.shutdownGraceMs ?? 10_000,
   };
