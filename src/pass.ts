@@ -43,6 +43,10 @@ export async function pass(
 
   const fields = endToEndFields(res.head.fields);
   let framing = res.framing;
+  // An origin may repeat an identical Content-Length; the client gets it once.
+  if (framing.kind === "length" && res.head.fields.getAll("content-length").length !== 1) {
+    fields.set("Content-Length", String(framing.length));
+  }
   if (framing.kind === "chunked" || framing.kind === "close") {
     // Re-framed for this client: chunked for HTTP/1.1, until-close for HTTP/1.0.
     fields.delete("content-length");

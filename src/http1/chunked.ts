@@ -84,7 +84,12 @@ export class ChunkedDecoder {
           this.#startData();
           continue;
         case State.DataCr:
-          if (input[i++] !== CR) throw new HttpSyntaxError("chunk data longer than its size");
+          if (input[i] !== CR) {
+            throw new HttpSyntaxError(
+              input[i] === LF ? "bare LF after chunk data" : "chunk data longer than its size",
+            );
+          }
+          i++;
           this.#state = State.DataLf;
           continue;
         case State.DataLf:

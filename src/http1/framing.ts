@@ -92,24 +92,27 @@ export function responseFraming(method: string, head: ResponseHead): BodyFraming
 /**
  * Whether a response must not be followed by another on the same connection:
  * it said `Connection: close`, is HTTP/1.0 without keep-alive, ends at close,
- * or carried both framings (RFC 9112 §6.3 item 3 says to close then).
+ * or carried both framings (RFC 9112 §6.3 item 3 says to close then), or is
+ * HTTP/1.0 with Transfer-Encoding (§6.1: framing to treat as faulty).
  */
 export function responseEndsConnection(head: ResponseHead, framing: BodyFraming): boolean {
   if (framing.kind === "close") return true;
   const conn = listTokens(head.fields.combined("connection"));
   if (conn.includes("close")) return true;
   if (head.minor === 0 && !conn.includes("keep-alive")) return true;
-  return head.fields.has("transfer-encoding") && head.fields.has("content-length");
+  return head.fields.has("transfer-encoding") &&
+    (head.minor === 0 || head.fields.has("content-length"));
 }
 
 /**
  * Whether the client asked to keep the connection open after this request
- * (RFC 9112 §9.3): HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
- * `Connection: keep-alive`.
+ * (RFC 9112 §9.3): never with `Connection: close`; otherwise HTTP/1.1 always,
+ * HTTP/1.0 only with `Connection: keep-alive`.
  */
 export function wantsKeepAlive(minor: 0 | 1, fields: FieldList): boolean {
   const conn = listTokens(fields.combined("connection"));
-  return minor === 1 ? !conn.includes("close") : conn.includes("keep-alive");
+  if (conn.includes("close")) return false;
+  return minor === 1 || conn.includes("keep-alive");
 }
 
 /**

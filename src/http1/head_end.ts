@@ -29,7 +29,7 @@ export function findHeadEnd(buf: Uint8Array, from = 0): number {
   return -1;
 }
 
-/** Number of leading CRLF pairs, which a server skips before a request-line (RFC 9112 §2.2). */
+/** Bytes of leading CRLF pairs, which a server skips before a request-line (RFC 9112 §2.2). */
 export function leadingEmptyLines(buf: Uint8Array): number {
   let i = 0;
   while (i + 1 < buf.length && buf[i] === CR && buf[i + 1] === LF) i += 2;

@@ -36,7 +36,7 @@ export interface ResponseHead {
 }
 
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/;
-const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
+const STATUS_LINE = /^HTTP\/(\d)\.(\d) ([1-9]\d\d)(?: (.*))?$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // field-value = *( VCHAR / obs-text / SP / HTAB ): anything else (NUL, CR, LF, DEL) is refused.
 const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;

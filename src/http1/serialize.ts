@@ -42,12 +42,20 @@ export function fieldBlock(fields: FieldLines): string {
 export function encodeLatin1(s: string): Uint8Array {
   if (!NON_ASCII.test(s)) return encoder.encode(s);
   const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Above U+00FF there is no byte; never let the low byte turn into a CR or LF.
+    out[i] = c > 0xff ? 0x3f : c;
+  }
   return out;
 }
 
-/** Writes the frame of a chunk of `size` bytes around `data` into one buffer. */
+/**
+ * `data` framed as one chunk, in one buffer. Empty data gives an empty buffer:
+ * a zero-size chunk would be the last-chunk marker and end the body early.
+ */
 export function chunkFrame(data: Uint8Array): Uint8Array {
+  if (data.length === 0) return data;
   const head = encoder.encode(data.length.toString(16) + "\r\n");
   const out = new Uint8Array(head.length + data.length + 2);
   out.set(head, 0);

@@ -53,7 +53,9 @@ export function parseRequestTarget(method: string, raw: string): RequestTarget {
   }
   const { host, port } = parseAuthority(m[2]!, DEFAULT_PORT[scheme]);
   let path = m[3]!;
-  if (path === "") path = "/";
+  // RFC 9112 §3.2.4: a server-wide OPTIONS is sent on as "*".
+  if (path === "" && method === "OPTIONS") path = "*";
+  else if (path === "") path = "/";
   else if (path.charCodeAt(0) === 0x3f /* ? */) path = "/" + path;
   return { form: "absolute", scheme, host, port, path };
 }
