@@ -84,12 +84,7 @@ export class ChunkedDecoder {
           this.#startData();
           continue;
         case State.DataCr:
-          if (input[i] !== CR) {
-            throw new HttpSyntaxError(
-              input[i] === LF ? "bare LF after chunk data" : "chunk data longer than its size",
-            );
-          }
-          i++;
+          if (input[i++] !== CR) throw new HttpSyntaxError("chunk data does not match its size");
           this.#state = State.DataLf;
           continue;
         case State.DataLf:

@@ -277,9 +277,9 @@ Deno.test("chunk size: the largest safe integer is accepted, one past it is refu
 
 Deno.test("decode: data longer than its size, or bare line ends around it, are refused", () => {
   const cases: [string, RegExp][] = [
-    ["3\r\nabcd\r\n0\r\n\r\n", /chunk data longer than its size/],
-    ["3\r\nab\r\n0\r\n\r\n", /chunk data longer than its size/],
-    ["3\r\nabc\n0\r\n\r\n", /bare LF after chunk data/],
+    ["3\r\nabcd\r\n0\r\n\r\n", /chunk data does not match its size/],
+    ["3\r\nab\r\n0\r\n\r\n", /chunk data does not match its size/],
+    ["3\r\nabc\n0\r\n\r\n", /chunk data does not match its size/],
     ["3\r\nabc\rX0\r\n\r\n", /bare CR after chunk data/],
     ["3\rabc\r\n0\r\n\r\n", /bare CR after chunk size/],
     ["3\nabc\r\n0\r\n\r\n", /invalid chunk size/],
