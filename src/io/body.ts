@@ -29,10 +29,15 @@ export async function* readBody(
   framing: BodyFraming,
   deadline?: Deadline,
 ): BodyReader {
+  // The deadline runs only while waiting for the peer: time the consumer
+  // spends writing elsewhere (a slow client) is not the peer's silence.
   const more = async (): Promise<boolean> => {
-    if (!(await io.fill())) return false;
     deadline?.extend();
-    return true;
+    try {
+      return await io.fill();
+    } finally {
+      deadline?.clear();
+    }
   };
   switch (framing.kind) {
     case "none":
@@ -113,8 +118,8 @@ export function bodySink(io: BufferedConn, framing: BodyFraming, head: Uint8Arra
     },
     async write(data) {
       if (data.length === 0) return;
-      bytes += data.length;
       await send(chunked ? chunkFrame(data) : data);
+      bytes += data.length;
     },
     async end(trailers) {
       if (chunked) {

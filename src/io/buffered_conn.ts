@@ -136,8 +136,9 @@ export class BufferedConn {
           this.#start += end;
           return view.subarray(0, end);
         }
-        if (view.length >= Math.min(MAX_HEAD_BYTES, this.#buf.length)) {
-          throw new HttpSyntaxError("header section larger than 64 KiB", 431);
+        const limit = Math.min(MAX_HEAD_BYTES, this.#buf.length);
+        if (view.length >= limit) {
+          throw new HttpSyntaxError(`header section larger than ${limit / 1024} KiB`, 431);
         }
         scanFrom = view.length - 3;
       }

@@ -11,7 +11,10 @@ const TICK_MS = 100;
 const live = new Set<Deadline>();
 let ticker: ReturnType<typeof setInterval> | undefined;
 
-/** A deadline that runs `onExpire` once when it passes, unless cleared first. */
+/**
+ * A deadline that runs `onExpire` when it passes, unless cleared first. It
+ * fires once; {@linkcode Deadline.extend} arms it again.
+ */
 export class Deadline {
   #ms: number;
   #expires: number;
@@ -37,10 +40,9 @@ export class Deadline {
 
   /** Stops the deadline; it will not fire. */
   clear(): void {
+    // The ticker stops on its next tick if nothing is live any more; stopping
+    // it here would restart a timer for every chunk of a streamed body.
     live.delete(this);
-    // Stop the ticker as soon as nothing is watched, so an idle process (or a
-    // finished test) holds no timer.
-    if (live.size === 0) stopTicker();
   }
 
   /** @internal */

@@ -95,7 +95,9 @@ export class OriginClient {
   async exchange(req: OriginRequest): Promise<OriginResponse> {
     const retryable = req.body === undefined && IDEMPOTENT.has(req.method);
     for (let attempt = 0;; attempt++) {
-      const { io, reused } = await this.#pool.acquire(req.origin);
+      // The retry takes a new connection: when an origin drops idle connections
+      // it often drops all of them, so the next pooled one is likely dead too.
+      const { io, reused } = await this.#pool.acquire(req.origin, attempt > 0);
       try {
         return await this.#exchangeOn(io, req);
       } catch (err) {
@@ -118,8 +120,10 @@ export class OriginClient {
     const head = serializeRequestHead(req.method, req.target, req.fields);
     let firstByte: Deadline | undefined;
     let timedOut = false;
+    // (Re)starts the wait for the response head; paused while an upload runs.
     const startResponseClock = () => {
-      firstByte ??= new Deadline(this.#timeouts.responseTimeoutMs, () => {
+      if (firstByte !== undefined) return firstByte.extend();
+      firstByte = new Deadline(this.#timeouts.responseTimeoutMs, () => {
         timedOut = true;
         io.close();
       });
@@ -134,15 +138,16 @@ export class OriginClient {
       clearTimeout(continueTimer);
       if (uploadStarted || body === undefined) return;
       uploadStarted = true;
+      firstByte?.clear();
       const sink = bodySink(io, body.framing, sinkHead);
       (async () => {
-        if (req.onContinue !== undefined) await req.onContinue();
-        for (;;) {
+        for (let first = true;; first = false) {
           let step: IteratorResult<Uint8Array, FieldList | undefined>;
           try {
+            if (first && req.onContinue !== undefined) await req.onContinue();
             step = await body.reader.next();
           } catch (err) {
-            // The client's body failed (malformed, or the client left): abandon the origin side.
+            // The client's side failed (malformed body, or the client left): abandon the origin side.
             clientError = err;
             io.close();
             return;
@@ -203,6 +208,7 @@ export class OriginClient {
         idleTimedOut = true;
         io.close();
       });
+    idle?.clear(); // armed by readBody only while it waits for the origin
     const reader = readBody(io, framing, idle);
     const bodyWithTimeout = (async function* (idleMs: number): BodyReader {
       try {

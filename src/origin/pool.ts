@@ -46,10 +46,10 @@ export class OriginPool {
     this.#options = options;
   }
 
-  /** Takes an idle connection to `origin`, or opens one. */
-  async acquire(origin: Origin): Promise<Lease> {
+  /** Takes an idle connection to `origin`, or opens one (always, with `fresh`). */
+  async acquire(origin: Origin, fresh = false): Promise<Lease> {
     const k = key(origin);
-    const list = this.#idle.get(k);
+    const list = fresh ? undefined : this.#idle.get(k);
     const now = Date.now();
     while (list !== undefined && list.length > 0) {
       const entry = list.pop()!;
