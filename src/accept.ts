@@ -81,7 +81,11 @@ export function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
         continue;
       }
       conn.setNoDelay(true);
-      const client: ClientConnection = { io: new BufferedConn(conn), busy: false };
+      const client: ClientConnection = {
+        io: new BufferedConn(conn),
+        busy: false,
+        abort: new AbortController(),
+      };
       clients.add(client);
       const task = serveConnection(proxy, client)
         .catch((err) => logger.log("error", `connection failed: ${oneLine(String(err))}`))
@@ -106,7 +110,10 @@ export function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
       const grace = new Promise((r) => timer = setTimeout(r, opts.shutdownGraceMs));
       await Promise.race([Promise.allSettled([...tasks]), grace]);
       clearTimeout(timer);
-      for (const c of clients) c.io.close();
+      for (const c of clients) {
+        c.io.close();
+        c.abort.abort();
+      }
       await Promise.allSettled([...tasks]);
       pool.close();
       resolveFinished();

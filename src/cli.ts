@@ -198,8 +198,6 @@ async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<
     );
     return 1;
   }
-  print(`hoard ${VERSION} listening on ${proxy.url}`, "stderr");
-
   let signals = 0;
   const onSignal = () => {
     // A second signal means "now": skip the grace period.
@@ -209,6 +207,8 @@ async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<
   };
   const watched: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of watched) Deno.addSignalListener(s, onSignal);
+  // Announced only once a signal is sure to shut hoard down cleanly.
+  print(`hoard ${VERSION} listening on ${proxy.url}`, "stderr");
   await proxy.finished;
   for (const s of watched) Deno.removeSignalListener(s, onSignal);
   return 0;

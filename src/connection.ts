@@ -25,6 +25,8 @@ export interface ClientConnection {
   io: BufferedConn;
   /** True from a request's first byte to its response's last: shutdown waits for it. */
   busy: boolean;
+  /** Aborted when shutdown cuts the connection; steps close their origin side on it. */
+  readonly abort: AbortController;
 }
 
 const REQUEST_TIMEOUT = new TextEncoder().encode(
@@ -56,6 +58,7 @@ export async function serveConnection(
       deadline.extend(headerTimeoutMs);
       const ex: Exchange = {
         io,
+        signal: client.abort.signal,
         method: "",
         minor: 1,
         keepAlive: false,

@@ -31,6 +31,7 @@ export async function pass(
     origin,
     method: req.head.method,
     target: path,
+    signal: ex.signal,
     fields: forwardedRequestFields(req, origin),
     body: req.framing.kind === "none"
       ? undefined

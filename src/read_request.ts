@@ -47,8 +47,8 @@ export function isRequestStart(byte: number): boolean {
  * Checks a request head and works out everything later steps need.
  *
  * Refused (400): a malformed target, a missing Host in HTTP/1.1 (CONNECT
- * excepted, its target names the host), repeated or invalid Host, a Host that
- * contradicts an absolute-form target, and ambiguous body framing (see
+ * excepted, its target names the host), repeated or invalid Host, and
+ * ambiguous body framing (see
  * `requestFraming`). An expectation other than 100-continue gets 417.
  *
  * @throws {HttpSyntaxError}
@@ -87,15 +87,11 @@ function checkHost(head: RequestHead, target: RequestTarget): void {
     }
     return;
   }
-  if (host === "" && target.form !== "absolute") return;
-  const defaultPort = target.form === "absolute" ? DEFAULT_PORT[target.scheme] : 80;
-  const parsed = parseAuthority(host, defaultPort);
-  // RFC 9112 §3.2.2 lets a proxy replace Host from an absolute-form target; a
-  // Host naming a different place is refused instead, because two parties
-  // disagreeing about where a request goes is how cache poisoning starts.
-  if (target.form === "absolute" && (parsed.host !== target.host || parsed.port !== target.port)) {
-    throw new HttpSyntaxError("Host header does not match the request-target");
-  }
+  // With an absolute-form target the URL decides where the request goes and
+  // Host is replaced from it when forwarding (RFC 9112 §3.2.2): plain Node
+  // clients send the proxy's own address here. Whatever it says, it must still
+  // be a well-formed authority (RFC 9112 §3.2: invalid Host gets 400).
+  if (host !== "") parseAuthority(host, 80);
 }
 
 function targetUrl(t: RequestTarget): string {

@@ -19,6 +19,8 @@ import type { RequestRecord } from "./log.ts";
 export interface Exchange {
   /** The client connection. */
   io: BufferedConn;
+  /** Aborted when the proxy cuts this connection at shutdown: close the origin side too. */
+  signal: AbortSignal;
   /** Request method ("" when the head could not be parsed). */
   method: string;
   /** HTTP minor version of the request (1 when unknown). */

@@ -30,6 +30,8 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
     );
   }
   const upstream = new BufferedConn(await dial(origin, { connectTimeoutMs }));
+  const cut = () => upstream.close();
+  ex.signal.addEventListener("abort", cut);
   ex.keepAlive = false;
   ex.record.status = 200;
   ex.headSent = true;
@@ -43,6 +45,7 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
       ex.record.error = "connection_terminated";
     }
   } finally {
+    ex.signal.removeEventListener("abort", cut);
     upstream.close();
     ex.io.close();
   }

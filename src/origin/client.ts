@@ -46,6 +46,8 @@ export interface OriginRequest {
   onContinue?: () => Promise<void>;
   /** Passes on an interim response other than 100 (e.g. 103 Early Hints). */
   onInterim?: (head: ResponseHead) => Promise<void>;
+  /** Aborting it closes the origin connection, ending the exchange wherever it is. */
+  signal?: AbortSignal;
 }
 
 /** A response head from an origin, with its body still to be read. */
@@ -98,9 +100,19 @@ export class OriginClient {
       // The retry takes a new connection: when an origin drops idle connections
       // it often drops all of them, so the next pooled one is likely dead too.
       const { io, reused } = await this.#pool.acquire(req.origin, attempt > 0);
+      const cut = () => io.close();
+      req.signal?.addEventListener("abort", cut);
+      if (req.signal?.aborted) io.close();
       try {
-        return await this.#exchangeOn(io, req);
+        const res = await this.#exchangeOn(io, req);
+        const finish = res.finish;
+        res.finish = (complete) => {
+          req.signal?.removeEventListener("abort", cut);
+          return finish(complete);
+        };
+        return res;
       } catch (err) {
+        req.signal?.removeEventListener("abort", cut);
         io.close();
         if (reused && retryable && attempt === 0 && isStaleConnection(err)) continue;
         if (err instanceof NoResponseError) {

@@ -149,3 +149,32 @@ export async function writeText(conn: Deno.Conn, text: string): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
+
+/** A raw origin that speaks just enough HTTP/1.1 to answer bodyless requests with canned bytes. */
+export interface RawHttpOrigin extends RawOrigin {
+  /** Every request head received (without the final empty line), in order, across connections. */
+  readonly heads: string[];
+}
+
+/**
+ * Starts a raw origin that reads bodyless request heads one after another on
+ * each connection (keep-alive) and writes whatever `respond` returns (latin1)
+ * for each. A response containing `Connection: close` ends its connection.
+ */
+export function startRawHttpOrigin(
+  respond: (head: string, index: number) => string,
+): RawHttpOrigin {
+  const heads: string[] = [];
+  const raw = startRawOrigin(async (conn, readUntil) => {
+    for (let n = 1;; n++) {
+      const text = await readUntil(new RegExp(`^(?:[\\s\\S]*?\\r\\n\\r\\n){${n}}`));
+      const parts = text.split("\r\n\r\n");
+      if (parts.length - 1 < n) return; // the peer closed before another full head
+      const head = parts[n - 1]!;
+      const response = respond(head, heads.push(head) - 1);
+      await writeText(conn, response);
+      if (/^connection:[ \t]*close/im.test(response)) return;
+    }
+  });
+  return Object.assign(raw, { heads });
+}

@@ -29,7 +29,11 @@ export async function makeCert(): Promise<TestCert> {
     signingAlgorithm: ALG,
     keys,
     extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
+      // Not a CA: rustls (Deno's fetch and startTls) refuses a CA certificate
+      // used as a server's own certificate (CaUsedAsEndEntity).
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([
         { type: "dns", value: "localhost" },
         { type: "ip", value: "127.0.0.1" },
