@@ -11,7 +11,7 @@ import { ChunkedDecoder, LAST_CHUNK } from "../http1/chunked.ts";
 import type { FieldList } from "../http1/fields.ts";
 import type { BodyFraming } from "../http1/framing.ts";
 import { chunkFrame, encodeLatin1, fieldBlock } from "../http1/serialize.ts";
-import { type BufferedConn, UnexpectedEofError } from "./buffered_conn.ts";
+import { type BufferedConn, READ_BUFFER_BYTES, UnexpectedEofError } from "./buffered_conn.ts";
 import type { Deadline } from "./deadline.ts";
 
 /** A body being read: views of the read buffer, each valid until the next step; returns trailers. */
@@ -39,6 +39,22 @@ export async function* readBody(
       deadline?.clear();
     }
   };
+  if (framing.kind === "none") return undefined;
+  const large = framing.kind !== "length" ||
+    framing.length > io.buffered.length + READ_BUFFER_BYTES;
+  if (large) io.beginStream();
+  try {
+    return yield* frames(io, framing, more);
+  } finally {
+    if (large) io.endStream();
+  }
+}
+
+async function* frames(
+  io: BufferedConn,
+  framing: BodyFraming,
+  more: () => Promise<boolean>,
+): BodyReader {
   switch (framing.kind) {
     case "none":
       return undefined;

@@ -11,8 +11,17 @@ import { HttpSyntaxError } from "../http1/syntax_error.ts";
 
 /** Largest message head accepted (request or response); larger is answered with 431. */
 export const MAX_HEAD_BYTES = 64 * 1024;
-/** Size of each connection's read buffer. */
+/** Size of each connection's read buffer (heads and small bodies). */
 export const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * Size of the buffer a connection borrows while it streams a large body: four
+ * times fewer reads and writes than with the head buffer, for one buffer per
+ * active stream rather than per connection.
+ */
+export const STREAM_BUFFER_BYTES = 256 * 1024;
+
+const spareStreamBuffers: Uint8Array[] = [];
+const MAX_SPARE_STREAM_BUFFERS = 16;
 
 /** The peer closed the connection in the middle of a message. */
 export class UnexpectedEofError extends Error {
@@ -35,6 +44,7 @@ export class UnexpectedEofError extends Error {
 export class BufferedConn {
   /** The underlying connection. */
   readonly conn: Deno.Conn;
+  #small: Uint8Array;
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
@@ -44,7 +54,33 @@ export class BufferedConn {
   /** @param bufferBytes read buffer size; also the largest head accepted. */
   constructor(conn: Deno.Conn, bufferBytes: number = READ_BUFFER_BYTES) {
     this.conn = conn;
-    this.#buf = new Uint8Array(bufferBytes);
+    this.#buf = this.#small = new Uint8Array(bufferBytes);
+  }
+
+  /**
+   * Reads through a large borrowed buffer until {@linkcode BufferedConn.endStream},
+   * for streaming a body. Views handed out before stay valid until the next fill.
+   */
+  beginStream(): void {
+    if (this.#buf !== this.#small || this.#pending !== undefined) return;
+    const big = spareStreamBuffers.pop() ?? new Uint8Array(STREAM_BUFFER_BYTES);
+    const unread = this.#end - this.#start;
+    big.set(this.#buf.subarray(this.#start, this.#end));
+    this.#buf = big;
+    this.#start = 0;
+    this.#end = unread;
+  }
+
+  /** Returns the borrowed buffer (when what is left unread fits the small one). */
+  endStream(): void {
+    const big = this.#buf;
+    const unread = this.#end - this.#start;
+    if (big === this.#small || unread > this.#small.length || this.#pending !== undefined) return;
+    this.#small.set(big.subarray(this.#start, this.#end));
+    this.#buf = this.#small;
+    this.#start = 0;
+    this.#end = unread;
+    if (spareStreamBuffers.length < MAX_SPARE_STREAM_BUFFERS) spareStreamBuffers.push(big);
   }
 
   /** Bytes read but not yet consumed. */

@@ -381,3 +381,32 @@ Deno.test("pipeBody: a reader failing mid-body rejects and does not end the sink
   // The client must see a cut-short body, never a clean last chunk.
   assert.equal(await t.finish(), CHUNKED_HEAD + "5\r\nhello\r\n");
 });
+
+Deno.test("readBody: a large body streams through a borrowed buffer; pipelined bytes after it survive", async () => {
+  using pair = await socketPair();
+  {
+    const io = new BufferedConn(pair.b);
+    // 300 KiB chunked body (more than the head buffer), then the next request head.
+    const piece = "x".repeat(100 * 1024);
+    const body = [piece, piece, piece].map((p) => `${p.length.toString(16)}\r\n${p}\r\n`).join("") +
+      "0\r\n\r\n";
+    const next = "GET http://h/next HTTP/1.1\r\nHost: h\r\n\r\n";
+    const writing = writeAll(pair.a, body + next);
+    let total = 0, largest = 0;
+    const reader = readBody(io, CHUNKED);
+    for (;;) {
+      const step = await reader.next();
+      if (step.done) break;
+      total += step.value.length;
+      largest = Math.max(largest, step.value.length);
+      assert.ok(step.value.every((b) => b === 0x78), "body bytes intact");
+    }
+    await writing;
+    await pair.a.closeWrite(); // a lost pipelined head then shows as EOF, not a hang
+    assert.equal(total, 300 * 1024);
+    assert.ok(largest > 64 * 1024, `reads of up to ${largest} bytes: the stream buffer was used`);
+    const head = await io.readHead(() => true);
+    assert.ok(head !== null, "the pipelined head was lost");
+    assert.equal(text(head), next);
+  }
+});
