@@ -51,16 +51,20 @@ export function encodeLatin1(s: string): Uint8Array {
 }
 
 /**
- * `data` framed as one chunk, in one buffer. Empty data gives an empty buffer:
- * a zero-size chunk would be the last-chunk marker and end the body early.
+ * `data` framed as one chunk, in one buffer: a view of `scratch` when it is
+ * large enough (no allocation per chunk), else a new buffer. Empty data gives
+ * an empty buffer: a zero-size chunk would be the last-chunk marker.
  */
-export function chunkFrame(data: Uint8Array): Uint8Array {
+export function chunkFrame(data: Uint8Array, scratch?: Uint8Array): Uint8Array {
   if (data.length === 0) return data;
-  const head = encoder.encode(data.length.toString(16) + "\r\n");
-  const out = new Uint8Array(head.length + data.length + 2);
-  out.set(head, 0);
-  out.set(data, head.length);
-  out[out.length - 2] = 13;
-  out[out.length - 1] = 10;
+  const size = data.length.toString(16);
+  const total = size.length + data.length + 4;
+  const out = scratch !== undefined && scratch.length >= total
+    ? scratch.subarray(0, total)
+    : new Uint8Array(total);
+  encoder.encodeInto(size + "\r\n", out);
+  out.set(data, size.length + 2);
+  out[total - 2] = 13;
+  out[total - 1] = 10;
   return out;
 }

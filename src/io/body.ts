@@ -128,13 +128,18 @@ export function bodySink(io: BufferedConn, framing: BodyFraming, head: Uint8Arra
     await io.write(data);
   };
   const chunked = framing.kind === "chunked";
+  // Reused for every chunk frame: each write completes before the next starts.
+  let scratch: Uint8Array | undefined;
   return {
     get bytes() {
       return bytes;
     },
     async write(data) {
       if (data.length === 0) return;
-      await send(chunked ? chunkFrame(data) : data);
+      if (chunked && (scratch === undefined || scratch.length < data.length + 20)) {
+        scratch = new Uint8Array(data.length + 20);
+      }
+      await send(chunked ? chunkFrame(data, scratch) : data);
       bytes += data.length;
     },
     async end(trailers) {

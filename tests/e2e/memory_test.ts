@@ -94,3 +94,36 @@ Deno.test("a slow client slows the origin: hoard does not read ahead into memory
     conn.close();
   }
 });
+
+Deno.test("uploading 1 GiB (chunked) through hoard raises its peak RSS by less than 64 MiB", async () => {
+  const size = 1024 * MiB;
+  let received = 0;
+  await using origin = startRawOrigin(async (conn) => {
+    // Count the chunked body's raw bytes until its last chunk; answer with the count.
+    const buf = new Uint8Array(256 * 1024);
+    let tail = "";
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return;
+      received += n;
+      tail = (tail + new TextDecoder("latin1").decode(buf.subarray(Math.max(0, n - 16), n))).slice(
+        -16,
+      );
+      if (tail.endsWith("\r\n0\r\n\r\n")) break;
+    }
+    await writeText(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  });
+  await using hoard = await startHoardProcess(["--log-level", "warn"]);
+  const before = await peakRss(hoard.child.pid);
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `head -c ${size} /dev/zero | curl -sS -x ${hoard.url} -T - ${origin.url}/upload`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.equal(new TextDecoder().decode(out.stdout), "ok");
+  assert.ok(received > size, `origin received ${received} bytes (body plus chunk framing)`);
+  const growth = (await peakRss(hoard.child.pid)) - before;
+  console.log(`1 GiB upload through hoard: peak RSS +${(growth / MiB).toFixed(1)} MiB`);
+  assert.ok(growth < 64 * MiB, `peak RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
+});

@@ -92,3 +92,13 @@ Deno.test("chunkFrame: copies the data; a view into a larger buffer frames only 
   buf.fill(0x7a);
   assert.equal(text(framed), "5\r\nhello\r\n");
 });
+
+Deno.test("chunkFrame: frames into scratch when it is large enough", () => {
+  const scratch = new Uint8Array(64);
+  const framed = chunkFrame(latin1("hello"), scratch);
+  assert.equal(framed.buffer, scratch.buffer, "no new buffer");
+  assert.equal(text(framed), "5\r\nhello\r\n");
+  const big = chunkFrame(new Uint8Array(100), scratch);
+  assert.notEqual(big.buffer, scratch.buffer);
+  assert.equal(big.length, 2 + 2 + 100 + 2);
+});
