@@ -95,7 +95,7 @@ Deno.test("decode: binary data with CR, LF and every byte value round-trips thro
   const data = new Uint8Array(1000).map((_, i) => (i * 37 + 11) & 0xff);
   data.set(latin1("\r\n0\r\n\r\n"), 100);
   const pieces = [data.subarray(0, 1), data.subarray(1, 300), data.subarray(300)];
-  const input = concat([...pieces.map(chunkFrame), LAST_CHUNK]);
+  const input = concat([...pieces.map((p) => chunkFrame(p)), LAST_CHUNK]);
   for (const sizes of [[1], [4], [1, 2, 3, 5, 8, 13], lcgSizes(3, 200, 40)]) {
     const r = decodeInPieces(input, sizes);
     assert.deepEqual(r.data, data);
