@@ -9,23 +9,7 @@ import assert from "node:assert/strict";
 import { ChunkedDecoder } from "../../src/http1/chunked.ts";
 import { HttpSyntaxError, type RefusalStatus } from "../../src/http1/syntax_error.ts";
 
-/** One byte per char: `"\xA0"` becomes the single byte 0xA0 (never UTF-8). */
-export function latin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff) throw new RangeError(`char ${c} does not fit in a byte`);
-    out[i] = c;
-  }
-  return out;
-}
-
-/** Bytes back to text, one char per byte. */
-export function text(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return s;
-}
+export { bytes as latin1, text } from "../_helpers/sockets.ts";
 
 /** Concatenates byte arrays. */
 export function concat(parts: Uint8Array[]): Uint8Array {
