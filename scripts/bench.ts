@@ -154,6 +154,12 @@ async function main(): Promise<void> {
   const originUrl = `http://127.0.0.1:${origin.match[1]}`;
   const proxyUrl = hoard.match[1]!;
   try {
+    // Memory first, on a fresh process: later load grows the heap by itself.
+    await download(originUrl + "/1m", 1, proxyUrl);
+    const rssBefore = await rssKiB(hoard.child.pid, "VmHWM");
+    const speed1g = await download(originUrl + "/1g", 1, proxyUrl);
+    const rssAfter = await rssKiB(hoard.child.pid, "VmHWM");
+
     // Warm both paths (JIT, pools) before measuring.
     await wrk(originUrl + "/1k", 1);
     await wrk(proxyUrl, 1, originUrl + "/1k");
@@ -162,9 +168,7 @@ async function main(): Promise<void> {
     const hoard1k = await wrk(proxyUrl, seconds, originUrl + "/1k");
     const direct100m = await download(originUrl + "/100m", 5);
     const hoard100m = await download(originUrl + "/100m", 5, proxyUrl);
-    const rssBefore = await rssKiB(hoard.child.pid, "VmHWM");
-    const speed1g = await download(originUrl + "/1g", 1, proxyUrl);
-    const rssAfter = await rssKiB(hoard.child.pid, "VmHWM");
+    const rssUnderLoad = await rssKiB(hoard.child.pid, "VmHWM");
 
     const rows: [string, string, string, string][] = [
       [
@@ -202,7 +206,7 @@ async function main(): Promise<void> {
         (rssBefore / 1024).toFixed(1)
       } -> ${(rssAfter / 1024).toFixed(1)} MiB (+${
         ((rssAfter - rssBefore) / 1024).toFixed(1)
-      } MiB)`,
+      } MiB); peak after the 64-connection runs ${(rssUnderLoad / 1024).toFixed(1)} MiB`,
     );
     if (direct1k.errors + hoard1k.errors > 0) {
       console.log(`errors: direct ${direct1k.errors}, hoard ${hoard1k.errors}`);
