@@ -11,6 +11,7 @@ import { selfHosts } from "./decide.ts";
 import { oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
+import { Cache, writeRunStats } from "./cache/cache.ts";
 import { Logger } from "./log.ts";
 import { type ProxyOptions, resolveOptions } from "./options.ts";
 import { OriginClient } from "./origin/client.ts";
@@ -43,10 +44,17 @@ export interface ProxyHandle {
  * ```
  * @throws {Deno.errors.AddrInUse} and friends when the address cannot be bound.
  */
-export function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
+export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
   const opts = resolveOptions(options);
   const logger = new Logger(opts.logLevel, opts.logSink);
   const listener = Deno.listen({ hostname: opts.host, port: opts.port });
+  let cache: Cache;
+  try {
+    cache = await Cache.open(opts.cacheDir, opts.maxSize, logger);
+  } catch (err) {
+    listener.close();
+    throw err;
+  }
   const addr = listener.addr as Deno.NetAddr;
   const pool = new OriginPool({
     connectTimeoutMs: opts.connectTimeoutMs,
@@ -57,6 +65,7 @@ export function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
   const proxy: ProxyContext = {
     options: opts,
     logger,
+    cache,
     origin: new OriginClient(pool, {
       responseTimeoutMs: opts.responseTimeoutMs,
       idleTimeoutMs: opts.originIdleTimeoutMs,
@@ -115,10 +124,17 @@ export function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
         c.abort.abort();
       }
       await Promise.allSettled([...tasks]);
+      // Fills whose clients were cut end as their origin sockets close.
+      await cache.settled();
+      if (cache.enabled) {
+        await writeRunStats(opts.cacheDir, cache.counters).catch((err) =>
+          logger.log("warn", `cannot write run statistics: ${oneLine(String(err))}`)
+        );
+      }
       pool.close();
       resolveFinished();
     })();
 
   const url = `http://${formatAuthority(addr.hostname, addr.port)}`;
-  return Promise.resolve({ addr, url, finished, close, [Symbol.asyncDispose]: close });
+  return { addr, url, finished, close, [Symbol.asyncDispose]: close };
 }

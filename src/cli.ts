@@ -10,17 +10,25 @@ import { oneLine } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import type { ProxyOptions } from "./options.ts";
 import { VERSION } from "./version.ts";
+import { Cache, formatBytes, readRunStats } from "./cache/cache.ts";
+import { defaultCacheDir } from "./options.ts";
+import { Logger } from "./log.ts";
 
 /** Usage text, printed by `--help` and after a usage error. */
 export const USAGE = `hoard ${VERSION}: a caching HTTP/HTTPS forward proxy for CI
 
-Usage: hoard [serve] [options]
+Usage: hoard [serve] [options]        run the proxy
+       hoard stats [--cache-dir DIR]  entries, bytes and the last run's counters
+       hoard prune --max-size SIZE [--cache-dir DIR]
+                                      evict least recently used entries down to SIZE
 
 Options:
   --host HOST               address to listen on (default 127.0.0.1)
   --port PORT               port to listen on; 0 picks a free one (default 8080)
   --cache-dir DIR           cache directory (default $HOARD_CACHE_DIR, else the
                             user cache directory + /hoard)
+  --max-size SIZE           cache size cap, e.g. 500M, 5G (default 10G); least
+                            recently used entries are evicted beyond it
   --connect-ports LIST      ports CONNECT tunnels may reach, comma-separated
                             (default 443)
   --upstream-ca FILE        extra CA certificate(s), PEM, trusted for https origins
@@ -47,7 +55,15 @@ export class UsageError extends Error {
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "serve"; options: ProxyOptions; upstreamCaFiles: string[] };
+  | { kind: "serve"; options: ProxyOptions; upstreamCaFiles: string[] }
+  | { kind: "prune"; cacheDir?: string; maxSize: number }
+  | { kind: "stats"; cacheDir?: string };
+
+// Flags each command besides serve accepts (serve takes them all).
+const COMMAND_FLAGS: Record<string, readonly string[]> = {
+  prune: ["cache-dir", "max-size"],
+  stats: ["cache-dir"],
+};
 
 /**
  * Parses command-line arguments.
@@ -65,6 +81,7 @@ export function parseCommandLine(args: string[]): Command {
         host: { type: "string" },
         port: { type: "string" },
         "cache-dir": { type: "string" },
+        "max-size": { type: "string" },
         "connect-ports": { type: "string" },
         "upstream-ca": { type: "string", multiple: true },
         "connect-timeout": { type: "string" },
@@ -82,8 +99,24 @@ export function parseCommandLine(args: string[]): Command {
   if (v.help) return { kind: "help" };
   if (v.version) return { kind: "version" };
   const [command = "serve", ...rest] = positionals;
-  if (command !== "serve") throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  if (command !== "serve" && !(command in COMMAND_FLAGS)) {
+    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+  const allowed = COMMAND_FLAGS[command];
+  if (allowed !== undefined) {
+    const extra = Object.keys(v).find((k) => !allowed.includes(k));
+    if (extra !== undefined) {
+      throw new UsageError(`--${extra} is not an option of hoard ${command}`);
+    }
+  }
+  if (v["cache-dir"] === "") throw new UsageError("--cache-dir: empty path");
+  const maxSize = v["max-size"] === undefined ? undefined : parseSize("--max-size", v["max-size"]);
+  if (command === "stats") return { kind: "stats", cacheDir: v["cache-dir"] };
+  if (command === "prune") {
+    if (maxSize === undefined) throw new UsageError("hoard prune needs --max-size");
+    return { kind: "prune", cacheDir: v["cache-dir"], maxSize };
+  }
 
   const options: ProxyOptions = {};
   if (v.host !== undefined) {
@@ -93,10 +126,8 @@ export function parseCommandLine(args: string[]): Command {
     options.host = v.host;
   }
   if (v.port !== undefined) options.port = parsePort("--port", v.port, true);
-  if (v["cache-dir"] !== undefined) {
-    if (v["cache-dir"] === "") throw new UsageError("--cache-dir: empty path");
-    options.cacheDir = v["cache-dir"];
-  }
+  if (v["cache-dir"] !== undefined) options.cacheDir = v["cache-dir"];
+  if (maxSize !== undefined) options.maxSize = maxSize;
   if (v["connect-ports"] !== undefined) {
     options.connectPorts = v["connect-ports"].split(",").map((p) =>
       parsePort("--connect-ports", p.trim(), false)
@@ -129,6 +160,26 @@ function parsePort(flag: string, text: string, zeroOk: boolean): number {
       `${flag}: expected a port number${zeroOk ? " (0-65535)" : " (1-65535)"}, got ${
         JSON.stringify(text)
       }`,
+    );
+  }
+  return n;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
+
+/** Parses a size like 500M, 5G, 2GiB, 1.5T or plain bytes (units are powers of 1024). */
+export function parseSize(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  const n = m === null ? NaN : Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+  if (!(n > 0) || !Number.isSafeInteger(n)) {
+    throw new UsageError(
+      `${flag}: expected a size such as 500M, 5G or 10GiB, got ${JSON.stringify(text)}`,
     );
   }
   return n;
@@ -172,7 +223,57 @@ export async function run(args: string[]): Promise<number> {
     print(`hoard ${VERSION}`);
     return 0;
   }
+  if (command.kind === "stats") return await stats(command.cacheDir ?? defaultCacheDir());
+  if (command.kind === "prune") {
+    return await prune(command.cacheDir ?? defaultCacheDir(), command.maxSize);
+  }
   return await serve(command.options, command.upstreamCaFiles);
+}
+
+async function stats(dir: string): Promise<number> {
+  const cache = await openExisting(dir);
+  if (cache === undefined) return 1;
+  await cache.ready;
+  const last = await readRunStats(dir);
+  print(`cache ${dir}: ${cache.entryCount} entries, ${formatBytes(cache.usedBytes)}`);
+  if (last === undefined) {
+    print("last run: no record");
+  } else {
+    const c = last.counters;
+    print(
+      `last run (ended ${
+        new Date(last.endedAt).toISOString()
+      }): ${c.hits} hits, ${c.misses} misses, ` +
+        `${c.revalidations} revalidations (${c.revalidated304} not modified), ${c.stored} stored, ` +
+        `${formatBytes(c.bytesFromCache)} from cache, ${
+          formatBytes(c.bytesFromOrigin)
+        } from origins`,
+    );
+  }
+  return 0;
+}
+
+async function prune(dir: string, maxSize: number): Promise<number> {
+  const cache = await openExisting(dir);
+  if (cache === undefined) return 1;
+  const before = (await cache.ready, cache.usedBytes);
+  const removed = await cache.shrinkTo(maxSize);
+  print(
+    `pruned ${removed} entries: ${formatBytes(before)} -> ${formatBytes(cache.usedBytes)} (cap ${
+      formatBytes(maxSize)
+    })`,
+  );
+  return 0;
+}
+
+async function openExisting(dir: string): Promise<Cache | undefined> {
+  try {
+    await Deno.stat(`${dir}/hoard-cache.json`);
+  } catch {
+    print(`hoard: ${dir} is not a hoard cache directory`, "stderr");
+    return undefined;
+  }
+  return await Cache.open(dir, Number.MAX_SAFE_INTEGER, new Logger("warn"));
 }
 
 async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<number> {

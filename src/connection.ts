@@ -12,7 +12,10 @@ import { parseRequestHead } from "./http1/parse_head.ts";
 import { HttpSyntaxError } from "./http1/syntax_error.ts";
 import type { BufferedConn } from "./io/buffered_conn.ts";
 import { Deadline } from "./io/deadline.ts";
+import { hit } from "./hit.ts";
 import { local } from "./local.ts";
+import { miss } from "./miss.ts";
+import { revalidate } from "./revalidate.ts";
 import { pass } from "./pass.ts";
 import { interpretRequest } from "./read_request.ts";
 import { isRequestStart } from "./read_request.ts";
@@ -83,7 +86,7 @@ export async function serveConnection(
         const req = interpretRequest(head);
         ex.record.url = req.url;
         ex.keepAlive = req.keepAlive && !proxy.closing;
-        const route = decide(req, proxy.self);
+        const route = await decide(req, proxy);
         ex.record.route = route.kind;
         switch (route.kind) {
           case "tunnel":
@@ -92,8 +95,41 @@ export async function serveConnection(
           case "local":
             await local(ex, route.path);
             break;
-          case "pass":
-            await pass(proxy, ex, req, route.origin, route.path);
+          case "pass": {
+            const status = route.why === "method"
+              ? "hoard; fwd=method"
+              : "hoard; fwd=bypass; detail=no-cache-dir";
+            await pass(proxy, ex, req, route.target.origin, route.target.path, status);
+            break;
+          }
+          case "hit":
+            if (
+              !(await hit(
+                proxy,
+                ex,
+                req,
+                route.entry,
+                route.age,
+                `hoard; hit; ttl=${Math.floor(route.ttl)}`,
+              ))
+            ) {
+              // Gone or corrupt on disk (and now deleted): fetch it again.
+              ex.record.route = "miss";
+              await miss(proxy, ex, req, route.target, route.entry.id, "uri-miss");
+            }
+            break;
+          case "revalidate":
+            await revalidate(proxy, ex, req, route.target, route.entry, route.why);
+            break;
+          case "miss":
+            await miss(
+              proxy,
+              ex,
+              req,
+              route.target,
+              route.id,
+              route.vary ? "vary-miss" : "uri-miss",
+            );
             break;
         }
       } catch (err) {

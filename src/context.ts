@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Cache } from "./cache/cache.ts";
 import type { SelfAddress } from "./decide.ts";
 import type { Logger } from "./log.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -15,6 +16,8 @@ export interface ProxyContext {
   options: ResolvedOptions;
   /** Where log lines go. */
   logger: Logger;
+  /** The cache (possibly disabled, when its directory cannot be used). */
+  cache: Cache;
   /** The origin client (with its connection pool). */
   origin: OriginClient;
   /** The proxy's own address, to answer requests for it locally. */

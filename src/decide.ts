@@ -1,12 +1,28 @@
 /**
- * Step 2 of a request's way: what to do with it. Pure; the cache adds its
- * hit / revalidate / miss decisions here, beside tunnel, local and pass.
+ * Step 2 of a request's way: what to do with it — tunnel, answer locally,
+ * pass to the origin, or, for GET and HEAD, what the cache says: hit,
+ * revalidate, or miss. The only I/O is reading stored metadata; the decision
+ * itself is the pure policy's (src/cache/policy.ts).
  *
  * @module
  */
 
+import type { ProxyContext } from "./context.ts";
+import { primaryKey } from "./cache/key.ts";
+import type { ResponseMeta } from "./cache/meta.ts";
+import { CACHEABLE_METHODS, type CacheRequest } from "./cache/policy.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { ProxyRequest } from "./read_request.ts";
+
+/** Where a proxied request goes, and its cache identity. */
+export interface Target {
+  /** The origin. */
+  origin: Origin;
+  /** Request-target in origin-form. */
+  path: string;
+  /** The request as the cache policy sees it. */
+  cache: CacheRequest;
+}
 
 /** What to do with a request. */
 export type Route =
@@ -14,8 +30,14 @@ export type Route =
   | { kind: "tunnel"; origin: Origin }
   /** Answered by hoard itself (health check, a request for hoard's own address). */
   | { kind: "local"; path: string }
-  /** Forwarded to `origin` and relayed back unchanged. */
-  | { kind: "pass"; origin: Origin; path: string };
+  /** Forwarded and relayed unchanged; the cache is not involved (or only invalidated). */
+  | { kind: "pass"; target: Target; why: "method" | "no-cache-dir" }
+  /** Answered from the store. */
+  | { kind: "hit"; target: Target; entry: ResponseMeta; age: number; ttl: number }
+  /** A stored response that must be checked with the origin first. */
+  | { kind: "revalidate"; target: Target; entry: ResponseMeta; why: "stale" | "request" }
+  /** Nothing usable stored: fetch (collapsing with other requests for `id`) and store. */
+  | { kind: "miss"; target: Target; id: string; vary: boolean };
 
 /** Where this proxy listens, to recognise requests addressed to itself. */
 export interface SelfAddress {
@@ -26,7 +48,10 @@ export interface SelfAddress {
 }
 
 /** Decides the route of `req`. */
-export function decide(req: ProxyRequest, self: SelfAddress): Route {
+export async function decide(
+  req: ProxyRequest,
+  proxy: Pick<ProxyContext, "self" | "cache">,
+): Promise<Route> {
   const t = req.target;
   switch (t.form) {
     case "authority":
@@ -36,14 +61,28 @@ export function decide(req: ProxyRequest, self: SelfAddress): Route {
     case "asterisk":
       return { kind: "local", path: "*" };
     case "absolute":
-      // A request for the proxy's own address would loop through it forever.
-      if (t.port === self.port && self.hosts.has(t.host)) return { kind: "local", path: t.path };
-      return {
-        kind: "pass",
-        origin: { scheme: t.scheme, host: t.host, port: t.port },
-        path: t.path,
-      };
+      break;
   }
+  // A request for the proxy's own address would loop through it forever.
+  if (t.port === proxy.self.port && proxy.self.hosts.has(t.host)) {
+    return { kind: "local", path: t.path };
+  }
+  const target: Target = {
+    origin: { scheme: t.scheme, host: t.host, port: t.port },
+    path: t.path,
+    cache: {
+      method: req.head.method,
+      key: primaryKey(t.scheme, t.host, t.port, t.path),
+      fields: req.head.fields,
+    },
+  };
+  if (!CACHEABLE_METHODS.has(req.head.method)) return { kind: "pass", target, why: "method" };
+  if (!proxy.cache.enabled) return { kind: "pass", target, why: "no-cache-dir" };
+  const found = await proxy.cache.find(target.cache, Date.now());
+  if (found.kind === "none") return { kind: "miss", target, id: found.id, vary: found.vary };
+  const f = found.freshness;
+  if (f.kind === "hit") return { kind: "hit", target, entry: found.entry, age: f.age, ttl: f.ttl };
+  return { kind: "revalidate", target, entry: found.entry, why: f.reason };
 }
 
 /** The names a listener on `host` can be reached by, for {@linkcode SelfAddress}. */

@@ -14,6 +14,8 @@ export interface ProxyOptions {
   port?: number;
   /** Cache directory. @default {`$HOARD_CACHE_DIR`, else the user cache directory + `/hoard`} */
   cacheDir?: string;
+  /** Largest total size of the cache directory, in bytes; least recently used entries go first. @default {10 GiB} */
+  maxSize?: number;
   /** Ports a CONNECT tunnel may reach. @default {[443]} */
   connectPorts?: number[];
   /** Lowest level logged. @default {"info"} */
@@ -51,6 +53,7 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     host: o.host ?? "127.0.0.1",
     port: o.port ?? 8080,
     cacheDir: o.cacheDir ?? defaultCacheDir(),
+    maxSize: o.maxSize ?? 10 * 1024 ** 3,
     connectPorts: o.connectPorts ?? [443],
     logLevel: o.logLevel ?? "info",
     logSink: o.logSink,

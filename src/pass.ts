@@ -1,6 +1,7 @@
 /**
  * The pass step: forward a request to its origin and stream the response back,
- * both bodies with back-pressure, bytes unchanged.
+ * both bodies with back-pressure, bytes unchanged. The cache steps use the
+ * same two halves (`forward`, `relay`) for what they send to origins.
  *
  * @module
  */
@@ -8,31 +9,43 @@
 import type { ProxyContext } from "./context.ts";
 import { appendVia, endToEndFields, httpDate } from "./headers.ts";
 import { FieldList } from "./http1/fields.ts";
-import { CHUNKED, UNTIL_CLOSE } from "./http1/framing.ts";
+import { type BodyFraming, CHUNKED, UNTIL_CLOSE } from "./http1/framing.ts";
 import { serializeResponseHead } from "./http1/serialize.ts";
-import { DEFAULT_PORT, formatAuthority } from "./http1/target.ts";
+import { DEFAULT_PORT, formatAuthority, parseRequestTarget } from "./http1/target.ts";
 import { pipeBody, readBody } from "./io/body.ts";
+import type { OriginResponse } from "./origin/client.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { CONTINUE, type Exchange, startResponse } from "./respond.ts";
+import { primaryKey } from "./cache/key.ts";
 
-// Set again below from the request's own framing and target.
+// Set again from the request's own framing and target.
 const REPLACED_ON_FORWARD: ReadonlySet<string> = new Set(["host", "content-length", "expect"]);
+// Replaced by hoard's own conditional fields when it revalidates.
+const CONDITIONALS: ReadonlySet<string> = new Set(["if-none-match", "if-modified-since"]);
 
-/** Forwards `req` to `origin` and relays the response to the client. */
-export async function pass(
+/** Unsafe methods: a success invalidates what is stored for the URL (RFC 9111 §4.4). */
+const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
+/**
+ * Forwards `req` to `origin`, streaming its body, and returns once the
+ * response head is in. `conditional` replaces the client's If-None-Match /
+ * If-Modified-Since (a revalidation).
+ */
+export function forward(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
   origin: Origin,
   path: string,
-): Promise<void> {
-  const res = await proxy.origin.exchange({
+  conditional?: [string, string][],
+): Promise<OriginResponse> {
+  return proxy.origin.exchange({
     origin,
     method: req.head.method,
     target: path,
     signal: ex.signal,
-    fields: forwardedRequestFields(req, origin),
+    fields: forwardedRequestFields(req, origin, conditional),
     body: req.framing.kind === "none"
       ? undefined
       : { framing: req.framing, reader: readBody(ex.io, req.framing) },
@@ -41,21 +54,50 @@ export async function pass(
       ? (h) => ex.io.write(serializeResponseHead(h.status, h.reason, endToEndFields(h.fields)))
       : undefined,
   });
+}
 
-  const fields = endToEndFields(res.head.fields);
-  let framing = res.framing;
-  // An origin may repeat an identical Content-Length; the client gets it once.
-  if (framing.kind === "length" && res.head.fields.getAll("content-length").length !== 1) {
-    fields.set("Content-Length", String(framing.length));
-  }
-  if (framing.kind === "chunked" || framing.kind === "close") {
-    // Re-framed for this client: chunked for HTTP/1.1, until-close for HTTP/1.0.
-    fields.delete("content-length");
+/**
+ * The fields and framing of a response as this client gets it: end-to-end
+ * fields, Date when the origin sent none, Via, and a body framed for the
+ * client's HTTP version (chunked for 1.1, until-close for 1.0, when the
+ * length is not known).
+ */
+export function clientResponse(
+  ex: Exchange,
+  fields: FieldList,
+  length: number | undefined,
+  hasBody: boolean,
+): { fields: FieldList; framing: BodyFraming } {
+  const out = endToEndFields(fields);
+  let framing: BodyFraming;
+  if (!hasBody) framing = { kind: "none" };
+  else if (length !== undefined) framing = { kind: "length", length };
+  else {
+    out.delete("content-length");
     framing = ex.minor === 1 ? CHUNKED : UNTIL_CLOSE;
   }
-  if (!fields.has("date")) fields.add("Date", httpDate());
-  appendVia(fields);
+  // An origin may repeat an identical Content-Length; the client gets it once.
+  if (length !== undefined && out.getAll("content-length").length > 1) {
+    out.set("Content-Length", String(length));
+  }
+  if (!out.has("date")) out.add("Date", httpDate());
+  appendVia(out);
+  return { fields: out, framing };
+}
 
+/** Relays an origin response to the client, with `cacheStatus` when the cache was involved. */
+export async function relay(
+  ex: Exchange,
+  res: OriginResponse,
+  cacheStatus?: string,
+): Promise<number> {
+  const { fields, framing } = clientResponse(
+    ex,
+    res.head.fields,
+    res.framing.kind === "length" ? res.framing.length : undefined,
+    res.framing.kind !== "none",
+  );
+  if (cacheStatus !== undefined) fields.add("Cache-Status", cacheStatus);
   const sink = startResponse(ex, res.head.status, res.head.reason, fields, framing);
   let complete = false;
   try {
@@ -66,15 +108,72 @@ export async function pass(
     // A request body the origin never took is still on the client connection, unread.
     if (!res.finish(complete)) ex.keepAlive = false;
   }
+  return sink.bytes;
+}
+
+/**
+ * Forwards `req` and relays the response. A successful unsafe method
+ * invalidates the stored responses for its URL and for the Location and
+ * Content-Location it names on the same origin (RFC 9111 §4.4).
+ */
+export async function pass(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  origin: Origin,
+  path: string,
+  cacheStatus?: string,
+): Promise<void> {
+  const res = await forward(proxy, ex, req, origin, path);
+  const method = req.head.method;
+  if (!SAFE_METHODS.has(method) && res.head.status < 400 && proxy.cache.enabled) {
+    const keys = new Set([primaryKey(origin.scheme, origin.host, origin.port, path)]);
+    for (const name of ["location", "content-location"]) {
+      const key = sameOriginKey(origin, path, res.head.fields.get(name));
+      if (key !== undefined) keys.add(key);
+    }
+    for (const key of keys) await proxy.cache.invalidate(key);
+  }
+  await relay(ex, res, cacheStatus);
+}
+
+/** The cache key a Location-like value names, when it is on `origin`. */
+function sameOriginKey(
+  origin: Origin,
+  path: string,
+  value: string | undefined,
+): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value, primaryKey(origin.scheme, origin.host, origin.port, path));
+  } catch {
+    return undefined;
+  }
+  try {
+    const t = parseRequestTarget("GET", url.href);
+    if (t.form !== "absolute") return undefined;
+    if (t.scheme !== origin.scheme || t.host !== origin.host || t.port !== origin.port) {
+      return undefined;
+    }
+    return primaryKey(t.scheme, t.host, t.port, t.path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The request fields sent to the origin: end-to-end fields, Host first, framing, Via. */
-function forwardedRequestFields(req: ProxyRequest, origin: Origin): FieldList {
+function forwardedRequestFields(
+  req: ProxyRequest,
+  origin: Origin,
+  conditional?: [string, string][],
+): FieldList {
   const out = new FieldList();
   out.add("Host", formatAuthority(origin.host, origin.port, DEFAULT_PORT[origin.scheme]));
   for (const [name, value] of endToEndFields(req.head.fields, REPLACED_ON_FORWARD)) {
-    out.add(name, value);
+    if (conditional === undefined || !CONDITIONALS.has(name.toLowerCase())) out.add(name, value);
   }
+  if (conditional !== undefined) { for (const [name, value] of conditional) out.add(name, value); }
   if (req.framing.kind === "length") out.add("Content-Length", String(req.framing.length));
   else if (req.framing.kind === "chunked") out.add("Transfer-Encoding", "chunked");
   if (req.expectContinue) out.add("Expect", "100-continue");

@@ -1,42 +1,92 @@
 import assert from "node:assert/strict";
+import { Cache } from "../src/cache/cache.ts";
+import { storeId } from "../src/cache/key.ts";
 import { decide, selfHosts } from "../src/decide.ts";
 import { parseRequestHead } from "../src/http1/parse_head.ts";
+import { Logger } from "../src/log.ts";
 import { interpretRequest } from "../src/read_request.ts";
 
 const self = { hosts: selfHosts("127.0.0.1"), port: 8080 };
 
-function route(head: string) {
-  const req = interpretRequest(parseRequestHead(new TextEncoder().encode(head + "\r\n\r\n")));
-  return decide(req, self);
+async function withCache(fn: (cache: Cache) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-decide-" });
+  try {
+    const cache = await Cache.open(dir, 1 << 30, new Logger("silent"));
+    await fn(cache);
+    await cache.settled();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
-Deno.test("decide: CONNECT is a tunnel", () => {
-  assert.deepEqual(route("CONNECT h.test:443 HTTP/1.1"), {
-    kind: "tunnel",
-    origin: { scheme: "http", host: "h.test", port: 443 },
-  });
+function route(cache: Cache, head: string) {
+  const req = interpretRequest(parseRequestHead(new TextEncoder().encode(head + "\r\n\r\n")));
+  return decide(req, { self, cache });
+}
+
+Deno.test("decide: CONNECT is a tunnel", () =>
+  withCache(async (cache) => {
+    assert.deepEqual(await route(cache, "CONNECT h.test:443 HTTP/1.1"), {
+      kind: "tunnel",
+      origin: { scheme: "http", host: "h.test", port: 443 },
+    });
+  }));
+
+Deno.test("decide: a GET with nothing stored is a miss under the URL's store id", () =>
+  withCache(async (cache) => {
+    const r = await route(cache, "GET https://h.test/x?y HTTP/1.1\r\nHost: h.test");
+    assert.equal(r.kind, "miss");
+    if (r.kind !== "miss") return;
+    assert.deepEqual(r.target.origin, { scheme: "https", host: "h.test", port: 443 });
+    assert.equal(r.target.path, "/x?y");
+    assert.equal(r.target.cache.key, "https://h.test/x?y");
+    assert.equal(r.id, storeId("https://h.test/x?y"));
+    assert.equal(r.vary, false);
+  }));
+
+Deno.test("decide: unsafe methods pass (the cache is not consulted)", () =>
+  withCache(async (cache) => {
+    const r = await route(
+      cache,
+      "POST http://h.test/x HTTP/1.1\r\nHost: h.test\r\nContent-Length: 0",
+    );
+    assert.equal(r.kind, "pass");
+    if (r.kind === "pass") assert.equal(r.why, "method");
+  }));
+
+Deno.test("decide: without a usable cache directory, GET passes", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    // A regular file where the directory should be: the cache cannot open.
+    const cache = await Cache.open(file, 1 << 30, new Logger("silent"));
+    assert.equal(cache.enabled, false);
+    const r = await route(cache, "GET http://h.test/ HTTP/1.1\r\nHost: h.test");
+    assert.equal(r.kind, "pass");
+    if (r.kind === "pass") assert.equal(r.why, "no-cache-dir");
+  } finally {
+    await Deno.remove(file);
+  }
 });
 
-Deno.test("decide: absolute-form is passed to its origin", () => {
-  assert.deepEqual(route("GET https://h.test/x?y HTTP/1.1\r\nHost: h.test"), {
-    kind: "pass",
-    origin: { scheme: "https", host: "h.test", port: 443 },
-    path: "/x?y",
-  });
-});
-
-Deno.test("decide: origin-form and hoard's own address are answered locally", () => {
-  assert.deepEqual(route("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:8080"), {
-    kind: "local",
-    path: "/healthz",
-  });
-  assert.deepEqual(route("GET http://localhost:8080/healthz HTTP/1.1\r\nHost: localhost:8080"), {
-    kind: "local",
-    path: "/healthz",
-  });
-  // Same host, another port: a different server.
-  assert.equal(route("GET http://127.0.0.1:8081/ HTTP/1.1\r\nHost: 127.0.0.1:8081").kind, "pass");
-});
+Deno.test("decide: origin-form and hoard's own address are answered locally", () =>
+  withCache(async (cache) => {
+    assert.deepEqual(await route(cache, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:8080"), {
+      kind: "local",
+      path: "/healthz",
+    });
+    assert.deepEqual(
+      await route(cache, "GET http://localhost:8080/healthz HTTP/1.1\r\nHost: localhost:8080"),
+      {
+        kind: "local",
+        path: "/healthz",
+      },
+    );
+    // Same host, another port: a different server.
+    assert.equal(
+      (await route(cache, "GET http://127.0.0.1:8081/ HTTP/1.1\r\nHost: 127.0.0.1:8081")).kind,
+      "miss",
+    );
+  }));
 
 Deno.test("selfHosts: loopback and wildcard binds are reachable as localhost", () => {
   assert.deepEqual([...selfHosts("0.0.0.0")].sort(), ["0.0.0.0", "127.0.0.1", "::1", "localhost"]);

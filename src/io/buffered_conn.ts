@@ -23,6 +23,18 @@ export const STREAM_BUFFER_BYTES = 256 * 1024;
 const spareStreamBuffers: Uint8Array[] = [];
 const MAX_SPARE_STREAM_BUFFERS = 16;
 
+/** Lends a {@linkcode STREAM_BUFFER_BYTES} buffer; give it back with {@linkcode returnStreamBuffer}. */
+export function borrowStreamBuffer(): Uint8Array {
+  return spareStreamBuffers.pop() ?? new Uint8Array(STREAM_BUFFER_BYTES);
+}
+
+/** Takes back a buffer lent by {@linkcode borrowStreamBuffer}. */
+export function returnStreamBuffer(buf: Uint8Array): void {
+  if (buf.length === STREAM_BUFFER_BYTES && spareStreamBuffers.length < MAX_SPARE_STREAM_BUFFERS) {
+    spareStreamBuffers.push(buf);
+  }
+}
+
 /** The peer closed the connection in the middle of a message. */
 export class UnexpectedEofError extends Error {
   /** @param what names the part of the message that was cut short. */
@@ -63,7 +75,7 @@ export class BufferedConn {
    */
   beginStream(): void {
     if (this.#buf !== this.#small || this.#pending !== undefined) return;
-    const big = spareStreamBuffers.pop() ?? new Uint8Array(STREAM_BUFFER_BYTES);
+    const big = borrowStreamBuffer();
     const unread = this.#end - this.#start;
     big.set(this.#buf.subarray(this.#start, this.#end));
     this.#buf = big;
@@ -80,7 +92,7 @@ export class BufferedConn {
     this.#buf = this.#small;
     this.#start = 0;
     this.#end = unread;
-    if (spareStreamBuffers.length < MAX_SPARE_STREAM_BUFFERS) spareStreamBuffers.push(big);
+    returnStreamBuffer(big);
   }
 
   /** Bytes read but not yet consumed. */

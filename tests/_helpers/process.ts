@@ -23,13 +23,19 @@ export interface HoardProcess {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Runs `deno run -A mod.ts ...args` and waits for its listening line. */
+/**
+ * Runs `deno run -A mod.ts ...args` and waits for its listening line. Without
+ * `--cache-dir` in `args` it gets a fresh temp directory (never the user's).
+ */
 export async function startHoardProcess(
   args: string[],
   entry: string = MOD,
 ): Promise<HoardProcess> {
+  const cacheArgs = args.includes("--cache-dir")
+    ? []
+    : ["--cache-dir", await Deno.makeTempDir({ prefix: "hoard-proc-" })];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", entry, "--port", "0", ...args],
+    args: ["run", "-A", entry, "--port", "0", ...cacheArgs, ...args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

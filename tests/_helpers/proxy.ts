@@ -1,5 +1,7 @@
 /**
- * A hoard for tests: in-process, on a free port, logging into an array.
+ * A hoard for tests: in-process, on a free port, logging into an array, with
+ * a fresh cache directory that is removed when it closes (unless the test
+ * passed its own).
  *
  * @module
  */
@@ -12,17 +14,25 @@ export interface TestProxy extends ProxyHandle {
   readonly logs: string[];
   /** The proxy's port. */
   readonly port: number;
+  /** Its cache directory. */
+  readonly cacheDir: string;
 }
 
 /** Starts hoard on 127.0.0.1 with a free port; log lines are collected, not printed. */
 export async function startTestProxy(options: ProxyOptions = {}): Promise<TestProxy> {
   const logs: string[] = [];
+  const ownDir = options.cacheDir === undefined;
+  const cacheDir = options.cacheDir ?? await Deno.makeTempDir({ prefix: "hoard-test-" });
   const proxy = await startProxy({
     host: "127.0.0.1",
     port: 0,
-    cacheDir: await Deno.makeTempDir({ prefix: "hoard-test-" }),
     logSink: (line) => logs.push(line),
     ...options,
+    cacheDir,
   });
-  return Object.assign(proxy, { logs, port: proxy.addr.port });
+  const close = async () => {
+    await proxy.close();
+    if (ownDir) await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
+  };
+  return { ...proxy, close, [Symbol.asyncDispose]: close, logs, port: proxy.addr.port, cacheDir };
 }

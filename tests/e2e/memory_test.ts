@@ -11,7 +11,7 @@ function bulkOrigin(bigSize: number) {
     const size = head.startsWith("GET /warm") ? MiB : bigSize;
     await writeText(
       conn,
-      `HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
+      `HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n`,
     );
     const block = new Uint8Array(MiB).fill(0x61);
     for (let sent = 0; sent < size; sent += block.length) {
@@ -62,7 +62,11 @@ Deno.test("a slow client slows the origin: hoard does not read ahead into memory
   let originSent = 0;
   await using origin = startRawOrigin(async (conn, readUntil) => {
     await readUntil(/\r\n\r\n/);
-    await writeText(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+    // no-store: relayed, not filled into the cache (a fill reads at the origin's pace, into the file).
+    await writeText(
+      conn,
+      `HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\nCache-Control: no-store\r\n\r\n`,
+    );
     const block = new Uint8Array(256 * 1024);
     while (originSent < size) {
       originSent += await conn.write(block.subarray(0, Math.min(block.length, size - originSent)));

@@ -1,0 +1,521 @@
+/**
+ * The cache as the request's way uses it: finds entries for a request,
+ * commits fills, invalidates, keeps the size under its cap, and counts. It
+ * joins the pure policy to the dumb store. A disk that fails (full, removed,
+ * unwritable) never fails a request: the operation is skipped, the request
+ * goes to the origin, and each kind of failure is logged once.
+ *
+ * @module
+ */
+
+import type { FieldList } from "../http1/fields.ts";
+import type { Logger } from "../log.ts";
+import { Fills } from "./fill.ts";
+import { secondaryKey, storeId } from "./key.ts";
+import type { Meta, ResponseMeta, VaryMeta } from "./meta.ts";
+import { type CacheRequest, type Freshness, freshness } from "./policy.ts";
+import { Store, type TempBody } from "./store.ts";
+import { createHash } from "node:crypto";
+import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffered_conn.ts";
+
+/** What the store holds for a request. */
+export type Found =
+  /** Nothing usable: `id` is where a response to it would be stored. */
+  | { kind: "none"; id: string; vary: boolean }
+  /** A stored response and what the policy says about it now. */
+  | { kind: "entry"; entry: ResponseMeta; freshness: Freshness };
+
+/** Counters of one run, for the summary and `hoard stats`. */
+export interface CacheCounters {
+  /** Requests answered from the cache without asking the origin. */
+  hits: number;
+  /** Requests that found nothing usable and went to the origin. */
+  misses: number;
+  /** Stale entries checked with the origin (304 or a new response). */
+  revalidations: number;
+  /** Of those, answered by a 304 (the stored body was reused). */
+  revalidated304: number;
+  /** Responses stored. */
+  stored: number;
+  /** Body bytes sent from the cache. */
+  bytesFromCache: number;
+  /** Body bytes fetched from origins for cacheable requests. */
+  bytesFromOrigin: number;
+}
+
+interface Usage {
+  size: number;
+  usedAt: number;
+  touchedAt: number;
+}
+
+const META_CACHE_ENTRIES = 10_000;
+/** Bodies up to this size are kept in memory after their first hit. */
+export const SMALL_BODY_BYTES = 64 * 1024;
+const SMALL_BODIES_TOTAL = 32 * 1024 * 1024;
+const NEGATIVE_TTL_MS = 5_000;
+const TOUCH_EVERY_MS = 3600_000;
+
+/** A cache directory in use by one proxy. */
+export class Cache {
+  /** Fills in progress (request collapsing). */
+  readonly fills: Fills = new Fills();
+  /** Counters of this run. */
+  readonly counters: CacheCounters = {
+    hits: 0,
+    misses: 0,
+    revalidations: 0,
+    revalidated304: 0,
+    stored: 0,
+    bytesFromCache: 0,
+    bytesFromOrigin: 0,
+  };
+  #store: Store | undefined;
+  #logger: Logger;
+  #maxBytes: number;
+  #metas = new Map<string, Meta | number>(); // id -> metadata, or time it was found missing
+  #usage = new Map<string, Usage>();
+  #small = new Map<string, Uint8Array>();
+  #smallBytes = 0;
+  #usedBytes = 0;
+  #scanned: Promise<void> = Promise.resolve();
+  #evicting: Promise<void> | undefined;
+  #tasks = new Set<Promise<unknown>>();
+  /** Entries already checked against their SHA-256 by this process. */
+  readonly verified: Set<string> = new Set();
+
+  private constructor(store: Store | undefined, logger: Logger, maxBytes: number) {
+    this.#store = store;
+    this.#logger = logger;
+    this.#maxBytes = maxBytes;
+  }
+
+  /**
+   * Opens the cache in `dir`. When the directory cannot be used, hoard runs
+   * without a cache and says so once.
+   */
+  static async open(dir: string, maxBytes: number, logger: Logger): Promise<Cache> {
+    let store: Store | undefined;
+    try {
+      store = await Store.open(dir);
+    } catch (err) {
+      logger.log(
+        "warn",
+        `cache disabled: cannot use ${dir}: ${err instanceof Error ? err.message : err}`,
+      );
+    }
+    const cache = new Cache(store, logger, maxBytes);
+    if (store !== undefined) cache.#scanned = cache.#scan(store);
+    return cache;
+  }
+
+  /** Keeps track of background work (fills) that shutdown waits for. */
+  track(task: Promise<unknown>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** Waits for background work, and for eviction and the start-up scan. */
+  async settled(): Promise<void> {
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    await this.#scanned;
+    await this.#evicting;
+  }
+
+  /** Whether a cache directory is in use. */
+  get enabled(): boolean {
+    return this.#store !== undefined;
+  }
+
+  /** Bytes the entries take on disk (once the start-up scan is done). */
+  get usedBytes(): number {
+    return this.#usedBytes;
+  }
+
+  /** Number of entries known (once the start-up scan is done). */
+  get entryCount(): number {
+    return this.#usage.size;
+  }
+
+  /** Settles when the start-up scan of the directory is done. */
+  get ready(): Promise<void> {
+    return this.#scanned;
+  }
+
+  /**
+   * Finds what is stored for `req` (following a vary index to the variant
+   * matching the request, or a stored 206 for the same Range) and asks the
+   * policy about it.
+   */
+  async find(req: CacheRequest, now: number): Promise<Found> {
+    const primary = storeId(req.key);
+    const top = await this.#meta(primary);
+    let id = primary, vary = false;
+    let entry: ResponseMeta | undefined;
+    if (top?.kind === "vary") {
+      vary = true;
+      id = storeId(req.key, secondaryKey(top.vary, req.fields));
+      const v = await this.#meta(id);
+      entry = v?.kind === "response" ? v : undefined;
+    } else {
+      entry = top;
+    }
+    const range = req.fields.get("range");
+    if (range !== undefined && entry === undefined) {
+      id = rangeId(req.key, range);
+      const r = await this.#meta(id);
+      entry = r?.kind === "response" ? r : undefined;
+    }
+    if (entry === undefined) return { kind: "none", id, vary };
+    return { kind: "entry", entry, freshness: freshness(req, entry, now) };
+  }
+
+  /**
+   * The body of a stored response: small ones as bytes (kept in memory after
+   * the first read), larger ones as an open file. The first read of an entry
+   * by this process checks its SHA-256 before anything is served; a body that
+   * is missing or does not match is deleted with its entry (undefined).
+   */
+  async body(
+    entry: ResponseMeta,
+  ): Promise<{ bytes: Uint8Array } | { file: Deno.FsFile } | undefined> {
+    const kept = this.#small.get(entry.id);
+    if (kept !== undefined) {
+      this.#small.delete(entry.id);
+      this.#small.set(entry.id, kept);
+      this.#used(entry.id);
+      return { bytes: kept };
+    }
+    let file: Deno.FsFile;
+    try {
+      file = await this.#store!.openBody(entry);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) this.#failed("read", err);
+      await this.remove(entry.id);
+      return undefined;
+    }
+    try {
+      if (entry.size <= SMALL_BODY_BYTES) {
+        const bytes = new Uint8Array(entry.size);
+        let off = 0;
+        while (off < bytes.length) {
+          const n = await file.read(bytes.subarray(off));
+          if (n === null) break;
+          off += n;
+        }
+        file.close();
+        if (off !== entry.size || sha256(bytes) !== entry.sha256) return await this.#corrupt(entry);
+        this.verified.add(entry.id);
+        this.#keepSmall(entry.id, bytes);
+        this.#used(entry.id);
+        return { bytes };
+      }
+      if (!this.verified.has(entry.id)) {
+        if (!(await verifyFile(file, entry))) {
+          file.close();
+          return await this.#corrupt(entry);
+        }
+        this.verified.add(entry.id);
+      }
+      this.#used(entry.id);
+      return { file };
+    } catch (err) {
+      try {
+        file.close();
+      } catch { /* closed above */ }
+      this.#failed("read", err);
+      return undefined;
+    }
+  }
+
+  /** Where an entry's body file is. */
+  bodyPath(entry: ResponseMeta): string {
+    return this.#store!.bodyPath(entry);
+  }
+
+  async #corrupt(entry: ResponseMeta): Promise<undefined> {
+    this.#logger.log("warn", `cache entry for ${entry.key} failed its checksum; deleted`);
+    await this.remove(entry.id);
+    return undefined;
+  }
+
+  #keepSmall(id: string, bytes: Uint8Array): void {
+    this.#small.set(id, bytes);
+    this.#smallBytes += bytes.length;
+    while (this.#smallBytes > SMALL_BODIES_TOTAL) {
+      const [oldest, b] = this.#small.entries().next().value!;
+      this.#small.delete(oldest);
+      this.#smallBytes -= b.length;
+    }
+  }
+
+  /** Starts a temp body for a fill; undefined when the cache cannot write. */
+  async createTemp(): Promise<TempBody | undefined> {
+    if (this.#store === undefined) return undefined;
+    try {
+      return await this.#store.createTemp();
+    } catch (err) {
+      this.#failed("write", err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Commits a complete fill as entry `meta.id`; for a response that varies,
+   * also records the variant in the URL's vary index.
+   */
+  async commit(
+    temp: TempBody,
+    meta: Omit<ResponseMeta, "body" | "size" | "sha256">,
+    onPlaced?: (path: string) => void,
+  ): Promise<ResponseMeta | undefined> {
+    const store = this.#store;
+    if (store === undefined) return undefined;
+    try {
+      if (meta.vary !== undefined && meta.vary.length > 0) {
+        const primary = storeId(meta.key);
+        const top = await this.#meta(primary);
+        const variants = top?.kind === "vary" ? top.variants.filter((v) => v !== meta.id) : [];
+        if (top?.kind === "response") await this.remove(primary);
+        const index: VaryMeta = {
+          v: 1,
+          kind: "vary",
+          id: primary,
+          key: meta.key,
+          vary: meta.vary,
+          variants: [...variants, meta.id],
+          storedAt: meta.storedAt,
+        };
+        await store.writeMeta(index);
+        this.#remember(index);
+      }
+      const full = await store.commit(temp, meta, onPlaced);
+      this.#forgetSmall(full.id);
+      this.#remember(full);
+      this.verified.add(full.id);
+      this.#account(full.id, full.size + JSON.stringify(full, null, 1).length + 1);
+      this.counters.stored++;
+      this.#evictIfNeeded();
+      return full;
+    } catch (err) {
+      await temp.discard();
+      this.#failed("write", err);
+      return undefined;
+    }
+  }
+
+  #forgetSmall(id: string): void {
+    const b = this.#small.get(id);
+    if (b === undefined) return;
+    this.#small.delete(id);
+    this.#smallBytes -= b.length;
+  }
+
+  /** Replaces an entry's metadata (after a 304 refreshed it). */
+  async update(entry: ResponseMeta): Promise<void> {
+    try {
+      await this.#store?.writeMeta(entry);
+      this.#remember(entry);
+    } catch (err) {
+      this.#failed("write", err);
+    }
+  }
+
+  /**
+   * Invalidates what is stored for a URL (RFC 9111 §4.4): the entry, or the
+   * vary index and every variant it lists.
+   */
+  async invalidate(key: string): Promise<void> {
+    const primary = storeId(key);
+    const top = await this.#meta(primary);
+    if (top?.kind === "vary") { for (const v of top.variants) await this.remove(v); }
+    if (top !== undefined) await this.remove(primary);
+  }
+
+  /** Deletes one entry. */
+  async remove(id: string): Promise<void> {
+    this.#metas.set(id, Date.now());
+    this.#forgetSmall(id);
+    this.verified.delete(id);
+    const u = this.#usage.get(id);
+    if (u !== undefined) {
+      this.#usedBytes -= u.size;
+      this.#usage.delete(id);
+    }
+    try {
+      await this.#store?.remove(id);
+    } catch (err) {
+      this.#failed("delete", err);
+    }
+  }
+
+  /**
+   * Evicts least recently used entries until the cache takes at most
+   * `targetBytes` (after the start-up scan); returns how many were removed.
+   */
+  async shrinkTo(targetBytes: number): Promise<number> {
+    await this.#scanned;
+    if (this.#usedBytes <= targetBytes) return 0;
+    const byAge = [...this.#usage].sort((a, b) => a[1].usedAt - b[1].usedAt);
+    let removed = 0;
+    for (const [id] of byAge) {
+      if (this.#usedBytes <= targetBytes) break;
+      await this.remove(id);
+      removed++;
+    }
+    return removed;
+  }
+
+  async #meta(id: string): Promise<Meta | undefined> {
+    const known = this.#metas.get(id);
+    if (typeof known === "object") {
+      // Refresh its place in the LRU order of the metadata cache.
+      this.#metas.delete(id);
+      this.#metas.set(id, known);
+      return known;
+    }
+    if (typeof known === "number" && Date.now() - known < NEGATIVE_TTL_MS) return undefined;
+    if (this.#store === undefined) return undefined;
+    let meta: Meta | undefined;
+    try {
+      meta = await this.#store.readMeta(id);
+    } catch (err) {
+      this.#failed("read", err);
+      return undefined;
+    }
+    if (meta === undefined) this.#metas.set(id, Date.now());
+    else this.#remember(meta);
+    return meta;
+  }
+
+  #remember(meta: Meta): void {
+    this.#metas.delete(meta.id);
+    this.#metas.set(meta.id, meta);
+    if (this.#metas.size > META_CACHE_ENTRIES) this.#metas.delete(this.#metas.keys().next().value!);
+  }
+
+  #account(id: string, bodyBytes: number): void {
+    const old = this.#usage.get(id);
+    if (old !== undefined) this.#usedBytes -= old.size;
+    const now = Date.now();
+    this.#usage.set(id, { size: bodyBytes, usedAt: now, touchedAt: now });
+    this.#usedBytes += bodyBytes;
+  }
+
+  #used(id: string): void {
+    const u = this.#usage.get(id);
+    if (u === undefined) return;
+    const now = Date.now();
+    u.usedAt = now;
+    if (now - u.touchedAt > TOUCH_EVERY_MS) {
+      u.touchedAt = now;
+      this.#store?.touch(id).catch(() => {});
+    }
+  }
+
+  #evictIfNeeded(): void {
+    if (this.#usedBytes <= this.#maxBytes || this.#evicting !== undefined) return;
+    this.#evicting = this.shrinkTo(Math.floor(this.#maxBytes * 0.9))
+      .then((n) =>
+        this.#logger.log("info", `cache over its cap: evicted ${n} least recently used entries`)
+      )
+      .finally(() => this.#evicting = undefined);
+  }
+
+  async #scan(store: Store): Promise<void> {
+    try {
+      for (const e of await store.scan()) {
+        if (this.#usage.has(e.id)) continue; // committed while the scan ran
+        this.#usage.set(e.id, { size: e.size, usedAt: e.usedAt, touchedAt: e.usedAt });
+        this.#usedBytes += e.size;
+      }
+      this.#evictIfNeeded();
+    } catch (err) {
+      this.#failed("scan", err);
+    }
+  }
+
+  #warned = new Set<string>();
+
+  #failed(op: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    // One warning per kind of failure: a full disk must not flood the log.
+    const kind = `${op}:${err instanceof Error ? err.name : "error"}`;
+    if (this.#warned.has(kind)) return;
+    this.#warned.add(kind);
+    this.#logger.log("warn", `cache ${op} failed, going on without it: ${message}`);
+  }
+}
+
+/** Store id of a stored 206 for `range` of `key`. */
+export function rangeId(key: string, range: string): string {
+  return storeId(key, "range", range.replace(/\s+/g, ""));
+}
+
+/** Store id for a response to `fields` under `key`, varying on `vary`. */
+export function variantId(key: string, vary: string[] | undefined, fields: FieldList): string {
+  return vary === undefined || vary.length === 0
+    ? storeId(key)
+    : storeId(key, secondaryKey(vary, fields));
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Whether `file` holds exactly the body `entry` describes; leaves it at offset 0. */
+async function verifyFile(file: Deno.FsFile, entry: ResponseMeta): Promise<boolean> {
+  const hash = createHash("sha256");
+  const buf = borrowStreamBuffer();
+  let size = 0;
+  try {
+    for (;;) {
+      const n = await file.read(buf);
+      if (n === null) break;
+      hash.update(buf.subarray(0, n));
+      size += n;
+    }
+  } finally {
+    returnStreamBuffer(buf);
+  }
+  await file.seek(0, Deno.SeekMode.Start);
+  return size === entry.size && hash.digest("hex") === entry.sha256;
+}
+
+/** What `stats.json` holds: the counters of the last run that ended cleanly. */
+export interface RunStats {
+  /** When the run ended (ms since the epoch). */
+  endedAt: number;
+  /** Its counters. */
+  counters: CacheCounters;
+}
+
+const RUN_STATS = "stats.json";
+
+/** Writes the counters of this run into the cache directory. */
+export async function writeRunStats(dir: string, counters: CacheCounters): Promise<void> {
+  const stats: RunStats = { endedAt: Date.now(), counters };
+  await Deno.writeTextFile(`${dir}/${RUN_STATS}.tmp`, JSON.stringify(stats, null, 1) + "\n");
+  await Deno.rename(`${dir}/${RUN_STATS}.tmp`, `${dir}/${RUN_STATS}`);
+}
+
+/** Reads the last run's counters, if any. */
+export async function readRunStats(dir: string): Promise<RunStats | undefined> {
+  try {
+    const s = JSON.parse(await Deno.readTextFile(`${dir}/${RUN_STATS}`));
+    return typeof s?.endedAt === "number" && typeof s?.counters === "object" ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes for people: 1.5 GiB, 300 KiB. */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,49 @@
+/**
+ * Conditional requests answered from the cache (RFC 9110 §13): a client that
+ * already has the stored representation gets 304 instead of the body.
+ *
+ * @module
+ */
+
+import type { FieldList } from "../http1/fields.ts";
+
+/**
+ * Whether a GET/HEAD with these fields is answered by 304 for a stored
+ * response with `etag` / `lastModified`: If-None-Match (weak comparison)
+ * decides when present, otherwise If-Modified-Since.
+ */
+export function notModified(
+  fields: FieldList,
+  etag: string | undefined,
+  lastModified: string | undefined,
+): boolean {
+  const inm = fields.combined("if-none-match");
+  if (inm !== undefined) {
+    if (etag === undefined) return false;
+    if (inm.trim() === "*") return true;
+    return splitTags(inm).some((tag) => weakMatch(tag, etag));
+  }
+  const ims = fields.get("if-modified-since");
+  if (ims === undefined || lastModified === undefined) return false;
+  const since = Date.parse(ims), modified = Date.parse(lastModified);
+  return Number.isFinite(since) && Number.isFinite(modified) && modified <= since;
+}
+
+/** Weak comparison: the opaque tags are equal, W/ prefixes ignored. */
+export function weakMatch(a: string, b: string): boolean {
+  return opaque(a) === opaque(b);
+}
+
+/** Strong comparison: equal and neither is weak. */
+export function strongMatch(a: string, b: string): boolean {
+  return !a.trim().startsWith("W/") && !b.trim().startsWith("W/") && a.trim() === b.trim();
+}
+
+function opaque(tag: string): string {
+  const t = tag.trim();
+  return t.startsWith("W/") ? t.slice(2) : t;
+}
+
+function splitTags(list: string): string[] {
+  return list.match(/(?:W\/)?"[^"]*"/g) ?? [];
+}

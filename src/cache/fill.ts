@@ -1,0 +1,191 @@
+/**
+ * Request collapsing: a fill is one origin response being written to a temp
+ * file; every client that asked for it (the one that started it included)
+ * follows the file as it grows, each at its own pace. The fill goes on at the
+ * origin's pace whatever its readers do, so a client that leaves does not
+ * abort what the others are waiting for.
+ *
+ * @module
+ */
+
+import type { FieldList } from "../http1/fields.ts";
+import type { TempBody } from "./store.ts";
+
+/** The response a fill is storing, as every follower sends it. */
+export interface FillHead {
+  /** Status code. */
+  status: number;
+  /** Reason phrase. */
+  reason: string;
+  /** End-to-end response fields (before Age, Via, Cache-Status are added per client). */
+  fields: FieldList;
+  /** Body length when the origin announced it. */
+  length?: number;
+  /** Lower-case names of the fields the response varies on. */
+  vary: string[];
+  /** The leader's secondary key, when the response varies: only requests with the same one may follow. */
+  secondary?: string;
+}
+
+/** What a fill tells the clients that wait on it once the origin answered. */
+export type FillStart =
+  /** Follow the temp file. */
+  | { kind: "follow"; head: FillHead }
+  /** The response cannot be shared (not storable, or varies): ask the origin yourself. */
+  | { kind: "bypass"; reason: string };
+
+/** One response being stored, shared by every request for the same key. */
+export class Fill {
+  /** The collapsing key (store id). */
+  readonly key: string;
+  /** Settles when the origin answered. */
+  readonly started: Promise<FillStart>;
+  #resolveStart!: (s: FillStart) => void;
+  #temp: TempBody | undefined;
+  #path: string | undefined;
+  #written = 0;
+  #done = false;
+  #error: unknown;
+  #wake: (() => void)[] = [];
+  /** Clients following this fill, the first one included. */
+  followers = 1;
+
+  /** @param key the collapsing key. */
+  constructor(key: string) {
+    this.key = key;
+    this.started = new Promise((r) => this.#resolveStart = r);
+  }
+
+  /** Bytes of body in the file so far. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Whether the whole body is in the file. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Why the fill failed, if it did (the body will never be complete). */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  /** The file to read: the temp file, or the entry's body once committed. */
+  get path(): string | undefined {
+    return this.#path;
+  }
+
+  /** Announces the response: followers start reading `temp`. */
+  follow(head: FillHead, temp: TempBody): void {
+    this.#temp = temp;
+    this.#path = temp.path;
+    this.#resolveStart({ kind: "follow", head });
+  }
+
+  /** Announces that the response cannot be shared. */
+  bypass(reason: string): void {
+    this.#done = true;
+    this.#resolveStart({ kind: "bypass", reason });
+  }
+
+  /** Appends body bytes to the file and wakes followers. */
+  async write(data: Uint8Array): Promise<void> {
+    await this.#temp!.write(data);
+    this.#written += data.length;
+    this.#notify();
+  }
+
+  /** The body is complete. */
+  end(): void {
+    this.#done = true;
+    this.#notify();
+  }
+
+  /** The body will never be complete; followers must cut their responses. */
+  fail(err: unknown): void {
+    this.#error = err ?? new Error("fill failed");
+    this.#resolveStart({ kind: "bypass", reason: "origin failed" });
+    this.#notify();
+  }
+
+  /** The temp file became the entry's body file at `path`. */
+  moved(path: string): void {
+    this.#path = path;
+  }
+
+  /** Resolves at the next write, end or failure. */
+  changed(): Promise<void> {
+    return new Promise((r) => this.#wake.push(r));
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = [];
+    for (const w of wake) w();
+  }
+}
+
+/** Fills in progress, by key. */
+export class Fills {
+  #active = new Map<string, Fill>();
+
+  /** Joins the fill for `key`, or starts one (then the caller leads it). */
+  join(key: string): { fill: Fill; leader: boolean } {
+    const existing = this.#active.get(key);
+    if (existing !== undefined) {
+      existing.followers++;
+      return { fill: existing, leader: false };
+    }
+    const fill = new Fill(key);
+    this.#active.set(key, fill);
+    return { fill, leader: true };
+  }
+
+  /** Removes a finished (stored, failed or bypassed) fill; later requests look in the store. */
+  remove(fill: Fill): void {
+    if (this.#active.get(fill.key) === fill) this.#active.delete(fill.key);
+  }
+
+  /** Number of fills in progress. */
+  get size(): number {
+    return this.#active.size;
+  }
+}
+
+const READ_BYTES = 256 * 1024;
+
+/**
+ * Reads a fill's body as it grows. Chunks are views of one buffer, valid
+ * until the next step.
+ *
+ * @throws the fill's error when it fails before the reader has everything.
+ */
+export async function* followFill(fill: Fill): AsyncGenerator<Uint8Array, void, void> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(fill.path!, { read: true });
+  } catch (err) {
+    // Committed (renamed) between joining and opening: open the new name.
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    file = await Deno.open(fill.path!, { read: true });
+  }
+  try {
+    const buf = new Uint8Array(READ_BYTES);
+    let position = 0;
+    for (;;) {
+      if (fill.error !== undefined) throw fill.error;
+      if (position < fill.written) {
+        const n = await file.read(buf.subarray(0, Math.min(buf.length, fill.written - position)));
+        if (n === null || n === 0) throw new Error("cache temp file shorter than written");
+        position += n;
+        yield buf.subarray(0, n);
+        continue;
+      }
+      if (fill.done) return;
+      await fill.changed();
+    }
+  } finally {
+    file.close();
+  }
+}

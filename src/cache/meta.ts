@@ -1,0 +1,85 @@
+/**
+ * What the store keeps about each entry, as JSON a person can read.
+ *
+ * @module
+ */
+
+import type { PolicyObject } from "./semantics.ts";
+
+/** A stored response: metadata of one body file. */
+export interface ResponseMeta {
+  /** Format version. */
+  v: 1;
+  /** Entry kind. */
+  kind: "response";
+  /** Store id (hash of the keys below). */
+  id: string;
+  /** Primary cache key: the target URI. */
+  key: string;
+  /** Secondary key (the request's values of the fields in `vary`), when the response varies. */
+  secondary?: string;
+  /** For a stored 206: the Range it answers. */
+  range?: string;
+  /** Lower-case field names of the response's Vary. */
+  vary?: string[];
+  /** Status code. */
+  status: number;
+  /** Reason phrase. */
+  reason: string;
+  /** Stored response fields, in order. */
+  headers: [string, string][];
+  /** `npm:http-cache-semantics` policy, for freshness. */
+  policy: PolicyObject;
+  /** When it was stored (ms since the epoch). */
+  storedAt: number;
+  /** Body size in bytes. */
+  size: number;
+  /** SHA-256 of the body, hex. */
+  sha256: string;
+  /** Body file name, in the same directory. */
+  body: string;
+}
+
+/** Where the variants of a URL whose response varies are found. */
+export interface VaryMeta {
+  /** Format version. */
+  v: 1;
+  /** Entry kind. */
+  kind: "vary";
+  /** Store id (hash of the primary key). */
+  id: string;
+  /** Primary cache key. */
+  key: string;
+  /** Lower-case field names the newest response varies on. */
+  vary: string[];
+  /** Store ids of the variants stored under this URL. */
+  variants: string[];
+  /** When it was last written (ms since the epoch). */
+  storedAt: number;
+}
+
+/** Any metadata file. */
+export type Meta = ResponseMeta | VaryMeta;
+
+/** Parses metadata read from disk; undefined when it is not a valid entry of this format. */
+export function parseMeta(text: string, id: string): Meta | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== "object" || m === null) return undefined;
+  const o = m as Record<string, unknown>;
+  if (o["v"] !== 1 || o["id"] !== id || typeof o["key"] !== "string") return undefined;
+  if (o["kind"] === "vary") {
+    return Array.isArray(o["vary"]) && Array.isArray(o["variants"]) ? m as VaryMeta : undefined;
+  }
+  if (o["kind"] !== "response") return undefined;
+  const ok = typeof o["status"] === "number" && typeof o["size"] === "number" &&
+    typeof o["sha256"] === "string" && typeof o["body"] === "string" &&
+    /^[\w.-]+$/.test(o["body"]) &&
+    Array.isArray(o["headers"]) && typeof o["policy"] === "object" &&
+    typeof o["storedAt"] === "number";
+  return ok ? m as ResponseMeta : undefined;
+}

@@ -1,0 +1,321 @@
+/**
+ * The cache policy (RFC 9111), in one place and pure: from (request, stored
+ * response, now) to a decision. Built on `npm:http-cache-semantics`; every
+ * place hoard departs from it or adds to it is listed here:
+ *
+ * - Cache-Control and Pragma are matched in any letter case (the library is
+ *   case-sensitive): values are lower-cased before it sees them.
+ * - `Age` that is not a non-negative integer makes the response stale (the
+ *   library would read `abc` as 0, i.e. fresh); values over 2^31 are 2^31
+ *   (RFC 9111 §1.2.2). A repeated max-age / s-maxage with different values is
+ *   invalid freshness information and makes the response stale (§4.2.1).
+ * - `must-revalidate` and `proxy-revalidate` only take effect once the response
+ *   is stale (§5.2.2.2, §5.2.2.8); the library refuses every reuse with the
+ *   former and treats the latter as max-age=0.
+ * - 206 responses are stored (the seed lists 206) under a key that includes
+ *   the request's Range, so one is only ever reused for the same range.
+ * - Set-Cookie is never stored: one client's cookie is not served to another.
+ * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
+ *
+ * @module
+ */
+
+import { type FieldList, listTokens } from "../http1/fields.ts";
+import { HOP_BY_HOP } from "../headers.ts";
+import {
+  newPolicy,
+  type Policy,
+  type PolicyObject,
+  restorePolicy,
+  type SemanticsRequest,
+  type SemanticsResponse,
+} from "./semantics.ts";
+
+/** Methods whose responses hoard stores and reuses. */
+export const CACHEABLE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD"]);
+
+/** Fields never stored with a response: connection-level ones and cookies. */
+const NOT_STORED: ReadonlySet<string> = new Set([...HOP_BY_HOP, "set-cookie", "age"]);
+
+/** Fields a 304 must not replace in the stored response (they describe the stored body). */
+const KEPT_ON_UPDATE: ReadonlySet<string> = new Set([
+  "content-length",
+  "content-encoding",
+  "transfer-encoding",
+  "content-range",
+]);
+
+const MAX_AGE_VALUE = 2147483648; // 2^31, RFC 9111 §1.2.2
+
+/** A request as the policy needs it. */
+export interface CacheRequest {
+  /** Method (GET or HEAD reach the cache). */
+  method: string;
+  /** The primary cache key (target URI). */
+  key: string;
+  /** Request fields. */
+  fields: FieldList;
+}
+
+/** A stored response as the policy needs it. */
+export interface StoredResponse {
+  /** Status code. */
+  status: number;
+  /** Stored fields, in order. */
+  headers: [string, string][];
+  /** The library's serialised policy. */
+  policy: PolicyObject;
+}
+
+/** Request cache directives (RFC 9111 §5.2.1), `Pragma: no-cache` included. */
+export interface RequestDirectives {
+  /** no-cache, or Pragma: no-cache without Cache-Control. */
+  noCache: boolean;
+  /** no-store: the response must not be stored (a stored one may still be used). */
+  noStore: boolean;
+  /** only-if-cached: answer from the cache or with 504. */
+  onlyIfCached: boolean;
+  /** max-age in seconds. */
+  maxAge?: number;
+  /** min-fresh in seconds. */
+  minFresh?: number;
+  /** max-stale in seconds; Infinity when given without a value. */
+  maxStale?: number;
+}
+
+/** Reads the request's cache directives. */
+export function requestDirectives(fields: FieldList): RequestDirectives {
+  const cc = parseDirectives(fields.combined("cache-control"));
+  const pragmaNoCache = !fields.has("cache-control") &&
+    listTokens(fields.combined("pragma")).includes("no-cache");
+  const seconds = (name: string): number | undefined => {
+    const v = cc.get(name);
+    if (v === undefined) return undefined;
+    return /^\d+$/.test(v) ? Math.min(Number(v), MAX_AGE_VALUE) : 0;
+  };
+  return {
+    noCache: cc.has("no-cache") || pragmaNoCache,
+    noStore: cc.has("no-store"),
+    onlyIfCached: cc.has("only-if-cached"),
+    maxAge: seconds("max-age"),
+    minFresh: seconds("min-fresh"),
+    maxStale: cc.has("max-stale")
+      ? (cc.get("max-stale") === "" ? Infinity : seconds("max-stale"))
+      : undefined,
+  };
+}
+
+/** Why a response is or is not stored. */
+export type Storability =
+  | { storable: true; policy: Policy }
+  | { storable: false; reason: string };
+
+/**
+ * Whether a response to `req` may be stored (RFC 9111 §3), and its policy.
+ * `range` is the request's Range, for a 206.
+ */
+export function storability(
+  req: CacheRequest,
+  status: number,
+  fields: FieldList,
+  now: number,
+): Storability {
+  if (req.method !== "GET") return { storable: false, reason: "method" };
+  if (requestDirectives(req.fields).noStore) return { storable: false, reason: "request no-store" };
+  if (status === 206) {
+    if (!req.fields.has("range") || !fields.has("content-range")) {
+      return { storable: false, reason: "partial" };
+    }
+    if (/multipart\/byteranges/i.test(fields.get("content-type") ?? "")) {
+      return { storable: false, reason: "multipart range" };
+    }
+  }
+  const vary = fields.combined("vary");
+  if (vary !== undefined && /(^|,)\s*\*\s*(,|$)/.test(vary)) {
+    return { storable: false, reason: "vary *" };
+  }
+  const policy = newPolicy(semanticRequest(req), semanticResponse(status, fields), now);
+  if (!policy.storable()) {
+    return { storable: false, reason: notStorableReason(req, status, fields) };
+  }
+  return { storable: true, policy };
+}
+
+/** What to do with a request that found `stored` in the cache. */
+export type Freshness =
+  /** Fresh (or stale but acceptable to the client): serve it. `ttl` is the remaining freshness in seconds. */
+  | { kind: "hit"; age: number; ttl: number }
+  /** Must be checked with the origin first. */
+  | { kind: "revalidate"; age: number; reason: "stale" | "request" };
+
+/** Decides whether `stored` can answer `req` at `now` (RFC 9111 §4.2, §5.2.1). */
+export function freshness(req: CacheRequest, stored: StoredResponse, now: number): Freshness {
+  const policy = restorePolicy(stored.policy, now);
+  const age = policy.age();
+  const lifetime = policy.maxAge();
+  const d = requestDirectives(req.fields);
+  if (d.noCache) return { kind: "revalidate", age, reason: "request" };
+  if (d.maxAge !== undefined && age > d.maxAge) {
+    return { kind: "revalidate", age, reason: "request" };
+  }
+  if (d.minFresh !== undefined && lifetime - age < d.minFresh) {
+    return { kind: "revalidate", age, reason: "request" };
+  }
+  const ttl = lifetime - age;
+  if (ttl > 0) return { kind: "hit", age, ttl };
+  // Stale. A client may accept it with max-stale, unless the response forbids serving it stale.
+  if (d.maxStale !== undefined && -ttl <= d.maxStale && !forbidsStale(stored.headers)) {
+    return { kind: "hit", age, ttl };
+  }
+  return { kind: "revalidate", age, reason: "stale" };
+}
+
+/**
+ * Whether a stored response must never be served stale (RFC 9111 §4.2.4):
+ * must-revalidate, proxy-revalidate, no-cache or s-maxage.
+ */
+export function forbidsStale(headers: [string, string][]): boolean {
+  const cc = parseDirectives(joined(headers, "cache-control"));
+  return cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("no-cache") ||
+    cc.has("s-maxage");
+}
+
+/** Whether the stored response carries a validator, so a stale one can be revalidated cheaply. */
+export function hasValidator(headers: [string, string][]): boolean {
+  return headers.some(([n]) => {
+    const l = n.toLowerCase();
+    return l === "etag" || l === "last-modified";
+  });
+}
+
+/** The conditional fields for revalidating `stored` (If-None-Match / If-Modified-Since). */
+export function revalidationFields(
+  req: CacheRequest,
+  stored: StoredResponse,
+  now: number,
+): [string, string][] {
+  const h = restorePolicy(stored.policy, now).revalidationHeaders(semanticRequest(req));
+  const out: [string, string][] = [];
+  if (h["if-none-match"] !== undefined) out.push(["If-None-Match", h["if-none-match"]]);
+  if (h["if-modified-since"] !== undefined) out.push(["If-Modified-Since", h["if-modified-since"]]);
+  return out;
+}
+
+/** The fields of a response as stored: in order, without hop-by-hop fields, Set-Cookie or Age. */
+export function storedHeaders(fields: FieldList): [string, string][] {
+  const named = listTokens(fields.combined("connection"));
+  const out: [string, string][] = [];
+  for (const [name, value] of fields) {
+    const l = name.toLowerCase();
+    if (!NOT_STORED.has(l) && !named.includes(l)) out.push([name, value]);
+  }
+  return out;
+}
+
+/**
+ * The stored fields updated with those of a 304 (RFC 9111 §3.2, §4.3.4): each
+ * field the 304 carries replaces every stored line of that name, except the
+ * fields that describe the stored body.
+ */
+export function mergeHeaders(stored: [string, string][], fresh: FieldList): [string, string][] {
+  const update = storedHeaders(fresh).filter(([n]) => !KEPT_ON_UPDATE.has(n.toLowerCase()));
+  const replaced = new Set(update.map(([n]) => n.toLowerCase()));
+  const out: [string, string][] = [];
+  const placed = new Set<string>();
+  for (const [name, value] of stored) {
+    const l = name.toLowerCase();
+    if (!replaced.has(l)) {
+      out.push([name, value]);
+    } else if (!placed.has(l)) {
+      placed.add(l);
+      for (const f of update) if (f[0].toLowerCase() === l) out.push(f);
+    }
+  }
+  for (const f of update) if (!placed.has(f[0].toLowerCase())) out.push(f);
+  return out;
+}
+
+/** The request in the library's form, with hoard's corrections. */
+export function semanticRequest(req: CacheRequest): SemanticsRequest {
+  return {
+    method: req.method === "HEAD" ? "GET" : req.method,
+    url: req.key,
+    headers: semanticHeaders(req.fields, false),
+  };
+}
+
+function semanticResponse(status: number, fields: FieldList): SemanticsResponse {
+  // The library does not understand 206; its freshness rules are those of the full response.
+  return { status: status === 206 ? 200 : status, headers: semanticHeaders(fields, true) };
+}
+
+function semanticHeaders(fields: FieldList, response: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of fields) {
+    const l = name.toLowerCase();
+    if (response && l === "set-cookie") continue;
+    out[l] = l in out ? `${out[l]}, ${value}` : value;
+  }
+  for (const l of ["cache-control", "pragma"]) {
+    if (out[l] !== undefined) out[l] = out[l].toLowerCase();
+  }
+  if (response) {
+    if (out["cache-control"] !== undefined) {
+      out["cache-control"] = correctResponseCacheControl(out["cache-control"]);
+    }
+    if (out["age"] !== undefined) {
+      const age = out["age"].trim();
+      out["age"] = /^\d+$/.test(age)
+        ? String(Math.min(Number(age), MAX_AGE_VALUE))
+        : String(MAX_AGE_VALUE);
+    }
+  }
+  return out;
+}
+
+// proxy-revalidate is applied by hoard (only once stale), so the library does
+// not see it; a repeated max-age or s-maxage with differing values is invalid
+// and becomes max-age=0 (stale, still storable and revalidatable).
+function correctResponseCacheControl(cc: string): string {
+  const parts = cc.split(",").map((p) => p.trim()).filter((p) =>
+    p !== "" && p !== "proxy-revalidate"
+  );
+  for (const d of ["max-age", "s-maxage"]) {
+    const values = new Set(
+      parts.filter((p) => p.split("=")[0]!.trim() === d).map((p) => p.split("=")[1]?.trim()),
+    );
+    if (values.size > 1) {
+      return [
+        ...parts.filter((p) => !p.startsWith("max-age") && !p.startsWith("s-maxage")),
+        "max-age=0",
+      ].join(", ");
+    }
+  }
+  return parts.join(", ");
+}
+
+function notStorableReason(req: CacheRequest, status: number, fields: FieldList): string {
+  const cc = parseDirectives(fields.combined("cache-control"));
+  if (cc.has("no-store")) return "no-store";
+  if (cc.has("private")) return "private";
+  if (req.fields.has("authorization")) return "authorization";
+  return `status ${status}`;
+}
+
+/** Directive name (lower-case) to value ("" when it has none); a later repeat does not override. */
+function parseDirectives(value: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (value === undefined) return out;
+  for (const part of value.split(",")) {
+    const eq = part.indexOf("=");
+    const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
+    if (name === "" || out.has(name)) continue;
+    out.set(name, eq === -1 ? "" : part.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1"));
+  }
+  return out;
+}
+
+function joined(headers: [string, string][], lower: string): string | undefined {
+  const values = headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
+  return values.length === 0 ? undefined : values.join(", ");
+}

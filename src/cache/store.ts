@@ -1,0 +1,262 @@
+/**
+ * The file-system store: bytes and metadata by id, nothing else (freshness is
+ * the policy's business). Layout under the cache directory:
+ *
+ * ```
+ * hoard-cache.json            format marker
+ * tmp/                        bodies being filled, metadata being written; emptied at start
+ * data/ab/<id>.json           metadata (JSON), id = SHA-256 of the cache key
+ * data/ab/<id>-<random>.body  the body it names
+ * ```
+ *
+ * Every file appears by rename of a complete, fsynced temp file, metadata
+ * last, and a body file name is never reused: after a `kill -9` at any moment
+ * an entry is either complete (metadata and the body it names) or absent.
+ * Orphans (a body without metadata) are removed by the start-up scan.
+ *
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import { type Meta, parseMeta, type ResponseMeta } from "./meta.ts";
+
+const MARKER = "hoard-cache.json";
+const encoder = new TextEncoder();
+
+/** One entry as the scan sees it. */
+export interface ScannedEntry {
+  /** Store id. */
+  id: string;
+  /** Bytes on disk (metadata and body). */
+  size: number;
+  /** Last use (ms): the metadata's modification time, refreshed on hits. */
+  usedAt: number;
+}
+
+/** A body being written to a temp file, hashed as it goes. */
+export class TempBody {
+  /** Temp file path. */
+  readonly path: string;
+  #file: Deno.FsFile;
+  #hash: Hash = createHash("sha256");
+  #size = 0;
+  #closed = false;
+
+  /** @internal */
+  constructor(path: string, file: Deno.FsFile) {
+    this.path = path;
+    this.#file = file;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Appends `data`. */
+  async write(data: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < data.length) off += await this.#file.write(data.subarray(off));
+    this.#hash.update(data);
+    this.#size += data.length;
+  }
+
+  /** Flushes to disk and closes; returns the body's SHA-256 (hex). */
+  async finish(): Promise<string> {
+    await this.#file.sync();
+    this.#close();
+    return this.#hash.digest("hex");
+  }
+
+  /** Closes and deletes the temp file. */
+  async discard(): Promise<void> {
+    this.#close();
+    await Deno.remove(this.path).catch(() => {});
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** The store in one cache directory. */
+export class Store {
+  /** The cache directory. */
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /**
+   * Opens (creating it, mode 0700) the store in `dir` and empties its temp
+   * directory (left-overs of fills that never completed).
+   *
+   * @throws when the directory cannot be created or written.
+   */
+  static async open(dir: string): Promise<Store> {
+    await Deno.mkdir(`${dir}/data`, { recursive: true, mode: 0o700 });
+    await Deno.remove(`${dir}/tmp`, { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+    await Deno.mkdir(`${dir}/tmp`, { recursive: true, mode: 0o700 });
+    const store = new Store(dir);
+    await store.#writeAtomic(
+      `${dir}/${MARKER}`,
+      JSON.stringify({ format: "hoard-cache", version: 1 }) + "\n",
+    );
+    return store;
+  }
+
+  /** Metadata of `id`, or undefined. Unreadable or invalid metadata is deleted. */
+  async readMeta(id: string): Promise<Meta | undefined> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.#metaPath(id));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }
+    const meta = parseMeta(text, id);
+    if (meta === undefined) await Deno.remove(this.#metaPath(id)).catch(() => {});
+    return meta;
+  }
+
+  /** Writes metadata atomically (a vary index, or updated fields of an entry after a 304). */
+  async writeMeta(meta: Meta): Promise<void> {
+    await Deno.mkdir(this.#shard(meta.id), { recursive: true, mode: 0o700 });
+    await this.#writeAtomic(this.#metaPath(meta.id), JSON.stringify(meta, null, 1) + "\n");
+  }
+
+  /** Opens the body of an entry for reading. */
+  openBody(meta: ResponseMeta): Promise<Deno.FsFile> {
+    return Deno.open(this.bodyPath(meta), { read: true });
+  }
+
+  /** Path of an entry's body file. */
+  bodyPath(meta: ResponseMeta): string {
+    return `${this.#shard(meta.id)}/${meta.body}`;
+  }
+
+  /** Starts a body in the temp directory. */
+  async createTemp(): Promise<TempBody> {
+    const path = `${this.dir}/tmp/${crypto.randomUUID()}.part`;
+    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    return new TempBody(path, file);
+  }
+
+  /**
+   * Makes a finished temp body the entry `meta` (whose `body`, `size` and
+   * `sha256` are filled in here): body renamed into place, then metadata. A
+   * previous entry with the same id is replaced and its body deleted.
+   */
+  async commit(
+    temp: TempBody,
+    meta: Omit<ResponseMeta, "body" | "size" | "sha256">,
+    onPlaced?: (path: string) => void,
+  ): Promise<ResponseMeta> {
+    const sha256 = await temp.finish();
+    const shard = this.#shard(meta.id);
+    await Deno.mkdir(shard, { recursive: true, mode: 0o700 });
+    const previous = await this.readMeta(meta.id).catch(() => undefined);
+    const body = `${meta.id}-${crypto.randomUUID().slice(0, 8)}.body`;
+    await Deno.rename(temp.path, `${shard}/${body}`);
+    onPlaced?.(`${shard}/${body}`);
+    const full: ResponseMeta = { ...meta, body, size: temp.size, sha256 };
+    await this.writeMeta(full);
+    if (previous?.kind === "response" && previous.body !== body) {
+      await Deno.remove(`${shard}/${previous.body}`).catch(() => {});
+    }
+    return full;
+  }
+
+  /** Deletes an entry (metadata first, so it is never served without its body). */
+  async remove(id: string): Promise<void> {
+    const meta = await this.readMeta(id).catch(() => undefined);
+    await Deno.remove(this.#metaPath(id)).catch(() => {});
+    if (meta?.kind === "response") {
+      await Deno.remove(`${this.#shard(id)}/${meta.body}`).catch(() => {});
+    }
+  }
+
+  /** Marks an entry as used now, for LRU eviction that survives restarts. */
+  async touch(id: string, at: Date = new Date()): Promise<void> {
+    await Deno.utime(this.#metaPath(id), at, at);
+  }
+
+  /**
+   * Lists every entry with its size and last use, deleting orphaned bodies and
+   * temp names on the way. Reads directory entries and stats only (no JSON),
+   * so it stays fast with many entries.
+   */
+  async scan(): Promise<ScannedEntry[]> {
+    const out: ScannedEntry[] = [];
+    for await (const shard of Deno.readDir(`${this.dir}/data`)) {
+      if (!shard.isDirectory) continue;
+      const dir = `${this.dir}/data/${shard.name}`;
+      const metas = new Map<string, ScannedEntry>();
+      const bodies: [string, number][] = [];
+      for await (const f of Deno.readDir(dir)) {
+        const path = `${dir}/${f.name}`;
+        if (f.name.endsWith(".json")) {
+          const st = await Deno.stat(path).catch(() => undefined);
+          if (st === undefined) continue;
+          const id = f.name.slice(0, -5);
+          metas.set(id, { id, size: st.size, usedAt: st.mtime?.getTime() ?? 0 });
+        } else if (f.name.endsWith(".body")) {
+          const st = await Deno.stat(path).catch(() => undefined);
+          if (st !== undefined) bodies.push([f.name, st.size]);
+        } else {
+          // A temp name left by a crash during an atomic write.
+          await Deno.remove(path).catch(() => {});
+        }
+      }
+      const byId = Map.groupBy(bodies, ([name]) => name.slice(0, 64));
+      for (const [id, files] of byId) {
+        const owner = metas.get(id);
+        // Two bodies for one id: a crash came between replacing an entry's
+        // metadata and deleting its old body. Only then is the JSON read.
+        const keep = owner === undefined
+          ? undefined
+          : files.length === 1
+          ? files[0]![0]
+          : await this.readMeta(id).then((m) => m?.kind === "response" ? m.body : undefined, () =>
+            undefined);
+        for (const [name, size] of files) {
+          if (name === keep) owner!.size += size;
+          else await Deno.remove(`${dir}/${name}`).catch(() => {});
+        }
+      }
+      out.push(...metas.values());
+    }
+    return out;
+  }
+
+  #shard(id: string): string {
+    return `${this.dir}/data/${id.slice(0, 2)}`;
+  }
+
+  #metaPath(id: string): string {
+    return `${this.#shard(id)}/${id}.json`;
+  }
+
+  async #writeAtomic(path: string, text: string): Promise<void> {
+    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+    try {
+      const bytes = encoder.encode(text);
+      let off = 0;
+      while (off < bytes.length) off += await file.write(bytes.subarray(off));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The hit step: answer from the store — with Age, Via and Cache-Status, a 304
+ * for a client that already has it, 206 for a byte range, headers only for
+ * HEAD.
+ *
+ * @module
+ */
+
+import { notModified } from "./cache/conditional.ts";
+import type { ResponseMeta } from "./cache/meta.ts";
+import { chooseRange } from "./cache/range.ts";
+import type { ProxyContext } from "./context.ts";
+import { appendVia } from "./headers.ts";
+import { FieldList } from "./http1/fields.ts";
+import { NO_BODY } from "./http1/framing.ts";
+import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffered_conn.ts";
+import type { ProxyRequest } from "./read_request.ts";
+import { type Exchange, startResponse } from "./respond.ts";
+
+const MAX_AGE_HEADER = 2147483648;
+
+/**
+ * Serves `entry` (whose current age is `age` seconds) to the client.
+ *
+ * @returns false when the entry turned out to be gone or corrupt (it was
+ *   deleted): nothing was sent, and the request should be treated as a miss.
+ */
+export async function hit(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  entry: ResponseMeta,
+  age: number,
+  cacheStatus: string,
+): Promise<boolean> {
+  const fields = new FieldList();
+  for (const [name, value] of entry.headers) fields.add(name, value);
+  fields.set("Age", String(Math.min(Math.floor(age), MAX_AGE_HEADER)));
+  appendVia(fields);
+  fields.add("Cache-Status", cacheStatus);
+  const counters = proxy.cache.counters;
+  const etag = fields.get("etag"), lastModified = fields.get("last-modified");
+
+  if (
+    entry.status >= 200 && entry.status < 300 && notModified(req.head.fields, etag, lastModified)
+  ) {
+    fields.delete("content-length");
+    await startResponse(ex, 304, "Not Modified", fields, NO_BODY).end();
+    counters.hits++;
+    return true;
+  }
+
+  let status = entry.status, reason = entry.reason, start = 0, length = entry.size;
+  if (entry.status === 200 && req.head.method === "GET") {
+    const choice = chooseRange(
+      req.head.fields.get("range"),
+      req.head.fields.get("if-range"),
+      entry.size,
+      etag,
+      lastModified,
+    );
+    if (choice.kind === "partial") {
+      [status, reason, start, length] = [
+        206,
+        "Partial Content",
+        choice.start,
+        choice.end - choice.start + 1,
+      ];
+      fields.set("Content-Range", `bytes ${choice.start}-${choice.end}/${entry.size}`);
+    } else if (choice.kind === "unsatisfiable") {
+      [status, reason, length] = [416, "Range Not Satisfiable", 0];
+      fields.set("Content-Range", `bytes */${entry.size}`);
+    }
+  }
+  if (entry.status !== 204 && entry.status !== 304) fields.set("Content-Length", String(length));
+
+  const wantsBody = req.head.method !== "HEAD" && length > 0;
+  const body = wantsBody ? await proxy.cache.body(entry) : undefined;
+  if (wantsBody && body === undefined) return false;
+
+  const sink = startResponse(
+    ex,
+    status,
+    reason,
+    fields,
+    wantsBody ? { kind: "length", length } : NO_BODY,
+  );
+  counters.hits++;
+  if (body === undefined) {
+    await sink.end();
+  } else if ("bytes" in body) {
+    await sink.write(body.bytes.subarray(start, start + length));
+    await sink.end();
+  } else {
+    const buf = borrowStreamBuffer();
+    try {
+      if (start > 0) await body.file.seek(start, Deno.SeekMode.Start);
+      for (let left = length; left > 0;) {
+        const n = await body.file.read(buf.subarray(0, Math.min(buf.length, left)));
+        if (n === null) throw new Error(`cache body of ${entry.key} ended early`);
+        await sink.write(buf.subarray(0, n));
+        left -= n;
+      }
+      await sink.end();
+    } finally {
+      returnStreamBuffer(buf);
+      body.file.close();
+    }
+  }
+  ex.record.bytes = sink.bytes;
+  counters.bytesFromCache += sink.bytes;
+  return true;
+}

@@ -1,0 +1,223 @@
+/**
+ * The miss step: nothing usable is stored. The first request for a key leads a
+ * fill — one origin request, its body written to a temp file and committed
+ * when complete — and every concurrent request for the key follows that file
+ * as it grows (request collapsing). A response that cannot be stored or shared
+ * is relayed to the leader, and the followers ask the origin themselves.
+ *
+ * @module
+ */
+
+import { type Fill, type FillHead, followFill } from "./cache/fill.ts";
+import { secondaryKey, storeId, varyNames } from "./cache/key.ts";
+import type { ResponseMeta } from "./cache/meta.ts";
+import { rangeId } from "./cache/cache.ts";
+import { requestDirectives, storability, storedHeaders } from "./cache/policy.ts";
+import type { ProxyContext } from "./context.ts";
+import type { Target } from "./decide.ts";
+import { ProxyError } from "./errors.ts";
+import { endToEndFields } from "./headers.ts";
+import type { OriginResponse } from "./origin/client.ts";
+import { clientResponse, forward, relay } from "./pass.ts";
+import type { ProxyRequest } from "./read_request.ts";
+import { type Exchange, startResponse } from "./respond.ts";
+import { hit } from "./hit.ts";
+import type { TempBody } from "./cache/store.ts";
+
+/** Cache-Status `fwd` values (RFC 9211 §2.2) hoard uses when it went forward. */
+export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request";
+
+/** Serves a miss for `target`, collapsing with other requests for store id `id`. */
+export async function miss(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  target: Target,
+  id: string,
+  fwd: Forwarded,
+): Promise<void> {
+  const cache = proxy.cache;
+  cache.counters.misses++;
+  if (requestDirectives(req.head.fields).onlyIfCached) {
+    throw new ProxyError(
+      504,
+      "http_request_error",
+      `only-if-cached: ${target.cache.key} is not in the cache`,
+    );
+  }
+  // HEAD is not stored (no body to store): it goes to the origin as it is.
+  if (req.head.method === "HEAD") {
+    await relay(ex, await forward(proxy, ex, req, target.origin, target.path), `hoard; fwd=${fwd}`);
+    return;
+  }
+  const { fill, leader } = cache.fills.join(id);
+  if (!leader) return follow(proxy, ex, req, target, fill, fwd);
+  let res: OriginResponse;
+  try {
+    res = await forward(proxy, ex, req, target.origin, target.path);
+  } catch (err) {
+    fill.fail(err);
+    cache.fills.remove(fill);
+    throw err;
+  }
+  await lead(proxy, ex, req, target, fill, res, fwd);
+}
+
+/**
+ * Handles an origin response for a cacheable request: stores it through
+ * `fill` when it can be stored, and serves it to the client either way.
+ */
+export async function lead(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  target: Target,
+  fill: Fill,
+  res: OriginResponse,
+  fwd: Forwarded,
+  fwdStatus = false,
+): Promise<void> {
+  const cache = proxy.cache;
+  const now = Date.now();
+  const { status, reason, fields } = res.head;
+  const params = fwdStatus ? `fwd=${fwd}; fwd-status=${status}` : `fwd=${fwd}`;
+  const st = storability(target.cache, status, fields, now);
+  let why = st.storable ? undefined : st.reason;
+  // A body that ends at close cannot be told apart from a cut one: never stored.
+  if (why === undefined && res.framing.kind === "close") why = "unframed";
+  const temp = why === undefined ? await cache.createTemp() : undefined;
+  if (why === undefined && temp === undefined) why = "cache-unavailable";
+  if (temp === undefined || !st.storable) {
+    fill.bypass(why ?? "not stored");
+    cache.fills.remove(fill);
+    const bytes = await relay(ex, res, `hoard; ${params}; detail=${why}`);
+    cache.counters.bytesFromOrigin += bytes;
+    return;
+  }
+
+  const vary = varyNames(fields.combined("vary"));
+  const range = status === 206 ? req.head.fields.get("range") : undefined;
+  const id = range !== undefined
+    ? rangeId(target.cache.key, range)
+    : vary.length > 0
+    ? storeId(target.cache.key, secondaryKey(vary, req.head.fields))
+    : storeId(target.cache.key);
+  const head: FillHead = {
+    status,
+    reason,
+    fields: endToEndFields(fields),
+    length: res.framing.kind === "length"
+      ? res.framing.length
+      : res.framing.kind === "none"
+      ? 0
+      : undefined,
+    vary,
+    secondary: vary.length > 0 ? secondaryKey(vary, req.head.fields) : undefined,
+  };
+  fill.follow(head, temp);
+  const meta: Omit<ResponseMeta, "body" | "size" | "sha256"> = {
+    v: 1,
+    kind: "response",
+    id,
+    key: target.cache.key,
+    ...(head.secondary !== undefined ? { secondary: head.secondary, vary } : {}),
+    ...(range !== undefined ? { range } : {}),
+    status,
+    reason,
+    headers: storedHeaders(fields),
+    policy: st.policy.toObject(),
+    storedAt: now,
+  };
+  // The fill runs on its own: a client that leaves does not stop it.
+  cache.track(runFill(proxy, fill, res, temp, meta));
+  await serveFill(ex, fill, head, `hoard; ${params}; stored`);
+}
+
+/** Copies the origin body into the fill, then commits it (or discards it if incomplete). */
+async function runFill(
+  proxy: ProxyContext,
+  fill: Fill,
+  res: OriginResponse,
+  temp: TempBody,
+  meta: Omit<ResponseMeta, "body" | "size" | "sha256">,
+): Promise<void> {
+  const cache = proxy.cache;
+  let complete = false;
+  try {
+    for (;;) {
+      const step = await res.body.next();
+      if (step.done) break;
+      await fill.write(step.value);
+    }
+    complete = true;
+  } catch (err) {
+    fill.fail(err);
+    proxy.logger.log(
+      "info",
+      `fill of ${meta.key} failed: ${err instanceof Error ? err.message : err}`,
+    );
+  } finally {
+    res.finish(complete);
+  }
+  cache.counters.bytesFromOrigin += fill.written;
+  if (complete) {
+    fill.end();
+    await cache.commit(temp, meta, (path) => fill.moved(path));
+  } else {
+    await temp.discard();
+  }
+  cache.fills.remove(fill);
+}
+
+/** A request that joined someone else's fill: follow it, or go to the origin if it cannot be shared. */
+export async function follow(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  target: Target,
+  fill: Fill,
+  fwd: Forwarded,
+): Promise<void> {
+  const start = await fill.started;
+  const shared = start.kind === "follow" &&
+    (start.head.secondary === undefined ||
+      start.head.secondary === secondaryKey(start.head.vary, req.head.fields));
+  if (start.kind === "follow" && shared) {
+    return serveFill(ex, fill, start.head, `hoard; fwd=${fwd}; stored; collapsed`);
+  }
+  if (start.kind === "bypass" && start.reason === "not-modified") {
+    // The leader revalidated the stored response: it is fresh again.
+    const found = await proxy.cache.find(target.cache, Date.now());
+    if (found.kind === "entry" && found.freshness.kind === "hit") {
+      if (await hit(proxy, ex, req, found.entry, found.freshness.age, "hoard; hit; collapsed")) {
+        return;
+      }
+    }
+  }
+  const detail = start.kind === "bypass" ? start.reason : "vary";
+  const bytes = await relay(
+    ex,
+    await forward(proxy, ex, req, target.origin, target.path),
+    `hoard; fwd=${fwd}; detail=${detail}`,
+  );
+  proxy.cache.counters.bytesFromOrigin += bytes;
+}
+
+/** Sends a fill's response to one client, reading the temp file as it grows. */
+async function serveFill(
+  ex: Exchange,
+  fill: Fill,
+  head: FillHead,
+  cacheStatus: string,
+): Promise<void> {
+  const hasBody = head.status !== 204 && head.status !== 304;
+  const { fields, framing } = clientResponse(ex, head.fields, head.length, hasBody);
+  fields.add("Cache-Status", cacheStatus);
+  const sink = startResponse(ex, head.status, head.reason, fields, framing);
+  try {
+    for await (const chunk of followFill(fill)) await sink.write(chunk);
+    await sink.end();
+  } finally {
+    ex.record.bytes = sink.bytes;
+  }
+}

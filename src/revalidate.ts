@@ -1,0 +1,100 @@
+/**
+ * The revalidate step: a stored response that may not be used as it is goes
+ * to the origin with its validators (If-None-Match / If-Modified-Since). A 304
+ * refreshes the stored headers and the stored body is served; any other
+ * response replaces the entry like a miss. Concurrent revalidations of one
+ * entry are collapsed into one.
+ *
+ * @module
+ */
+
+import { mergeHeaders, revalidationFields } from "./cache/policy.ts";
+import { restorePolicy, revalidatedPolicy } from "./cache/semantics.ts";
+import type { ResponseMeta } from "./cache/meta.ts";
+import { semanticRequest } from "./cache/policy.ts";
+import type { ProxyContext } from "./context.ts";
+import type { Target } from "./decide.ts";
+import { hit } from "./hit.ts";
+import { follow, lead, miss } from "./miss.ts";
+import type { OriginResponse } from "./origin/client.ts";
+import { forward, relay } from "./pass.ts";
+import type { ProxyRequest } from "./read_request.ts";
+import type { Exchange } from "./respond.ts";
+
+/** Revalidates `entry` for `req`; `why` says whether it was stale or the client asked. */
+export async function revalidate(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  target: Target,
+  entry: ResponseMeta,
+  why: "stale" | "request",
+): Promise<void> {
+  const cache = proxy.cache;
+  const { fill, leader } = cache.fills.join(entry.id);
+  cache.counters.revalidations++;
+  // Someone is already asking the origin about this entry: wait for its answer.
+  if (!leader) return follow(proxy, ex, req, target, fill, why);
+  const now = Date.now();
+  let res: OriginResponse;
+  try {
+    res = await forward(
+      proxy,
+      ex,
+      req,
+      target.origin,
+      target.path,
+      revalidationFields(target.cache, entry, now),
+    );
+  } catch (err) {
+    fill.fail(err);
+    cache.fills.remove(fill);
+    throw err;
+  }
+  if (res.head.status !== 304) return lead(proxy, ex, req, target, fill, res, why, true);
+
+  const updated = refreshed(target, entry, res, now);
+  if (updated === undefined) {
+    // The 304 answers a validator of the client's, not the stored response's.
+    fill.bypass("validator mismatch");
+    cache.fills.remove(fill);
+    await relay(ex, res, `hoard; fwd=${why}; fwd-status=304`);
+    return;
+  }
+  res.finish(true);
+  await cache.update(updated);
+  cache.counters.revalidated304++;
+  fill.bypass("not-modified");
+  cache.fills.remove(fill);
+  const age = restorePolicy(updated.policy, Date.now()).age();
+  if (!(await hit(proxy, ex, req, updated, age, `hoard; fwd=${why}; fwd-status=304`))) {
+    await miss(proxy, ex, req, target, entry.id, why);
+  }
+}
+
+/**
+ * The entry after a 304: fields merged (RFC 9111 §4.3.4), policy renewed;
+ * undefined when the 304's validator does not select the stored response.
+ */
+function refreshed(
+  target: Target,
+  entry: ResponseMeta,
+  res: OriginResponse,
+  now: number,
+): ResponseMeta | undefined {
+  const headers = mergeHeaders(entry.headers, res.head.fields);
+  const semReq = semanticRequest(target.cache);
+  const fresh: Record<string, string> = {};
+  for (const [name, value] of res.head.fields) {
+    const l = name.toLowerCase();
+    fresh[l] = l in fresh ? `${fresh[l]}, ${value}` : value;
+  }
+  const { policy, matches } = revalidatedPolicy(
+    restorePolicy(entry.policy, now),
+    semReq,
+    { status: 304, headers: fresh },
+    now,
+  );
+  if (!matches) return undefined;
+  return { ...entry, headers, policy: policy.toObject(), storedAt: now };
+}
