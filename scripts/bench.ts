@@ -1,8 +1,10 @@
 #!/usr/bin/env -S deno run --allow-all
 /**
- * Pass-through benchmark of hoard against direct access, in one run, on
- * loopback: 1 KiB requests/s and latency at 64 keep-alive connections (wrk),
- * 100 MiB throughput (curl), and peak RSS while streaming 1 GiB.
+ * Benchmark of hoard against direct access to the origin, in one run, on
+ * loopback: 1 KiB requests/s and latency at 64 keep-alive connections (wrk)
+ * for pass-through and cache hits; 100 MiB throughput (curl) for pass, miss
+ * and hit; 100 concurrent misses of one object (origin requests, time); peak
+ * RSS while streaming 1 GiB.
  *
  * Installs wrk and curl with apt-get when missing. Never part of CI pass/fail.
  *
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   await ensureTools({ wrk: "wrk", curl: "curl" });
 
+  const cacheDir = await Deno.makeTempDir({ prefix: "hoard-bench-" });
   const origin = await spawnDeno(
     ["run", "--allow-net", "scripts/bench_origin.ts"],
     /origin listening on (\d+)/,
@@ -148,74 +151,131 @@ async function main(): Promise<void> {
       "0",
       "--log-level",
       "warn",
+      "--cache-dir",
+      cacheDir,
     ],
     /listening on (http:\/\/\S+)/,
   );
   const originUrl = `http://127.0.0.1:${origin.match[1]}`;
   const proxyUrl = hoard.match[1]!;
+  const originCount = async () => Number(await run("curl", ["-sS", `${originUrl}/count`]));
   try {
     // Memory first, on a fresh process: later load grows the heap by itself.
-    await download(originUrl + "/1m", 1, proxyUrl);
+    await download(originUrl + "/1m?nostore", 1, proxyUrl);
     const rssBefore = await rssKiB(hoard.child.pid, "VmHWM");
-    const speed1g = await download(originUrl + "/1g", 1, proxyUrl);
+    const speed1g = await download(originUrl + "/1g?nostore", 1, proxyUrl);
     const rssAfter = await rssKiB(hoard.child.pid, "VmHWM");
 
-    // Warm both paths (JIT, pools) before measuring.
+    // Warm every path (JIT, pools, the stored 1 KiB object) before measuring.
     await wrk(originUrl + "/1k", 1);
+    await wrk(proxyUrl, 1, originUrl + "/1k?nostore");
     await wrk(proxyUrl, 1, originUrl + "/1k");
 
     const direct1k = await wrk(originUrl + "/1k", seconds);
-    const hoard1k = await wrk(proxyUrl, seconds, originUrl + "/1k");
+    const pass1k = await wrk(proxyUrl, seconds, originUrl + "/1k?nostore");
+    const hit1k = await wrk(proxyUrl, seconds, originUrl + "/1k");
     const direct100m = await download(originUrl + "/100m", 5);
-    const hoard100m = await download(originUrl + "/100m", 5, proxyUrl);
+    const pass100m = await download(originUrl + "/100m?nostore", 5, proxyUrl);
+    const missSpeeds: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      missSpeeds.push(await download(`${originUrl}/100m?miss=${i}`, 1, proxyUrl));
+    }
+    const miss100m = missSpeeds.sort((a, b) => a - b)[1]!;
+    const hit100m = await download(originUrl + "/100m?miss=0", 5, proxyUrl);
+
+    // 100 concurrent requests for one uncached 10 MiB object.
+    const before = await originCount();
+    const started = performance.now();
+    const urls = Array.from({ length: 100 }, () => `${originUrl}/10m?collapse`);
+    await run("curl", [
+      "-sS",
+      "-Z",
+      "--parallel-max",
+      "100",
+      "-x",
+      proxyUrl,
+      ...urls.flatMap((u) => ["-o", "/dev/null", u]),
+    ]);
+    const collapseMs = performance.now() - started;
+    const collapseRequests = (await originCount()) - before;
     const rssUnderLoad = await rssKiB(hoard.child.pid, "VmHWM");
 
+    const ratio = (a: number, b: number) => (a / b).toFixed(2);
     const rows: [string, string, string, string][] = [
       [
-        "1 KiB, 64 conns: requests/s",
+        "1 KiB, 64 conns: requests/s, pass (no-store)",
         direct1k.rps.toFixed(0),
-        hoard1k.rps.toFixed(0),
-        (hoard1k.rps / direct1k.rps).toFixed(2),
+        pass1k.rps.toFixed(0),
+        ratio(pass1k.rps, direct1k.rps),
       ],
       [
-        "1 KiB: p50 latency (ms)",
+        "1 KiB, 64 conns: requests/s, cache hit",
+        direct1k.rps.toFixed(0),
+        hit1k.rps.toFixed(0),
+        ratio(hit1k.rps, direct1k.rps),
+      ],
+      [
+        "1 KiB: p50 latency (ms), pass",
         direct1k.p50ms.toFixed(3),
-        hoard1k.p50ms.toFixed(3),
-        (hoard1k.p50ms / direct1k.p50ms).toFixed(2),
+        pass1k.p50ms.toFixed(3),
+        ratio(pass1k.p50ms, direct1k.p50ms),
       ],
       [
-        "1 KiB: p99 latency (ms)",
+        "1 KiB: p50 latency (ms), hit",
+        direct1k.p50ms.toFixed(3),
+        hit1k.p50ms.toFixed(3),
+        ratio(hit1k.p50ms, direct1k.p50ms),
+      ],
+      [
+        "1 KiB: p99 latency (ms), hit",
         direct1k.p99ms.toFixed(3),
-        hoard1k.p99ms.toFixed(3),
-        (hoard1k.p99ms / direct1k.p99ms).toFixed(2),
+        hit1k.p99ms.toFixed(3),
+        ratio(hit1k.p99ms, direct1k.p99ms),
       ],
       [
-        "100 MiB: throughput (MiB/s)",
+        "100 MiB: MiB/s, pass (no-store)",
         direct100m.toFixed(0),
-        hoard100m.toFixed(0),
-        (hoard100m / direct100m).toFixed(2),
+        pass100m.toFixed(0),
+        ratio(pass100m, direct100m),
+      ],
+      [
+        "100 MiB: MiB/s, miss (stored)",
+        direct100m.toFixed(0),
+        miss100m.toFixed(0),
+        ratio(miss100m, direct100m),
+      ],
+      [
+        "100 MiB: MiB/s, cache hit",
+        direct100m.toFixed(0),
+        hit100m.toFixed(0),
+        ratio(hit100m, direct100m),
       ],
     ];
     console.log(
-      `\nhoard pass-through vs direct, loopback, ${Deno.build.target}, ${navigator.hardwareConcurrency} cores\n`,
+      `\nhoard vs direct to the origin, loopback, ${Deno.build.target}, ${navigator.hardwareConcurrency} cores\n`,
     );
     console.log("| figure | direct | through hoard | ratio |\n|---|---:|---:|---:|");
     for (const r of rows) console.log(`| ${r.join(" | ")} |`);
     console.log(
-      `\n1 GiB through hoard: ${speed1g.toFixed(0)} MiB/s; hoard peak RSS ${
+      `\n100 concurrent misses of one 10 MiB object: ${collapseRequests} origin request(s), ${
+        collapseMs.toFixed(0)
+      } ms in all`,
+    );
+    console.log(
+      `1 GiB through hoard (no-store): ${speed1g.toFixed(0)} MiB/s; peak RSS ${
         (rssBefore / 1024).toFixed(1)
       } -> ${(rssAfter / 1024).toFixed(1)} MiB (+${
         ((rssAfter - rssBefore) / 1024).toFixed(1)
-      } MiB); peak after the 64-connection runs ${(rssUnderLoad / 1024).toFixed(1)} MiB`,
+      } MiB); peak after all runs ${(rssUnderLoad / 1024).toFixed(1)} MiB`,
     );
-    if (direct1k.errors + hoard1k.errors > 0) {
-      console.log(`errors: direct ${direct1k.errors}, hoard ${hoard1k.errors}`);
-    }
+    const errors = direct1k.errors + pass1k.errors + hit1k.errors;
+    if (errors > 0) console.log(`wrk errors: ${errors}`);
   } finally {
     for (const p of [hoard.child, origin.child]) {
       p.kill("SIGTERM");
       await p.status;
     }
+    await Deno.remove(cacheDir, { recursive: true });
   }
 }
 

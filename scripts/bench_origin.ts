@@ -1,7 +1,9 @@
 #!/usr/bin/env -S deno run --allow-net
 /**
  * A fixed, fast origin for benchmarks: raw TCP, keep-alive, GET only.
- * `/<n>k`, `/<n>m`, `/<n>g` answer with that many bytes (KiB, MiB, GiB) of 'a'.
+ * `/<n>k`, `/<n>m`, `/<n>g` answer with that many bytes (KiB, MiB, GiB) of 'a',
+ * cacheable for an hour; with `nostore` anywhere in the path, `no-store`.
+ * `/count` answers how many body requests it served so far.
  * Prints `origin listening on PORT` and serves until killed.
  *
  * Usage: deno run --allow-net scripts/bench_origin.ts [port]
@@ -12,6 +14,7 @@
 const UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 const encoder = new TextEncoder();
 const block = new Uint8Array(1024 * 1024).fill(0x61);
+let served = 0;
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let off = 0;
@@ -30,7 +33,18 @@ async function serve(conn: Deno.Conn): Promise<void> {
       const head = pending.slice(0, end);
       pending = pending.slice(end + 4);
       const m = /^\S+ (\S+)/.exec(head);
-      const size = /^\/(\d+)([kmg])/.exec(m?.[1] ?? "");
+      const path = m?.[1] ?? "";
+      if (path === "/count") {
+        const n = String(served);
+        await writeAll(
+          conn,
+          encoder.encode(
+            `HTTP/1.1 200 OK\r\nContent-Length: ${n.length}\r\nCache-Control: no-store\r\n\r\n${n}`,
+          ),
+        );
+        continue;
+      }
+      const size = /^\/(\d+)([kmg])/.exec(path);
       if (!size) {
         await writeAll(conn, encoder.encode("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"));
         continue;
@@ -38,7 +52,8 @@ async function serve(conn: Deno.Conn): Promise<void> {
       const total = Number(size[1]) * UNITS[size[2]!]!;
       const head200 =
         `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${total}\r\n` +
-        `Cache-Control: max-age=3600\r\n\r\n`;
+        `Cache-Control: ${path.includes("nostore") ? "no-store" : "max-age=3600"}\r\n\r\n`;
+      served++;
       if (total <= 64 * 1024) {
         const h = encoder.encode(head200);
         const out = new Uint8Array(h.length + total);
