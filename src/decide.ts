@@ -31,7 +31,7 @@ export type Route =
   /** Answered by hoard itself (health check, a request for hoard's own address). */
   | { kind: "local"; path: string }
   /** Forwarded and relayed unchanged; the cache is not involved (or only invalidated). */
-  | { kind: "pass"; target: Target; why: "method" | "no-cache-dir" }
+  | { kind: "pass"; target: Target; why: "method" | "body" | "no-cache-dir" }
   /** Answered from the store. */
   | { kind: "hit"; target: Target; entry: ResponseMeta; age: number; ttl: number }
   /** A stored response that must be checked with the origin first. */
@@ -77,6 +77,9 @@ export async function decide(
     },
   };
   if (!CACHEABLE_METHODS.has(req.head.method)) return { kind: "pass", target, why: "method" };
+  // A GET with a body is unusual and its meaning is undefined (RFC 9110 §9.3.1):
+  // it is relayed as it is, body and all, rather than answered from the cache.
+  if (req.framing.kind !== "none") return { kind: "pass", target, why: "body" };
   if (!proxy.cache.enabled) return { kind: "pass", target, why: "no-cache-dir" };
   const found = await proxy.cache.find(target.cache, Date.now());
   if (found.kind === "none") return { kind: "miss", target, id: found.id, vary: found.vary };
