@@ -98,7 +98,7 @@ export async function serveConnection(
           case "pass": {
             const status = route.why === "method"
               ? "hoard; fwd=method"
-              : "hoard; fwd=bypass; detail=no-cache-dir";
+              : `hoard; fwd=bypass; detail=${route.why}`;
             await pass(proxy, ex, req, route.target.origin, route.target.path, status);
             break;
           }
