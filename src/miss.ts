@@ -23,6 +23,8 @@ import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
 import { hit } from "./hit.ts";
 import type { TempBody } from "./cache/store.ts";
+import type { FieldList } from "./http1/fields.ts";
+import type { BodySink } from "./io/body.ts";
 
 /** Cache-Status `fwd` values (RFC 9211 §2.2) hoard uses when it went forward. */
 export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request";
@@ -128,30 +130,70 @@ export async function lead(
     policy: st.policy.toObject(),
     storedAt: now,
   };
-  // The fill runs on its own: a client that leaves does not stop it.
-  cache.track(runFill(proxy, fill, res, temp, meta));
-  await serveFill(ex, fill, head, `hoard; ${params}; stored`);
+  // The leader's client is fed by the fill itself, chunk by chunk as the origin
+  // sends it (no read back from the file). The fill runs on its own: when this
+  // client leaves, it goes on for the followers and the store.
+  const sink = startFillResponse(ex, head, `hoard; ${params}; stored`);
+  const served = Promise.withResolvers<void>();
+  cache.track(runFill(proxy, fill, res, temp, meta, { sink, served }));
+  try {
+    await served.promise;
+  } finally {
+    ex.record.bytes = sink.bytes;
+  }
 }
 
-/** Copies the origin body into the fill, then commits it (or discards it if incomplete). */
+/** The leader's client, while the fill writes to it. */
+interface Leader {
+  sink: BodySink;
+  served: PromiseWithResolvers<void>;
+}
+
+/**
+ * Copies the origin body to the leader's client and into the fill's temp file
+ * (where followers read it), then commits the entry — or discards it, if the
+ * body was cut or the disk failed. Each side failing alone does not stop the
+ * other: a leader that leaves detaches, a disk that fails stops storing.
+ */
 async function runFill(
   proxy: ProxyContext,
   fill: Fill,
   res: OriginResponse,
   temp: TempBody,
   meta: Omit<ResponseMeta, "body" | "size" | "sha256">,
+  leader: Leader | undefined,
 ): Promise<void> {
   const cache = proxy.cache;
-  let complete = false;
+  let complete = false, storing = true;
+  let trailers: FieldList | undefined;
   try {
     for (;;) {
       const step = await res.body.next();
-      if (step.done) break;
-      await fill.write(step.value);
+      if (step.done) {
+        trailers = step.value;
+        break;
+      }
+      const data = step.value;
+      // Both writes finish before the next read: `data` is a view of the read buffer.
+      await Promise.all([
+        storing &&
+        fill.write(data).catch((err) => {
+          storing = false;
+          fill.fail(err);
+          cache.writeFailed(err);
+        }),
+        leader?.sink.write(data).catch((err) => {
+          leader!.served.reject(err);
+          leader = undefined;
+        }),
+      ]);
+      if (!storing && leader === undefined) break; // nobody needs the rest
     }
-    complete = true;
+    complete = storing;
   } catch (err) {
     fill.fail(err);
+    leader?.served.reject(err);
+    leader = undefined;
     proxy.logger.log(
       "info",
       `fill of ${meta.key} failed: ${err instanceof Error ? err.message : err}`,
@@ -160,12 +202,16 @@ async function runFill(
     res.finish(complete);
   }
   cache.counters.bytesFromOrigin += fill.written;
-  if (complete) {
-    fill.end();
-    await cache.commit(temp, meta, (path) => fill.moved(path));
-  } else {
-    await temp.discard();
+  if (complete) fill.end();
+  if (leader !== undefined) {
+    // The leader got every byte (also when storing failed half-way).
+    await leader.sink.end(trailers).then(
+      () => leader!.served.resolve(),
+      (err) => leader!.served.reject(err),
+    );
   }
+  if (complete) await cache.commit(temp, meta, (path) => fill.moved(path));
+  else await temp.discard();
   cache.fills.remove(fill);
 }
 
@@ -203,17 +249,22 @@ export async function follow(
   proxy.cache.counters.bytesFromOrigin += bytes;
 }
 
-/** Sends a fill's response to one client, reading the temp file as it grows. */
+/** Starts the response to one client of a fill: head fields as the fill announced them. */
+function startFillResponse(ex: Exchange, head: FillHead, cacheStatus: string): BodySink {
+  const hasBody = head.status !== 204 && head.status !== 304;
+  const { fields, framing } = clientResponse(ex, head.fields, head.length, hasBody);
+  fields.add("Cache-Status", cacheStatus);
+  return startResponse(ex, head.status, head.reason, fields, framing);
+}
+
+/** Sends a fill's response to a follower, reading the temp file as it grows. */
 async function serveFill(
   ex: Exchange,
   fill: Fill,
   head: FillHead,
   cacheStatus: string,
 ): Promise<void> {
-  const hasBody = head.status !== 204 && head.status !== 304;
-  const { fields, framing } = clientResponse(ex, head.fields, head.length, hasBody);
-  fields.add("Cache-Status", cacheStatus);
-  const sink = startResponse(ex, head.status, head.reason, fields, framing);
+  const sink = startFillResponse(ex, head, cacheStatus);
   try {
     for await (const chunk of followFill(fill)) await sink.write(chunk);
     await sink.end();

@@ -55,6 +55,7 @@ export const SMALL_BODY_BYTES = 64 * 1024;
 const SMALL_BODIES_TOTAL = 32 * 1024 * 1024;
 const NEGATIVE_TTL_MS = 5_000;
 const TOUCH_EVERY_MS = 3600_000;
+const WRITE_PAUSE_MS = 30_000;
 
 /** A cache directory in use by one proxy. */
 export class Cache {
@@ -81,6 +82,7 @@ export class Cache {
   #scanned: Promise<void> = Promise.resolve();
   #evicting: Promise<void> | undefined;
   #tasks = new Set<Promise<unknown>>();
+  #writesPausedUntil = 0;
   /** Entries already checked against their SHA-256 by this process. */
   readonly verified: Set<string> = new Set();
 
@@ -249,13 +251,23 @@ export class Cache {
     }
   }
 
+  /**
+   * A fill could not write its body (disk full, directory removed): new fills
+   * are not started for a while, so requests are relayed instead of failing
+   * the same way again.
+   */
+  writeFailed(err: unknown): void {
+    this.#writesPausedUntil = Date.now() + WRITE_PAUSE_MS;
+    this.#failed("write", err);
+  }
+
   /** Starts a temp body for a fill; undefined when the cache cannot write. */
   async createTemp(): Promise<TempBody | undefined> {
-    if (this.#store === undefined) return undefined;
+    if (this.#store === undefined || Date.now() < this.#writesPausedUntil) return undefined;
     try {
       return await this.#store.createTemp();
     } catch (err) {
-      this.#failed("write", err);
+      this.writeFailed(err);
       return undefined;
     }
   }
