@@ -8,10 +8,9 @@
  * @module
  */
 
-import { mergeHeaders, revalidationFields } from "./cache/policy.ts";
-import { restorePolicy, revalidatedPolicy } from "./cache/semantics.ts";
+import { refreshed, revalidationFields } from "./cache/policy.ts";
+import { restorePolicy } from "./cache/semantics.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
-import { semanticRequest } from "./cache/policy.ts";
 import type { ProxyContext } from "./context.ts";
 import type { Target } from "./decide.ts";
 import { hit } from "./hit.ts";
@@ -53,7 +52,12 @@ export async function revalidate(
   }
   if (res.head.status !== 304) return lead(proxy, ex, req, target, fill, res, why, true);
 
-  const updated = refreshed(target, entry, res, now);
+  const clientValidators = req.head.fields.has("if-none-match") ||
+    req.head.fields.has("if-modified-since");
+  const renewed = refreshed(target.cache, entry, res.head.fields, clientValidators, now);
+  const updated = renewed === undefined
+    ? undefined
+    : { ...entry, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
   if (updated === undefined) {
     // The 304 answers a validator of the client's, not the stored response's.
     fill.bypass("validator mismatch");
@@ -70,31 +74,4 @@ export async function revalidate(
   if (!(await hit(proxy, ex, req, updated, age, `hoard; fwd=${why}; fwd-status=304`))) {
     await miss(proxy, ex, req, target, entry.id, why);
   }
-}
-
-/**
- * The entry after a 304: fields merged (RFC 9111 §4.3.4), policy renewed;
- * undefined when the 304's validator does not select the stored response.
- */
-function refreshed(
-  target: Target,
-  entry: ResponseMeta,
-  res: OriginResponse,
-  now: number,
-): ResponseMeta | undefined {
-  const headers = mergeHeaders(entry.headers, res.head.fields);
-  const semReq = semanticRequest(target.cache);
-  const fresh: Record<string, string> = {};
-  for (const [name, value] of res.head.fields) {
-    const l = name.toLowerCase();
-    fresh[l] = l in fresh ? `${fresh[l]}, ${value}` : value;
-  }
-  const { policy, matches } = revalidatedPolicy(
-    restorePolicy(entry.policy, now),
-    semReq,
-    { status: 304, headers: fresh },
-    now,
-  );
-  if (!matches) return undefined;
-  return { ...entry, headers, policy: policy.toObject(), storedAt: now };
 }

@@ -6,6 +6,7 @@
  */
 
 import type { FieldList } from "../http1/fields.ts";
+import { parseHttpDate } from "./http_date.ts";
 
 /**
  * Whether a GET/HEAD with these fields is answered by 304 for a stored
@@ -19,14 +20,16 @@ export function notModified(
 ): boolean {
   const inm = fields.combined("if-none-match");
   if (inm !== undefined) {
-    if (etag === undefined) return false;
+    // "*" matches any current representation, with or without an ETag (RFC 9110 §13.1.2).
     if (inm.trim() === "*") return true;
+    if (etag === undefined) return false;
     return splitTags(inm).some((tag) => weakMatch(tag, etag));
   }
   const ims = fields.get("if-modified-since");
   if (ims === undefined || lastModified === undefined) return false;
-  const since = Date.parse(ims), modified = Date.parse(lastModified);
-  return Number.isFinite(since) && Number.isFinite(modified) && modified <= since;
+  // A value that is not an HTTP-date is ignored (RFC 9110 §13.1.3).
+  const since = parseHttpDate(ims), modified = parseHttpDate(lastModified);
+  return since !== undefined && modified !== undefined && modified <= since;
 }
 
 /** Weak comparison: the opaque tags are equal, W/ prefixes ignored. */

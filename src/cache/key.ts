@@ -12,7 +12,7 @@ import { DEFAULT_PORT, formatAuthority, type Scheme } from "../http1/target.ts";
 
 /** The target URI as a cache key: scheme and host lower-case, default port left out, path as received. */
 export function primaryKey(scheme: Scheme, host: string, port: number, path: string): string {
-  return `${scheme}://${formatAuthority(host, port, DEFAULT_PORT[scheme])}${path}`;
+  return `${scheme}://${formatAuthority(host.toLowerCase(), port, DEFAULT_PORT[scheme])}${path}`;
 }
 
 /**

@@ -7,8 +7,19 @@
  *   case-sensitive): values are lower-cased before it sees them.
  * - `Age` that is not a non-negative integer makes the response stale (the
  *   library would read `abc` as 0, i.e. fresh); values over 2^31 are 2^31
- *   (RFC 9111 §1.2.2). A repeated max-age / s-maxage with different values is
- *   invalid freshness information and makes the response stale (§4.2.1).
+ *   (RFC 9111 §1.2.2); of a list, the first member counts (§5.1). A repeated
+ *   max-age / s-maxage with different values is invalid freshness information
+ *   and makes the response stale (§4.2.1).
+ * - The age includes the apparent age, now − Date (§4.2.3); the library only
+ *   adds `Age` and the time spent in the cache.
+ * - Date, Expires and Last-Modified must be HTTP-dates (RFC 9110 §5.6.7): an
+ *   Expires that is not one is in the past (§5.3); the library's `Date.parse`
+ *   would read `2099` or an ISO date, and asctime dates in local time.
+ * - The URL, not the request's Host field, identifies the stored response:
+ *   the library would drop the validators when Host is spelled differently.
+ * - A 304 updates the stored fields and renews freshness from all of them,
+ *   Cache-Control it adds included (§3.2); the library only replaces fields
+ *   the stored response already had.
  * - `must-revalidate` and `proxy-revalidate` only take effect once the response
  *   is stale (§5.2.2.2, §5.2.2.8); the library refuses every reuse with the
  *   former and treats the latter as max-age=0.
@@ -20,7 +31,9 @@
  * @module
  */
 
-import { type FieldList, listTokens } from "../http1/fields.ts";
+import { FieldList, listTokens } from "../http1/fields.ts";
+import { weakMatch } from "./conditional.ts";
+import { formatHttpDate, parseHttpDate } from "./http_date.ts";
 import { HOP_BY_HOP } from "../headers.ts";
 import {
   newPolicy,
@@ -123,7 +136,7 @@ export function storability(
   if (req.method !== "GET") return { storable: false, reason: "method" };
   if (requestDirectives(req.fields).noStore) return { storable: false, reason: "request no-store" };
   if (status === 206) {
-    if (!req.fields.has("range") || !fields.has("content-range")) {
+    if (!req.fields.has("range") || !fields.has("content-range") || fields.has("vary")) {
       return { storable: false, reason: "partial" };
     }
     if (/multipart\/byteranges/i.test(fields.get("content-type") ?? "")) {
@@ -134,7 +147,7 @@ export function storability(
   if (vary !== undefined && /(^|,)\s*\*\s*(,|$)/.test(vary)) {
     return { storable: false, reason: "vary *" };
   }
-  const policy = newPolicy(semanticRequest(req), semanticResponse(status, fields), now);
+  const policy = newPolicy(semanticRequest(req), semanticResponse(status, fields, now), now);
   if (!policy.storable()) {
     return { storable: false, reason: notStorableReason(req, status, fields) };
   }
@@ -235,40 +248,91 @@ export function mergeHeaders(stored: [string, string][], fresh: FieldList): [str
   return out;
 }
 
-/** The request in the library's form, with hoard's corrections. */
-export function semanticRequest(req: CacheRequest): SemanticsRequest {
+/**
+ * The stored response after a 304 to hoard's revalidation (RFC 9111 §4.3.4):
+ * its fields merged and its policy renewed from them at `now`. Undefined when
+ * the 304 does not select it — only possible when the client sent validators
+ * of its own, which the 304 may have answered instead.
+ */
+export function refreshed(
+  req: CacheRequest,
+  stored: StoredResponse,
+  fresh: FieldList,
+  clientValidators: boolean,
+  now: number,
+): { headers: [string, string][]; policy: Policy } | undefined {
+  if (clientValidators && !selects(stored.headers, fresh)) return undefined;
+  const headers = mergeHeaders(stored.headers, fresh);
+  const fields = new FieldList();
+  for (const [n, v] of headers) fields.add(n, v);
+  const age = fresh.get("age");
+  if (age !== undefined) fields.add("Age", age);
   return {
-    method: req.method === "HEAD" ? "GET" : req.method,
-    url: req.key,
-    headers: semanticHeaders(req.fields, false),
+    headers,
+    policy: newPolicy(semanticRequest(req), semanticResponse(stored.status, fields, now), now),
   };
 }
 
-function semanticResponse(status: number, fields: FieldList): SemanticsResponse {
-  // The library does not understand 206; its freshness rules are those of the full response.
-  return { status: status === 206 ? 200 : status, headers: semanticHeaders(fields, true) };
+/** Whether a 304's validators select the stored response (RFC 9111 §4.3.4). */
+function selects(stored: [string, string][], fresh: FieldList): boolean {
+  const storedTag = joined(stored, "etag"), freshTag = fresh.get("etag");
+  if (freshTag !== undefined) {
+    if (storedTag === undefined) return false;
+    return freshTag.trim().startsWith("W/")
+      ? weakMatch(storedTag, freshTag)
+      : storedTag.trim() === freshTag.trim();
+  }
+  const storedLm = joined(stored, "last-modified"), freshLm = fresh.get("last-modified");
+  if (freshLm !== undefined) return storedLm === freshLm;
+  return storedTag === undefined && storedLm === undefined;
 }
 
-function semanticHeaders(fields: FieldList, response: boolean): Record<string, string> {
+/** The request in the library's form, with hoard's corrections. */
+export function semanticRequest(req: CacheRequest): SemanticsRequest {
+  const headers = semanticHeaders(req.fields);
+  // The stored response is found by URL; Host must not make the library think otherwise.
+  const authority = req.key.slice(req.key.indexOf("//") + 2);
+  const slash = authority.indexOf("/");
+  headers["host"] = slash === -1 ? authority : authority.slice(0, slash);
+  return { method: req.method === "HEAD" ? "GET" : req.method, url: req.key, headers };
+}
+
+function semanticResponse(status: number, fields: FieldList, now: number): SemanticsResponse {
+  const h = semanticHeaders(fields);
+  delete h["set-cookie"];
+  if (h["cache-control"] !== undefined) {
+    h["cache-control"] = correctResponseCacheControl(h["cache-control"]);
+  }
+  const date = h["date"] === undefined ? undefined : parseHttpDate(h["date"]);
+  if (date === undefined) delete h["date"];
+  else h["date"] = formatHttpDate(date);
+  if (h["expires"] !== undefined) h["expires"] = formatHttpDate(parseHttpDate(h["expires"]) ?? 0);
+  if (h["last-modified"] !== undefined) {
+    const lm = parseHttpDate(h["last-modified"]);
+    if (lm === undefined) delete h["last-modified"];
+    else h["last-modified"] = formatHttpDate(lm);
+  }
+  // corrected_initial_age = max(apparent_age, Age) (RFC 9111 §4.2.3).
+  let age = 0;
+  if (h["age"] !== undefined) {
+    const first = h["age"].split(",")[0]!.trim();
+    age = /^\d+$/.test(first) ? Math.min(Number(first), MAX_AGE_VALUE) : MAX_AGE_VALUE;
+  }
+  if (date !== undefined) age = Math.max(age, Math.floor(Math.max(0, now - date) / 1000));
+  if (age > 0) h["age"] = String(age);
+  else delete h["age"];
+  // The library does not understand 206; its freshness rules are those of the full response.
+  return { status: status === 206 ? 200 : status, headers: h };
+}
+
+function semanticHeaders(fields: FieldList): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of fields) {
     const l = name.toLowerCase();
-    if (response && l === "set-cookie") continue;
     out[l] = l in out ? `${out[l]}, ${value}` : value;
   }
   for (const l of ["cache-control", "pragma"]) {
     if (out[l] !== undefined) out[l] = out[l].toLowerCase();
-  }
-  if (response) {
-    if (out["cache-control"] !== undefined) {
-      out["cache-control"] = correctResponseCacheControl(out["cache-control"]);
-    }
-    if (out["age"] !== undefined) {
-      const age = out["age"].trim();
-      out["age"] = /^\d+$/.test(age)
-        ? String(Math.min(Number(age), MAX_AGE_VALUE))
-        : String(MAX_AGE_VALUE);
-    }
   }
   return out;
 }

@@ -45,11 +45,6 @@ export interface Policy {
 
 interface ClockedPolicy extends Policy {
   _clock: number | undefined;
-  revalidatedPolicy(req: SemanticsRequest, res: SemanticsResponse): {
-    policy: ClockedPolicy;
-    modified: boolean;
-    matches: boolean;
-  };
 }
 
 // The library reads the time through `now()`, also from inside its own
@@ -83,20 +78,4 @@ export function restorePolicy(obj: PolicyObject, now: number): Policy {
   const p = Ctor.fromObject(obj);
   p._clock = now;
   return p;
-}
-
-/**
- * The policy after a revalidation response `res` (RFC 9111 §4.3.3–4.3.4), at
- * `now` (ms). `matches` says a 304 applied to the stored response.
- */
-export function revalidatedPolicy(
-  policy: Policy,
-  req: SemanticsRequest,
-  res: SemanticsResponse,
-  now: number,
-): { policy: Policy; matches: boolean } {
-  ambient = now;
-  const out = (policy as ClockedPolicy).revalidatedPolicy(req, res);
-  out.policy._clock = now;
-  return { policy: out.policy, matches: out.matches };
 }
