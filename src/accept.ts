@@ -113,6 +113,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     closing ??= (async () => {
       proxy.closing = true;
       listener.close();
+      cache.stopScan();
       await acceptLoop;
       for (const c of clients) if (!c.busy) c.io.close();
       let timer: ReturnType<typeof setTimeout> | undefined;

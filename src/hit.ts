@@ -20,7 +20,8 @@ import { type Exchange, startResponse } from "./respond.ts";
 const MAX_AGE_HEADER = 2147483648;
 
 /**
- * Serves `entry` (whose current age is `age` seconds) to the client.
+ * Serves `entry` (whose current age is `age` seconds) to the client;
+ * `countAsHit` is false when a revalidation already counted the request.
  *
  * @returns false when the entry turned out to be gone or corrupt (it was
  *   deleted): nothing was sent, and the request should be treated as a miss.
@@ -32,6 +33,7 @@ export async function hit(
   entry: ResponseMeta,
   age: number,
   cacheStatus: string,
+  countAsHit = true,
 ): Promise<boolean> {
   const fields = new FieldList();
   for (const [name, value] of entry.headers) fields.add(name, value);
@@ -46,7 +48,7 @@ export async function hit(
   ) {
     fields.delete("content-length");
     await startResponse(ex, 304, "Not Modified", fields, NO_BODY).end();
-    counters.hits++;
+    if (countAsHit) counters.hits++;
     return true;
   }
 
@@ -85,7 +87,7 @@ export async function hit(
     fields,
     wantsBody ? { kind: "length", length } : NO_BODY,
   );
-  counters.hits++;
+  if (countAsHit) counters.hits++;
   if (body === undefined) {
     await sink.end();
   } else if ("bytes" in body) {

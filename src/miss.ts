@@ -39,7 +39,6 @@ export async function miss(
   fwd: Forwarded,
 ): Promise<void> {
   const cache = proxy.cache;
-  cache.counters.misses++;
   if (requestDirectives(req.head.fields).onlyIfCached) {
     throw new ProxyError(
       504,
@@ -49,11 +48,13 @@ export async function miss(
   }
   // HEAD is not stored (no body to store): it goes to the origin as it is.
   if (req.head.method === "HEAD") {
+    cache.counters.misses++;
     await relay(ex, await forward(proxy, ex, req, target.origin, target.path), `hoard; fwd=${fwd}`);
     return;
   }
   const { fill, leader } = cache.fills.join(id);
   if (!leader) return follow(proxy, ex, req, target, fill, fwd);
+  cache.counters.misses++;
   let res: OriginResponse;
   try {
     res = await forward(proxy, ex, req, target.origin, target.path);
@@ -225,6 +226,18 @@ export async function follow(
   fwd: Forwarded,
 ): Promise<void> {
   const start = await fill.started;
+  const counters = proxy.cache.counters;
+  if (start.kind === "follow" && fill.done && fill.error === undefined) {
+    // The body is all there, being committed: once it is, this is a plain hit.
+    await fill.settled;
+    const found = await proxy.cache.find(target.cache, Date.now());
+    if (found.kind === "entry" && found.freshness.kind === "hit") {
+      const status = `hoard; hit; ttl=${Math.floor(found.freshness.ttl)}`;
+      if (await hit(proxy, ex, req, found.entry, found.freshness.age, status)) return;
+    }
+  }
+  if (fwd === "stale" || fwd === "request") counters.revalidations++;
+  else counters.misses++;
   const shared = start.kind === "follow" &&
     (start.head.secondary === undefined ||
       start.head.secondary === secondaryKey(start.head.vary, req.head.fields));

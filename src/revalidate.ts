@@ -31,9 +31,9 @@ export async function revalidate(
 ): Promise<void> {
   const cache = proxy.cache;
   const { fill, leader } = cache.fills.join(entry.id);
-  cache.counters.revalidations++;
   // Someone is already asking the origin about this entry: wait for its answer.
   if (!leader) return follow(proxy, ex, req, target, fill, why);
+  cache.counters.revalidations++;
   const now = Date.now();
   let res: OriginResponse;
   try {
@@ -71,7 +71,7 @@ export async function revalidate(
   fill.bypass("not-modified");
   cache.fills.remove(fill);
   const age = restorePolicy(updated.policy, Date.now()).age();
-  if (!(await hit(proxy, ex, req, updated, age, `hoard; fwd=${why}; fwd-status=304`))) {
+  if (!(await hit(proxy, ex, req, updated, age, `hoard; fwd=${why}; fwd-status=304`, false))) {
     await miss(proxy, ex, req, target, entry.id, why);
   }
 }

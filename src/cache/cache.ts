@@ -12,7 +12,7 @@ import type { FieldList } from "../http1/fields.ts";
 import type { Logger } from "../log.ts";
 import { Fills } from "./fill.ts";
 import { secondaryKey, storeId } from "./key.ts";
-import type { Meta, ResponseMeta, VaryMeta } from "./meta.ts";
+import { type Meta, type ResponseMeta, serializeMeta, type VaryMeta } from "./meta.ts";
 import { type CacheRequest, type Freshness, freshness } from "./policy.ts";
 import { Store, type TempBody } from "./store.ts";
 import { createHash } from "node:crypto";
@@ -80,6 +80,9 @@ export class Cache {
   #smallBytes = 0;
   #usedBytes = 0;
   #scanned: Promise<void> = Promise.resolve();
+  #scanning = false;
+  #removedWhileScanning = new Set<string>();
+  #closing = new AbortController();
   #evicting: Promise<void> | undefined;
   #tasks = new Set<Promise<unknown>>();
   #writesPausedUntil = 0;
@@ -107,7 +110,13 @@ export class Cache {
       );
     }
     const cache = new Cache(store, logger, maxBytes);
-    if (store !== undefined) cache.#scanned = cache.#scan(store);
+    if (store !== undefined) {
+      cache.#scanning = true;
+      cache.#scanned = cache.#scan(store).finally(() => {
+        cache.#scanning = false;
+        cache.#removedWhileScanning.clear();
+      });
+    }
     return cache;
   }
 
@@ -115,6 +124,11 @@ export class Cache {
   track(task: Promise<unknown>): void {
     this.#tasks.add(task);
     task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** Stops the start-up scan early (shutdown need not wait for it). */
+  stopScan(): void {
+    this.#closing.abort();
   }
 
   /** Waits for background work, and for eviction and the start-up scan. */
@@ -242,6 +256,8 @@ export class Cache {
   }
 
   #keepSmall(id: string, bytes: Uint8Array): void {
+    // Several first reads of one body can finish together: keep it once.
+    this.#forgetSmall(id);
     this.#small.set(id, bytes);
     this.#smallBytes += bytes.length;
     while (this.#smallBytes > SMALL_BODIES_TOTAL) {
@@ -300,12 +316,13 @@ export class Cache {
         };
         await store.writeMeta(index);
         this.#remember(index);
+        this.#account(index.id, metaBytes(index));
       }
       const full = await store.commit(temp, meta, onPlaced);
       this.#forgetSmall(full.id);
       this.#remember(full);
       this.verified.add(full.id);
-      this.#account(full.id, full.size + JSON.stringify(full, null, 1).length + 1);
+      this.#account(full.id, full.size + metaBytes(full));
       this.counters.stored++;
       this.#evictIfNeeded();
       return full;
@@ -328,6 +345,7 @@ export class Cache {
     try {
       await this.#store?.writeMeta(entry);
       this.#remember(entry);
+      if (this.#usage.has(entry.id)) this.#account(entry.id, entry.size + metaBytes(entry));
     } catch (err) {
       this.#failed("write", err);
     }
@@ -346,6 +364,7 @@ export class Cache {
 
   /** Deletes one entry. */
   async remove(id: string): Promise<void> {
+    if (this.#scanning) this.#removedWhileScanning.add(id);
     this.#metas.set(id, Date.now());
     this.#forgetSmall(id);
     this.verified.delete(id);
@@ -436,8 +455,9 @@ export class Cache {
 
   async #scan(store: Store): Promise<void> {
     try {
-      for (const e of await store.scan()) {
-        if (this.#usage.has(e.id)) continue; // committed while the scan ran
+      for (const e of await store.scan(this.#closing.signal)) {
+        // Committed, or removed, while the scan ran: this process knows better.
+        if (this.#usage.has(e.id) || this.#removedWhileScanning.has(e.id)) continue;
         this.#usage.set(e.id, { size: e.size, usedAt: e.usedAt, touchedAt: e.usedAt });
         this.#usedBytes += e.size;
       }
@@ -530,4 +550,9 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+/** Bytes a metadata file takes (as Store.writeMeta writes it). */
+function metaBytes(meta: Meta): number {
+  return new TextEncoder().encode(serializeMeta(meta)).length;
 }

@@ -49,11 +49,16 @@ export class Fill {
   #wake: (() => void)[] = [];
   /** Clients following this fill, the first one included. */
   followers = 1;
+  /** Settles when the fill is over: committed to the store, discarded, or bypassed. */
+  readonly settled: Promise<void>;
+  /** @internal */
+  settle!: () => void;
 
   /** @param key the collapsing key. */
   constructor(key: string) {
     this.key = key;
     this.started = new Promise((r) => this.#resolveStart = r);
+    this.settled = new Promise((r) => this.settle = r);
   }
 
   /** Bytes of body in the file so far. */
@@ -145,6 +150,7 @@ export class Fills {
   /** Removes a finished (stored, failed or bypassed) fill; later requests look in the store. */
   remove(fill: Fill): void {
     if (this.#active.get(fill.key) === fill) this.#active.delete(fill.key);
+    fill.settle();
   }
 
   /** Number of fills in progress. */

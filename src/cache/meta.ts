@@ -61,6 +61,11 @@ export interface VaryMeta {
 /** Any metadata file. */
 export type Meta = ResponseMeta | VaryMeta;
 
+/** Metadata as written to disk: JSON, one field per line, so a person can read it. */
+export function serializeMeta(meta: Meta): string {
+  return JSON.stringify(meta, null, 1) + "\n";
+}
+
 /** Parses metadata read from disk; undefined when it is not a valid entry of this format. */
 export function parseMeta(text: string, id: string): Meta | undefined {
   let m: unknown;

@@ -18,7 +18,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { type Meta, parseMeta, type ResponseMeta } from "./meta.ts";
+import { type Meta, parseMeta, type ResponseMeta, serializeMeta } from "./meta.ts";
 
 const MARKER = "hoard-cache.json";
 const encoder = new TextEncoder();
@@ -90,8 +90,11 @@ export class Store {
   /** The cache directory. */
   readonly dir: string;
 
-  private constructor(dir: string) {
+  #openedAt: number;
+
+  private constructor(dir: string, openedAt: number) {
     this.dir = dir;
+    this.#openedAt = openedAt;
   }
 
   /**
@@ -101,12 +104,14 @@ export class Store {
    * @throws when the directory cannot be created or written.
    */
   static async open(dir: string): Promise<Store> {
+    // File times come from a coarse kernel clock (a jiffy): allow for it.
+    const openedAt = Date.now() - 100;
     await Deno.mkdir(`${dir}/data`, { recursive: true, mode: 0o700 });
     await Deno.remove(`${dir}/tmp`, { recursive: true }).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     });
     await Deno.mkdir(`${dir}/tmp`, { recursive: true, mode: 0o700 });
-    const store = new Store(dir);
+    const store = new Store(dir, openedAt);
     await store.#writeAtomic(
       `${dir}/${MARKER}`,
       JSON.stringify({ format: "hoard-cache", version: 1 }) + "\n",
@@ -131,7 +136,7 @@ export class Store {
   /** Writes metadata atomically (a vary index, or updated fields of an entry after a 304). */
   async writeMeta(meta: Meta): Promise<void> {
     await Deno.mkdir(this.#shard(meta.id), { recursive: true, mode: 0o700 });
-    await this.#writeAtomic(this.#metaPath(meta.id), JSON.stringify(meta, null, 1) + "\n");
+    await this.#writeAtomic(this.#metaPath(meta.id), serializeMeta(meta));
   }
 
   /** Opens the body of an entry for reading. */
@@ -192,27 +197,31 @@ export class Store {
 
   /**
    * Lists every entry with its size and last use, deleting orphaned bodies and
-   * temp names on the way. Reads directory entries and stats only (no JSON),
+   * temp names left by an earlier process on the way; stops early on `signal`. Reads directory entries and stats only (no JSON),
    * so it stays fast with many entries.
    */
-  async scan(): Promise<ScannedEntry[]> {
+  async scan(signal?: AbortSignal): Promise<ScannedEntry[]> {
     const out: ScannedEntry[] = [];
+    // Files this process writes while the scan runs (a commit between its body
+    // rename and its metadata write) look like crash leftovers: only files
+    // older than this store's opening are ever deleted.
+    const leftover = (mtime: Date | null) => (mtime?.getTime() ?? 0) < this.#openedAt;
     for await (const shard of Deno.readDir(`${this.dir}/data`)) {
+      if (signal?.aborted) break;
       if (!shard.isDirectory) continue;
       const dir = `${this.dir}/data/${shard.name}`;
       const metas = new Map<string, ScannedEntry>();
-      const bodies: [string, number][] = [];
+      const bodies: [string, number, Date | null][] = [];
       for await (const f of Deno.readDir(dir)) {
         const path = `${dir}/${f.name}`;
+        const st = await Deno.stat(path).catch(() => undefined);
+        if (st === undefined) continue;
         if (f.name.endsWith(".json")) {
-          const st = await Deno.stat(path).catch(() => undefined);
-          if (st === undefined) continue;
           const id = f.name.slice(0, -5);
           metas.set(id, { id, size: st.size, usedAt: st.mtime?.getTime() ?? 0 });
         } else if (f.name.endsWith(".body")) {
-          const st = await Deno.stat(path).catch(() => undefined);
-          if (st !== undefined) bodies.push([f.name, st.size]);
-        } else {
+          bodies.push([f.name, st.size, st.mtime]);
+        } else if (leftover(st.mtime)) {
           // A temp name left by a crash during an atomic write.
           await Deno.remove(path).catch(() => {});
         }
@@ -228,9 +237,9 @@ export class Store {
           ? files[0]![0]
           : await this.readMeta(id).then((m) => m?.kind === "response" ? m.body : undefined, () =>
             undefined);
-        for (const [name, size] of files) {
+        for (const [name, size, mtime] of files) {
           if (name === keep) owner!.size += size;
-          else await Deno.remove(`${dir}/${name}`).catch(() => {});
+          else if (leftover(mtime)) await Deno.remove(`${dir}/${name}`).catch(() => {});
         }
       }
       out.push(...metas.values());

@@ -13,11 +13,64 @@ import { startOrigin, type TestOrigin } from "./origin.ts";
 // So that a proxy which stops answering fails a test instead of hanging it.
 const LIMIT = ["--max-time", "20"];
 
-/** `curl -x proxy url ...args`; fails the test when curl itself fails. */
-export async function get(proxy: string, url: string, ...args: string[]): Promise<CurlResult> {
-  const r = await curl([...LIMIT, "-x", proxy, ...args, url]);
+/** The parts of a test proxy {@linkcode get} needs. */
+export interface ProxyAt {
+  /** `http://127.0.0.1:PORT`. */
+  url: string;
+  /** Its cache directory. */
+  cacheDir: string;
+}
+
+/**
+ * `curl -x proxy url ...args`; fails the test when curl itself fails. When the
+ * response was being stored, waits until the store has committed it (see
+ * {@linkcode cacheSettled}), so that the next request sees the entry.
+ */
+export async function get(proxy: ProxyAt, url: string, ...args: string[]): Promise<CurlResult> {
+  const r = await curl([...LIMIT, "-x", proxy.url, ...args, url]);
   if (r.code !== 0) throw new Error(`curl ${args.join(" ")} ${url} exited ${r.code}: ${r.stderr}`);
+  if (/; stored\b/.test(r.headers["cache-status"] ?? "")) await cacheSettled(proxy.cacheDir);
   return r;
+}
+
+/**
+ * Waits until no commit is in progress in the cache directory `dir`: nothing
+ * in `tmp/`, no half-written metadata, every body named by exactly one
+ * metadata file. hoard answers the client that led a fill before the entry is
+ * committed (fsync, rename, metadata), and a request in that window joins the
+ * finished fill instead of hitting the entry.
+ */
+export async function cacheSettled(dir: string, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await quiet(dir))) {
+    if (Date.now() > until) throw new Error(`cache ${dir} did not settle in ${timeoutMs} ms`);
+    await sleep(2);
+  }
+  // What follows the last file operation of a commit is in-memory bookkeeping.
+  await sleep(5);
+}
+
+async function quiet(dir: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(`${dir}/tmp`)) return false;
+    for await (const shard of Deno.readDir(`${dir}/data`)) {
+      const names: string[] = [];
+      for await (const f of Deno.readDir(`${dir}/data/${shard.name}`)) names.push(f.name);
+      const metas = new Set(names.filter((n) => n.endsWith(".json")).map((n) => n.slice(0, 64)));
+      const bodies = names.filter((n) => n.endsWith(".body")).map((n) => n.slice(0, 64));
+      if (names.some((n) => n.endsWith(".tmp"))) return false;
+      if (bodies.some((id) => !metas.has(id)) || new Set(bodies).size !== bodies.length) {
+        return false;
+      }
+    }
+    return true;
+  } catch (err) {
+    // A directory that is gone (or never was) has nothing in progress.
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return true;
+    }
+    throw err;
+  }
 }
 
 /** Answers one request; `n` is how many requests for this path came before it (0 for the first). */

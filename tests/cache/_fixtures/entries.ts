@@ -37,11 +37,14 @@ export function pendingMeta(key: string, opts: MetaOptions = {}): PendingMeta {
   const now = opts.now ?? Date.now();
   const status = opts.status ?? 200;
   const headers: [string, string][] = [["Cache-Control", "max-age=3600"], ...(opts.headers ?? [])];
-  const policy = newPolicy(
-    { method: "GET", url: key, headers: {} },
-    { status, headers: Object.fromEntries(headers.map(([n, v]) => [n.toLowerCase(), v])) },
-    now,
-  ).toObject();
+  // Through JSON, as it is read back from disk (the library leaves undefined fields).
+  const policy = JSON.parse(JSON.stringify(
+    newPolicy(
+      { method: "GET", url: key, headers: {} },
+      { status, headers: Object.fromEntries(headers.map(([n, v]) => [n.toLowerCase(), v])) },
+      now,
+    ).toObject(),
+  ));
   return {
     v: 1,
     kind: "response",
@@ -121,4 +124,28 @@ export async function listFiles(dir: string): Promise<string[]> {
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Reads `file` to its end and closes it. */
+export async function readAndClose(file: Deno.FsFile): Promise<Uint8Array> {
+  try {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const buf = new Uint8Array(64 * 1024);
+    for (;;) {
+      const n = await file.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+      total += n;
+    }
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  } finally {
+    file.close();
+  }
 }

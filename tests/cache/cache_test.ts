@@ -1,0 +1,622 @@
+import assert from "node:assert/strict";
+import { Cache, rangeId, SMALL_BODY_BYTES, variantId } from "../../src/cache/cache.ts";
+import { secondaryKey, storeId } from "../../src/cache/key.ts";
+import type { ResponseMeta } from "../../src/cache/meta.ts";
+import type { CacheRequest } from "../../src/cache/policy.ts";
+import { Store } from "../../src/cache/store.ts";
+import { FieldList } from "../../src/http1/fields.ts";
+import { Logger } from "../../src/log.ts";
+import {
+  bodyBytes,
+  commitBytes,
+  delay,
+  exists,
+  listFiles,
+  type MetaOptions,
+  pendingMeta,
+  readAndClose,
+} from "./_fixtures/entries.ts";
+
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+const encoder = new TextEncoder();
+
+/** Runs `fn` with a fresh temp directory, removed afterwards. */
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-cache-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Opens a cache on `dir`, runs `fn`, then waits for its background work. */
+async function withCache(
+  dir: string,
+  fn: (cache: Cache) => Promise<void>,
+  maxBytes = UNLIMITED,
+  logger = new Logger("silent"),
+): Promise<void> {
+  const cache = await Cache.open(dir, maxBytes, logger);
+  try {
+    // Commits must not race the start-up scan (see the BUG in store_test.ts).
+    await cache.ready;
+    await fn(cache);
+  } finally {
+    await cache.settled();
+  }
+}
+
+function fields(...pairs: [string, string][]): FieldList {
+  const f = new FieldList();
+  for (const [n, v] of pairs) f.add(n, v);
+  return f;
+}
+
+function get(key: string, f: FieldList = new FieldList()): CacheRequest {
+  return { method: "GET", key, fields: f };
+}
+
+/** Commits `size` bytes seeded by `key` as the entry for `key`. */
+async function put(
+  cache: Cache,
+  key: string,
+  size: number,
+  opts: MetaOptions = {},
+): Promise<ResponseMeta> {
+  const stored = await commitBytes(cache, pendingMeta(key, opts), bodyBytes(key, size));
+  assert.ok(stored !== undefined, `commit of ${key}`);
+  return stored;
+}
+
+/** The body `cache` serves for `entry`, as bytes (files are read and closed). */
+async function bodyOf(cache: Cache, entry: ResponseMeta): Promise<Uint8Array | undefined> {
+  const body = await cache.body(entry);
+  if (body === undefined) return undefined;
+  return "bytes" in body ? body.bytes : await readAndClose(body.file);
+}
+
+/** The entry `cache` finds for a plain GET of `key`, or undefined. */
+async function entryFor(cache: Cache, key: string): Promise<ResponseMeta | undefined> {
+  const found = await cache.find(get(key), Date.now());
+  return found.kind === "entry" ? found.entry : undefined;
+}
+
+/** Total size of the files under `dir`/data. */
+async function diskBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of await listFiles(`${dir}/data`)) {
+    total += (await Deno.stat(`${dir}/data/${f}`)).size;
+  }
+  return total;
+}
+
+Deno.test("Cache.body serves the exact bytes of small and large entries", async () => {
+  await withDir(async (dir) => {
+    const sizes = [0, 1, SMALL_BODY_BYTES, SMALL_BODY_BYTES + 1, 300 * 1024];
+    await withCache(dir, async (cache) => {
+      for (const size of sizes) await put(cache, `http://a.test/${size}`, size);
+    });
+    // A new process state: every body is checked on its first read.
+    await withCache(dir, async (cache) => {
+      for (const size of sizes) {
+        const key = `http://a.test/${size}`;
+        const entry = await entryFor(cache, key);
+        assert.ok(entry !== undefined, key);
+        const body = await cache.body(entry);
+        assert.ok(body !== undefined);
+        assert.equal("bytes" in body, size <= SMALL_BODY_BYTES, `small body ${size} in memory`);
+        const bytes = "bytes" in body ? body.bytes : await readAndClose(body.file);
+        assert.deepEqual(bytes, bodyBytes(key, size));
+        assert.ok(cache.verified.has(entry.id));
+        // Again: small ones from memory, large ones without a second check.
+        assert.deepEqual(await bodyOf(cache, entry), bodyBytes(key, size));
+      }
+    });
+  });
+});
+
+for (const [name, size] of [["small", 1000], ["large", 300 * 1024]] as const) {
+  for (
+    const [how, corrupt] of [
+      ["a flipped byte", async (path: string) => {
+        const bytes = await Deno.readFile(path);
+        bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+        await Deno.writeFile(path, bytes);
+      }],
+      ["truncation", (path: string) => Deno.truncate(path, size - 1)],
+      ["an appended byte", async (path: string) => {
+        await Deno.writeFile(path, new Uint8Array([0x41]), { append: true });
+      }],
+      ["a missing file", (path: string) => Deno.remove(path)],
+    ] as const
+  ) {
+    // A small body is read up to its stored size only: bytes appended after
+    // it are never served, so the entry stays.
+    const kept = how === "an appended byte" && name === "small";
+    Deno.test(`Cache.body of a ${name} body with ${how} ${kept ? "serves the stored bytes" : "deletes the entry"}`, async () => {
+      await withDir(async (dir) => {
+        const key = "http://a.test/corrupt";
+        let entry!: ResponseMeta;
+        await withCache(dir, async (cache) => {
+          entry = await put(cache, key, size);
+          await put(cache, "http://a.test/fine", size);
+        });
+        const bodyPath = `${dir}/data/${entry.id.slice(0, 2)}/${entry.body}`;
+        await corrupt(bodyPath);
+        const warnings: string[] = [];
+        await withCache(
+          dir,
+          async (cache) => {
+            await cache.ready;
+            const found = await entryFor(cache, key);
+            assert.deepEqual(found, entry);
+            if (kept) {
+              assert.deepEqual(await bodyOf(cache, found), bodyBytes(key, size));
+              return;
+            }
+            assert.equal(await cache.body(found), undefined);
+            assert.equal(await entryFor(cache, key), undefined);
+            assert.equal(cache.entryCount, 1);
+            const fine = await entryFor(cache, "http://a.test/fine");
+            assert.deepEqual(await bodyOf(cache, fine!), bodyBytes("http://a.test/fine", size));
+          },
+          UNLIMITED,
+          new Logger("warn", (line) => warnings.push(line)),
+        );
+        const metaPath = `${dir}/data/${entry.id.slice(0, 2)}/${entry.id}.json`;
+        assert.equal(await exists(bodyPath), kept);
+        assert.equal(await exists(metaPath), kept);
+        if (kept) return;
+        if (how !== "a missing file") {
+          assert.ok(warnings.some((l) => l.includes("failed its checksum")), warnings.join("\n"));
+        }
+        // Gone for the next process too.
+        await withCache(dir, async (cache) => assert.equal(await entryFor(cache, key), undefined));
+      });
+    });
+  }
+}
+
+Deno.test("Cache.shrinkTo evicts the least recently used entries first", async () => {
+  await withDir(async (dir) => {
+    await withCache(dir, async (cache) => {
+      await cache.ready;
+      const sizeOf = new Map<string, number>();
+      for (const [i, name] of ["a", "b", "c", "d", "e"].entries()) {
+        const before = cache.usedBytes;
+        await put(cache, `http://lru.test/${name}`, (i + 1) * 1000);
+        sizeOf.set(name, cache.usedBytes - before);
+        await delay(3);
+      }
+      assert.equal(cache.entryCount, 5);
+      // Hits on a and c: the order of last use becomes b, d, e, a, c.
+      for (const name of ["a", "c"]) {
+        const entry = await entryFor(cache, `http://lru.test/${name}`);
+        assert.ok(await bodyOf(cache, entry!));
+        await delay(3);
+      }
+      const total = cache.usedBytes;
+      const has = async (name: string) =>
+        (await entryFor(cache, `http://lru.test/${name}`)) !== undefined;
+
+      assert.equal(await cache.shrinkTo(total), 0);
+      assert.equal(await cache.shrinkTo(total - 1), 1);
+      assert.deepEqual(await Promise.all(["a", "b", "c", "d", "e"].map(has)), [
+        true,
+        false,
+        true,
+        true,
+        true,
+      ]);
+      const afterB = total - sizeOf.get("b")!;
+      assert.equal(cache.usedBytes, afterB);
+      assert.equal(await cache.shrinkTo(afterB - sizeOf.get("d")! - sizeOf.get("e")!), 2);
+      assert.deepEqual(await Promise.all(["a", "b", "c", "d", "e"].map(has)), [
+        true,
+        false,
+        true,
+        false,
+        false,
+      ]);
+      assert.equal(await cache.shrinkTo(sizeOf.get("c")!), 1);
+      assert.deepEqual(await Promise.all(["a", "c"].map(has)), [false, true]);
+      assert.equal(cache.entryCount, 1);
+      assert.equal(cache.usedBytes, sizeOf.get("c")!);
+      assert.equal(await diskBytes(dir), sizeOf.get("c")!);
+      assert.equal(await cache.shrinkTo(0), 1);
+      assert.deepEqual(await listFiles(`${dir}/data`), []);
+      assert.equal(cache.usedBytes, 0);
+    });
+  });
+});
+
+Deno.test("Cache evicts down to 90% of maxBytes when a commit goes over it", async () => {
+  await withDir(async (dir) => {
+    const maxBytes = 20_000;
+    await withCache(dir, async (cache) => {
+      await cache.ready;
+      const keys: string[] = [];
+      let evicted = false;
+      for (let i = 0; i < 12; i++) {
+        const before = cache.usedBytes;
+        keys.push(`http://cap.test/${i}`);
+        const stored = await put(cache, keys.at(-1)!, 2500);
+        const size = stored.size + encoder.encode(JSON.stringify(stored, null, 1) + "\n").length;
+        const over = before + size > maxBytes;
+        await cache.settled();
+        if (over) {
+          evicted = true;
+          assert.ok(cache.usedBytes <= maxBytes * 0.9, `${cache.usedBytes} after eviction`);
+          assert.ok(cache.usedBytes > maxBytes * 0.9 - size, "no more than needed");
+        }
+        assert.ok(cache.usedBytes <= maxBytes);
+        assert.equal(await diskBytes(dir), cache.usedBytes);
+        await delay(2);
+      }
+      assert.ok(evicted);
+      // What is left is the newest entries, without gaps.
+      const present = await Promise.all(
+        keys.map(async (k) => (await entryFor(cache, k)) !== undefined),
+      );
+      const first = present.indexOf(true);
+      assert.ok(first > 0);
+      assert.deepEqual(present.slice(first), present.slice(first).map(() => true));
+      assert.equal(cache.entryCount, keys.length - first);
+    }, maxBytes);
+  });
+});
+
+Deno.test("Cache.open evicts by last use on disk when the directory is over maxBytes", async () => {
+  await withDir(async (dir) => {
+    const store = await Store.open(dir);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const e = await commitBytes(
+        store,
+        pendingMeta(`http://old.test/${i}`),
+        bodyBytes(`${i}`, 1000),
+      );
+      // Last used on day i: entry 0 is the least recently used.
+      await store.touch(e.id, new Date(Date.UTC(2024, 0, 1 + i)));
+      ids.push(e.id);
+    }
+    const total = await diskBytes(dir);
+    const maxBytes = Math.floor(total * 0.75);
+    await withCache(dir, async (cache) => {
+      await cache.ready;
+      await cache.settled();
+      assert.ok(cache.usedBytes <= maxBytes * 0.9);
+      assert.equal(await diskBytes(dir), cache.usedBytes);
+      const left = (await store.scan()).map((e) => ids.indexOf(e.id)).sort((a, b) => a - b);
+      assert.equal(left.length, cache.entryCount);
+      assert.deepEqual(left, ids.map((_, i) => i).slice(10 - left.length));
+    }, maxBytes);
+  });
+});
+
+Deno.test("Cache accounting after a scan matches the files on disk and the previous run", async () => {
+  await withDir(async (dir) => {
+    let used = 0, count = 0;
+    await withCache(dir, async (cache) => {
+      await cache.ready;
+      assert.equal(cache.usedBytes, 0);
+      assert.equal(cache.entryCount, 0);
+      for (let i = 0; i < 20; i++) await put(cache, `http://count.test/${i}`, i * 997);
+      await put(cache, "http://count.test/3", 5); // replaced, counted once
+      used = cache.usedBytes;
+      count = cache.entryCount;
+    });
+    assert.equal(count, 20);
+    assert.equal(used, await diskBytes(dir));
+    await withCache(dir, async (cache) => {
+      await cache.ready;
+      assert.equal(cache.usedBytes, used);
+      assert.equal(cache.entryCount, count);
+      const entry = await entryFor(cache, "http://count.test/7");
+      const size =
+        (await Deno.stat(`${dir}/data/${entry!.id.slice(0, 2)}/${entry!.id}.json`)).size +
+        entry!.size;
+      await cache.remove(entry!.id);
+      assert.equal(cache.usedBytes, used - size);
+      assert.equal(cache.entryCount, count - 1);
+      assert.equal(await diskBytes(dir), used - size);
+    });
+  });
+});
+
+Deno.test({
+  name: "Cache accounting counts a vary index the same way before and after a restart",
+  fn: async () => {
+    await withDir(async (dir) => {
+      let used = 0, count = 0;
+      await withCache(dir, async (cache) => {
+        await cache.ready;
+        await putVariant(cache, "gzip");
+        await putVariant(cache, "br");
+        used = cache.usedBytes;
+        count = cache.entryCount;
+      });
+      assert.equal(used, await diskBytes(dir));
+      await withCache(dir, async (cache) => {
+        await cache.ready;
+        assert.deepEqual([cache.entryCount, cache.usedBytes], [count, used]);
+      });
+    });
+  },
+});
+
+Deno.test({
+  name: "Cache does not count entries removed while the start-up scan runs",
+  fn: async () => {
+    await withDir(async (dir) => {
+      const store = await Store.open(dir);
+      const ids: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        ids.push(
+          (await commitBytes(store, pendingMeta(`http://ghost.test/${i}`), bodyBytes("g", 100))).id,
+        );
+      }
+      const cache = await Cache.open(dir, UNLIMITED, new Logger("silent"));
+      try {
+        let scanned = false;
+        cache.ready.then(() => scanned = true);
+        let removed = 0;
+        for (const id of ids) {
+          if (scanned) break;
+          await cache.remove(id);
+          removed++;
+        }
+        await cache.ready;
+        assert.ok(removed > 0, "removed some entries during the scan");
+        assert.equal(cache.entryCount, ids.length - removed);
+        assert.equal(cache.usedBytes, await diskBytes(dir));
+      } finally {
+        await cache.settled();
+      }
+    });
+  },
+});
+
+const VARY_KEY = "http://vary.test/app.js";
+const VARY = ["accept-encoding"];
+
+function encoding(value: string | undefined): FieldList {
+  return value === undefined ? fields() : fields(["Accept-Encoding", value]);
+}
+
+async function putVariant(cache: Cache, value: string, size = 100): Promise<ResponseMeta> {
+  const f = encoding(value);
+  const stored = await commitBytes(
+    cache,
+    pendingMeta(VARY_KEY, {
+      id: variantId(VARY_KEY, VARY, f),
+      vary: VARY,
+      secondary: secondaryKey(VARY, f),
+      headers: [["Vary", "Accept-Encoding"], ["Content-Encoding", value]],
+    }),
+    bodyBytes(value, size),
+  );
+  assert.ok(stored !== undefined);
+  return stored;
+}
+
+Deno.test("Cache.find follows the vary index to the matching variant", async () => {
+  await withDir(async (dir) => {
+    // A plain entry first: the first variant replaces it with an index.
+    let plain!: ResponseMeta;
+    await withCache(dir, async (cache) => {
+      plain = await put(cache, VARY_KEY, 10);
+    });
+    let gzip!: ResponseMeta, br!: ResponseMeta;
+    await withCache(dir, async (cache) => {
+      gzip = await putVariant(cache, "gzip");
+      br = await putVariant(cache, "br", 200);
+      assert.notEqual(gzip.id, br.id);
+      assert.equal(await exists(cache.bodyPath(plain)), false, "the plain entry's body is gone");
+    });
+    // Found the same way by this process and by a new one (index read from disk).
+    const index = await (await Store.open(dir)).readMeta(storeId(VARY_KEY));
+    assert.equal(index?.kind, "vary");
+    assert.deepEqual(index?.kind === "vary" ? [index.vary, index.variants] : [], [VARY, [
+      gzip.id,
+      br.id,
+    ]]);
+    await withCache(dir, async (cache) => {
+      const now = Date.now();
+      for (const [value, entry] of [["gzip", gzip], ["br", br]] as const) {
+        const found = await cache.find(get(VARY_KEY, encoding(value)), now);
+        assert.equal(found.kind, "entry");
+        assert.deepEqual(found.kind === "entry" ? found.entry : undefined, entry);
+        assert.deepEqual(await bodyOf(cache, entry), bodyBytes(value, entry.size));
+      }
+      for (const value of ["deflate", undefined, "gzip, br"]) {
+        const found = await cache.find(get(VARY_KEY, encoding(value)), now);
+        assert.deepEqual(found, {
+          kind: "none",
+          id: variantId(VARY_KEY, VARY, encoding(value)),
+          vary: true,
+        }, `Accept-Encoding: ${value}`);
+      }
+      // A third variant joins the index.
+      const third = await putVariant(cache, "deflate");
+      const found = await cache.find(get(VARY_KEY, encoding("deflate")), now);
+      assert.equal(found.kind === "entry" ? found.entry.id : undefined, third.id);
+    });
+  });
+});
+
+Deno.test("Cache.invalidate removes the vary index and every variant", async () => {
+  await withDir(async (dir) => {
+    const other = "http://vary.test/other.js";
+    await withCache(dir, async (cache) => {
+      await putVariant(cache, "gzip");
+      await putVariant(cache, "br");
+      await put(cache, other, 10);
+    });
+    await withCache(dir, async (cache) => {
+      await cache.ready;
+      assert.equal(cache.entryCount, 4);
+      await cache.invalidate(VARY_KEY);
+      for (const value of ["gzip", "br", undefined]) {
+        assert.deepEqual(await cache.find(get(VARY_KEY, encoding(value)), Date.now()), {
+          kind: "none",
+          id: storeId(VARY_KEY),
+          vary: false,
+        });
+      }
+      const left = await listFiles(`${dir}/data`);
+      const o = storeId(other);
+      assert.equal(left.length, 2);
+      assert.ok(left.every((f) => f.includes(o)), left.join());
+      assert.ok(await entryFor(cache, other));
+      assert.equal(cache.entryCount, 1);
+      await cache.invalidate(other);
+      assert.deepEqual(await listFiles(`${dir}/data`), []);
+      await cache.invalidate("http://vary.test/never-stored");
+    });
+  });
+});
+
+Deno.test("Cache.find uses a stored 206 only for the same range and only without a full entry", async () => {
+  await withDir(async (dir) => {
+    const key = "http://range.test/big";
+    const range = "bytes=0-9";
+    await withCache(dir, async (cache) => {
+      const partial = await put(cache, key, 10, {
+        id: rangeId(key, range),
+        range,
+        status: 206,
+        headers: [["Content-Range", "bytes 0-9/100"]],
+      });
+      const now = Date.now();
+      for (const r of [range, "bytes = 0-9", " bytes=0-9 "]) {
+        const found = await cache.find(get(key, fields(["Range", r])), now);
+        assert.deepEqual(found.kind === "entry" ? found.entry : found, partial, r);
+      }
+      assert.deepEqual(await cache.find(get(key, fields(["Range", "bytes=10-19"])), now), {
+        kind: "none",
+        id: rangeId(key, "bytes=10-19"),
+        vary: false,
+      });
+      assert.deepEqual(await cache.find(get(key), now), {
+        kind: "none",
+        id: storeId(key),
+        vary: false,
+      });
+
+      // Once the whole response is stored, it answers ranges too.
+      const full = await put(cache, key, 100);
+      const found = await cache.find(get(key, fields(["Range", range])), now);
+      assert.deepEqual(found.kind === "entry" ? found.entry : found, full);
+    });
+  });
+});
+
+Deno.test({
+  name: "Cache.body keeps small bodies in memory after many clients read one at once",
+  fn: async () => {
+    await withDir(async (dir) => {
+      await withCache(dir, async (cache) => {
+        const key = "http://small.test/popular";
+        for (let round = 0; round < 6; round++) {
+          // Stored again (a new version, say): its kept copy is forgotten.
+          const entry = await put(cache, key, SMALL_BODY_BYTES);
+          const bodies = await Promise.all(Array.from({ length: 100 }, () => bodyOf(cache, entry)));
+          assert.ok(bodies.every((b) => b?.length === SMALL_BODY_BYTES));
+        }
+        // Ten small bodies (640 KiB, far below the 32 MiB budget) read twice:
+        // the second time they come from memory, as the very same bytes.
+        const entries: ResponseMeta[] = [];
+        for (let i = 0; i < 10; i++) {
+          entries.push(await put(cache, `http://small.test/${i}`, SMALL_BODY_BYTES));
+        }
+        const first = await Promise.all(entries.map((e) => bodyOf(cache, e)));
+        const second = await Promise.all(entries.map((e) => bodyOf(cache, e)));
+        const fromMemory = second.filter((b, i) => b !== undefined && b === first[i]).length;
+        assert.equal(fromMemory, 10, `${fromMemory} of 10 small bodies were kept in memory`);
+      });
+    });
+  },
+});
+
+// Without the burst above, the same ten bodies are all kept.
+Deno.test("Cache.body keeps small bodies in memory after their first read", async () => {
+  await withDir(async (dir) => {
+    await withCache(dir, async (cache) => {
+      const entries: ResponseMeta[] = [];
+      for (let i = 0; i < 10; i++) {
+        entries.push(await put(cache, `http://small.test/${i}`, SMALL_BODY_BYTES));
+      }
+      const first = await Promise.all(entries.map((e) => bodyOf(cache, e)));
+      const second = await Promise.all(entries.map((e) => bodyOf(cache, e)));
+      assert.equal(second.filter((b, i) => b !== undefined && b === first[i]).length, 10);
+      // A large body is never kept: a new file handle each time.
+      const large = await put(cache, "http://small.test/large", SMALL_BODY_BYTES + 1);
+      const a = await cache.body(large), b = await cache.body(large);
+      assert.ok(a !== undefined && "file" in a && b !== undefined && "file" in b);
+      a.file.close();
+      b.file.close();
+    });
+  });
+});
+
+Deno.test("a hit after a restart refreshes the entry's last use on disk", async () => {
+  await withDir(async (dir) => {
+    const store = await Store.open(dir);
+    const entry = await commitBytes(store, pendingMeta("http://touch.test/"), bodyBytes("t", 10));
+    const metaFile = `${dir}/data/${entry.id.slice(0, 2)}/${entry.id}.json`;
+    const long = new Date(Date.now() - 2 * 3600_000);
+    await store.touch(entry.id, long);
+    await withCache(dir, async (cache) => {
+      await cache.ready;
+      assert.ok(await bodyOf(cache, entry));
+      // The touch runs in the background.
+      for (let i = 0; i < 100; i++) {
+        if ((await Deno.stat(metaFile)).mtime!.getTime() > long.getTime()) break;
+        await delay(5);
+      }
+      assert.ok((await Deno.stat(metaFile)).mtime!.getTime() > Date.now() - 60_000);
+    });
+  });
+});
+
+Deno.test("Cache.update replaces an entry's metadata", async () => {
+  await withDir(async (dir) => {
+    let entry!: ResponseMeta;
+    await withCache(dir, async (cache) => {
+      entry = await put(cache, "http://update.test/", 10);
+      await cache.update({ ...entry, headers: [...entry.headers, ["ETag", '"2"']], storedAt: 42 });
+      assert.equal((await entryFor(cache, "http://update.test/"))?.storedAt, 42);
+    });
+    await withCache(dir, async (cache) => {
+      const found = await entryFor(cache, "http://update.test/");
+      assert.equal(found?.storedAt, 42);
+      assert.deepEqual(found?.headers.at(-1), ["ETag", '"2"']);
+      assert.deepEqual(await bodyOf(cache, found!), bodyBytes("http://update.test/", 10));
+    });
+  });
+});
+
+Deno.test("Cache.open on an unusable directory runs without a cache and says so", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/file`, "not a directory");
+    const warnings: string[] = [];
+    await withCache(
+      `${dir}/file/cache`,
+      async (cache) => {
+        assert.equal(cache.enabled, false);
+        assert.equal(await cache.createTemp(), undefined);
+        assert.deepEqual(await cache.find(get("http://a.test/"), Date.now()), {
+          kind: "none",
+          id: storeId("http://a.test/"),
+          vary: false,
+        });
+      },
+      UNLIMITED,
+      new Logger("warn", (l) => warnings.push(l)),
+    );
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /cache disabled/);
+  });
+});

@@ -1,0 +1,274 @@
+/**
+ * Request collapsing end to end: many clients (Deno fetch, curl, raw HTTP/1.0
+ * sockets) ask for one URL at once while its origin is still answering.
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { curl } from "../_helpers/clients.ts";
+import {
+  cacheSettled,
+  get,
+  pseudoRandom,
+  sha256,
+  sleep,
+  slowBody,
+  startRoutedOrigin,
+} from "../_helpers/cache_origin.ts";
+import { startRawOrigin, writeText } from "../_helpers/origin.ts";
+import { startTestProxy } from "../_helpers/proxy.ts";
+
+const MiB = 1024 * 1024;
+
+/** What one client got. */
+interface Got {
+  status: number;
+  cacheStatus: string;
+  /** SHA-256 of the body. */
+  hash: string;
+  length: number;
+}
+
+async function viaFetch(client: Deno.HttpClient, url: string): Promise<Got> {
+  const res = await fetch(url, { client });
+  const hash = createHash("sha256");
+  let length = 0;
+  for await (const chunk of res.body!) {
+    hash.update(chunk);
+    length += chunk.length;
+  }
+  return {
+    status: res.status,
+    cacheStatus: res.headers.get("cache-status") ?? "",
+    hash: hash.digest("hex"),
+    length,
+  };
+}
+
+async function viaCurl(proxyUrl: string, url: string): Promise<Got> {
+  const r = await curl(["--max-time", "20", "-x", proxyUrl, url]);
+  assert.equal(r.code, 0, r.stderr);
+  return {
+    status: r.status,
+    cacheStatus: r.headers["cache-status"] ?? "",
+    hash: sha256(r.body),
+    length: r.body.length,
+  };
+}
+
+/** An HTTP/1.0 request on a raw socket: the body ends at close (no chunked framing). */
+async function viaRaw10(proxyPort: number, url: string): Promise<Got> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxyPort });
+  try {
+    const host = new URL(url).host;
+    await conn.write(new TextEncoder().encode(`GET ${url} HTTP/1.0\r\nHost: ${host}\r\n\r\n`));
+    const buf = new Uint8Array(256 * 1024);
+    const hash = createHash("sha256");
+    let head = "", length = 0, inBody = false;
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      let chunk = buf.subarray(0, n);
+      if (!inBody) {
+        head += new TextDecoder("latin1").decode(chunk);
+        const end = head.indexOf("\r\n\r\n");
+        if (end === -1) continue;
+        // Every byte after the head is body; the head is ASCII, so text offsets are byte offsets.
+        chunk = chunk.subarray(chunk.length - (head.length - end - 4));
+        head = head.slice(0, end);
+        inBody = true;
+      }
+      hash.update(chunk);
+      length += chunk.length;
+    }
+    assert.ok(inBody, `no complete head: ${head}`);
+    return {
+      status: Number(head.split(" ")[1]),
+      cacheStatus: /^cache-status:[ \t]*(.*)$/im.exec(head)?.[1]?.trim() ?? "",
+      hash: hash.digest("hex"),
+      length,
+    };
+  } finally {
+    conn.close();
+  }
+}
+
+/** `count` requests at once, spread over the three clients. */
+function many(
+  count: number,
+  proxy: { url: string; port: number },
+  client: Deno.HttpClient,
+  url: string,
+): Promise<Got[]> {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) =>
+        i % 10 === 1
+          ? viaCurl(proxy.url, url)
+          : i % 10 === 2
+          ? viaRaw10(proxy.port, url)
+          : viaFetch(client, url),
+    ),
+  );
+}
+
+Deno.test("collapsing: 100 concurrent clients, one slow 10 MiB origin response, one origin request", async () => {
+  const body = pseudoRandom(10 * MiB);
+  const expected = sha256(body);
+  await using origin = startRoutedOrigin({
+    "/big.bin": async () => {
+      // Long enough for every client to be waiting before the first byte.
+      await sleep(300);
+      return new Response(slowBody(body, MiB, 20), {
+        headers: { "cache-control": "max-age=60", "content-type": "application/octet-stream" },
+      });
+    },
+  });
+  await using proxy = await startTestProxy({ logLevel: "warn" });
+  using client = Deno.createHttpClient({ proxy: { url: proxy.url } });
+
+  const got = await many(100, proxy, client, `${origin.url}/big.bin`);
+
+  assert.equal(origin.count("/big.bin"), 1);
+  for (const [i, g] of got.entries()) {
+    assert.equal(g.status, 200, `client ${i}`);
+    assert.equal(g.length, body.length, `client ${i}`);
+    assert.equal(g.hash, expected, `client ${i}`);
+  }
+  const statuses = got.map((g) => g.cacheStatus);
+  const leaders = statuses.filter((s) => s === "hoard; fwd=uri-miss; stored");
+  const collapsed = statuses.filter((s) => s === "hoard; fwd=uri-miss; stored; collapsed");
+  const hits = statuses.filter((s) => /^hoard; hit; ttl=\d+$/.test(s));
+  assert.equal(leaders.length, 1, statuses.join("\n"));
+  assert.equal(leaders.length + collapsed.length + hits.length, 100, statuses.join("\n"));
+  assert.ok(collapsed.length >= 50, `only ${collapsed.length} collapsed:\n${statuses.join("\n")}`);
+  assert.deepEqual(proxy.logs, [], "no warnings or errors");
+
+  // And it was stored whole: one more is a hit (once the store has committed it).
+  await cacheSettled(proxy.cacheDir);
+  const after = await viaCurl(proxy.url, `${origin.url}/big.bin`);
+  assert.match(after.cacheStatus, /^hoard; hit; ttl=\d+$/);
+  assert.equal(after.hash, expected);
+  assert.equal(origin.count("/big.bin"), 1);
+});
+
+Deno.test("collapsing: a response that cannot be stored sends every waiter to the origin", async () => {
+  const body = pseudoRandom(300 * 1024, 7);
+  const expected = sha256(body);
+  const CLIENTS = 20;
+  let releasedAt = Infinity;
+  const arrivals: number[] = [];
+  await using origin = startRoutedOrigin({
+    "/private.bin": async (_req, n) => {
+      arrivals.push(performance.now());
+      if (n === 0) {
+        // The first request is the leader: the others queue behind it meanwhile.
+        await sleep(300);
+        releasedAt = performance.now();
+      }
+      return new Response(body, {
+        headers: { "cache-control": "no-store", "content-type": "application/octet-stream" },
+      });
+    },
+  });
+  await using proxy = await startTestProxy({ logLevel: "warn" });
+  using client = Deno.createHttpClient({ proxy: { url: proxy.url } });
+
+  const got = await many(CLIENTS, proxy, client, `${origin.url}/private.bin`);
+
+  assert.equal(origin.count("/private.bin"), CLIENTS);
+  for (const [i, g] of got.entries()) {
+    assert.equal(g.status, 200, `client ${i}`);
+    assert.equal(g.hash, expected, `client ${i}`);
+    assert.equal(g.cacheStatus, "hoard; fwd=uri-miss; detail=no-store", `client ${i}`);
+  }
+  // Had they not waited for the leader's answer, they would have reached the origin at once.
+  const early = arrivals.slice(1).filter((t) => t < releasedAt);
+  assert.equal(early.length, 0, `${early.length} requests did not wait for the leader`);
+});
+
+Deno.test("collapsing: concurrent requests for a stale entry make one revalidation", async () => {
+  await using origin = startRoutedOrigin({
+    "/stale.txt": async (req, n) => {
+      if (n === 0) {
+        return new Response("stored once\n", {
+          headers: { etag: '"st"', "cache-control": "max-age=1" },
+        });
+      }
+      await sleep(400); // the other requests arrive meanwhile
+      return req.headers.get("if-none-match") === '"st"'
+        ? new Response(null, {
+          status: 304,
+          headers: { etag: '"st"', "cache-control": "max-age=60" },
+        })
+        : new Response("unexpected unconditional request\n", { status: 500 });
+    },
+  });
+  await using proxy = await startTestProxy({ logLevel: "warn" });
+  const url = `${origin.url}/stale.txt`;
+  assert.equal((await viaCurl(proxy.url, url)).cacheStatus, "hoard; fwd=uri-miss; stored");
+  await sleep(1100);
+
+  const got = await Promise.all(Array.from({ length: 10 }, () => curl(["-x", proxy.url, url])));
+  assert.equal(origin.count("/stale.txt"), 2, "one revalidation for all ten");
+  const statuses = got.map((r) => r.headers["cache-status"]);
+  for (const r of got) {
+    assert.equal(r.status, 200);
+    assert.equal(r.text, "stored once\n");
+  }
+  assert.equal(
+    statuses.filter((s) => s === "hoard; fwd=stale; fwd-status=304").length,
+    1,
+    statuses.join("\n"),
+  );
+  // The others waited for that answer; one that came after it is a plain hit.
+  const collapsed = statuses.filter((s) => s === "hoard; hit; collapsed").length;
+  const hits = statuses.filter((s) => /^hoard; hit; ttl=\d+$/.test(s ?? "")).length;
+  assert.equal(collapsed + hits, 9, statuses.join("\n"));
+  assert.ok(collapsed >= 5, statuses.join("\n"));
+});
+
+Deno.test("collapsing: an origin that cuts the body cuts every follower, and nothing is stored", async () => {
+  await using origin = startRawOrigin(async (conn, readUntil) => {
+    await readUntil(/\r\n\r\n/);
+    if (origin.connections === 1) {
+      // Promises 100 bytes, sends 40, waits for a follower to join, and hangs up.
+      await writeText(
+        conn,
+        `HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 100\r\n\r\n${
+          "x".repeat(40)
+        }`,
+      );
+      await sleep(300);
+      return;
+    }
+    await writeText(
+      conn,
+      `HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 100\r\nConnection: close\r\n\r\n${
+        "y".repeat(100)
+      }`,
+    );
+  });
+  await using proxy = await startTestProxy({ logLevel: "warn" });
+  const url = `${origin.url}/cut`;
+  const leader = curl(["--max-time", "20", "-x", proxy.url, url]);
+  await sleep(100);
+  const follower = await curl(["--max-time", "20", "-x", proxy.url, url]);
+  const first = await leader;
+  for (const [who, r] of [["leader", first], ["follower", follower]] as const) {
+    assert.equal(r.code, 18, `${who}: curl sees a transfer closed early, got ${r.code}`);
+    assert.equal(r.text, "x".repeat(40), who);
+  }
+  assert.equal(follower.headers["cache-status"], "hoard; fwd=uri-miss; stored; collapsed");
+  assert.equal(origin.connections, 1);
+
+  const again = await get(proxy, url);
+  assert.equal(again.text, "y".repeat(100));
+  assert.equal(again.headers["cache-status"], "hoard; fwd=uri-miss; stored");
+  assert.equal(origin.connections, 2);
+  const hit = await get(proxy, url);
+  assert.match(hit.headers["cache-status"]!, /^hoard; hit; ttl=\d+$/);
+  assert.equal(hit.text, "y".repeat(100));
+  assert.equal(origin.connections, 2);
+});

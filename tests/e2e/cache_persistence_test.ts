@@ -1,0 +1,205 @@
+/**
+ * The cache directory across processes: a restart or a copied directory
+ * serves what an earlier proxy stored; `hoard stats` and `hoard prune` read
+ * it; a proxy killed in the middle of a fill leaves nothing that is served.
+ */
+
+import assert from "node:assert/strict";
+import { curl } from "../_helpers/clients.ts";
+import {
+  gate,
+  get,
+  pseudoRandom,
+  sha256,
+  sleep,
+  slowBody,
+  startRoutedOrigin,
+} from "../_helpers/cache_origin.ts";
+import { runHoard, startHoardProcess } from "../_helpers/process.ts";
+import { startTestProxy } from "../_helpers/proxy.ts";
+
+const HIT = /^hoard; hit; ttl=\d+$/;
+const KiB = 1024;
+
+Deno.test("a restarted proxy, and one on a copy of the directory, serve the stored entries", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-persist-" });
+  const copy = `${dir}-copy`;
+  try {
+    const large = pseudoRandom(300 * KiB, 3); // read from its file, not from memory
+    const cc = { "cache-control": "max-age=3600" };
+    await using origin = startRoutedOrigin({
+      "/small.txt": () => new Response("small and stored\n", { headers: cc }),
+      "/large.bin": () => new Response(large, { headers: cc }),
+      "/lang": (req) =>
+        new Response(`in ${req.headers.get("accept-language")}\n`, {
+          headers: { ...cc, vary: "Accept-Language" },
+        }),
+    });
+    const requests: [string, string[], string | Uint8Array][] = [
+      ["/small.txt", [], "small and stored\n"],
+      ["/large.bin", [], large],
+      ["/lang", ["-H", "Accept-Language: fr"], "in fr\n"],
+      ["/lang", ["-H", "Accept-Language: nl"], "in nl\n"],
+    ];
+    /** Every request a hit with the right bytes, and the origin still at `expected` requests. */
+    const allHits = async (proxy: { url: string; cacheDir: string }, label: string) => {
+      for (const [path, args, body] of requests) {
+        const r = await get(proxy, `${origin.url}${path}`, ...args);
+        assert.equal(r.status, 200, `${label} ${path}`);
+        assert.match(r.headers["cache-status"]!, HIT, `${label} ${path}`);
+        assert.ok(Number(r.headers["age"]) >= 0, `${label} ${path}: Age`);
+        if (typeof body === "string") assert.equal(r.text, body, `${label} ${path}`);
+        else assert.equal(sha256(r.body), sha256(body), `${label} ${path}`);
+      }
+      assert.equal(origin.requests.length, 4, `${label}: the origin was not asked again`);
+    };
+
+    {
+      await using a = await startTestProxy({ cacheDir: dir });
+      for (const [path, args] of requests) {
+        const r = await get(a, `${origin.url}${path}`, ...args);
+        assert.match(r.headers["cache-status"]!, /^hoard; fwd=(uri|vary)-miss; stored$/);
+      }
+      await allHits(a, "A");
+    }
+    {
+      await using b = await startTestProxy({ cacheDir: dir });
+      await allHits(b, "B (restart)");
+    }
+    const cp = await new Deno.Command("cp", { args: ["-r", dir, copy] }).output();
+    assert.equal(cp.code, 0, new TextDecoder().decode(cp.stderr));
+    // The copy must stand on its own.
+    await Deno.remove(dir, { recursive: true });
+    {
+      await using c = await startTestProxy({ cacheDir: copy });
+      await allHits(c, "C (copy)");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(copy, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("hoard stats reads the entries and the last run's counters; hoard prune evicts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-stats-" });
+  try {
+    const cc = { "cache-control": "max-age=3600" };
+    await using origin = startRoutedOrigin({
+      "/one": () => new Response("1".repeat(2000), { headers: cc }),
+      "/two": () => new Response("2".repeat(3000), { headers: cc }),
+      "/three": () => new Response("3".repeat(4000), { headers: cc }),
+      "/never": () => new Response("not stored", { headers: { "cache-control": "no-store" } }),
+    });
+    {
+      await using proxy = await startTestProxy({ cacheDir: dir });
+      // 4 misses (3 stored), then 3 hits.
+      for (const path of ["/one", "/two", "/three", "/never", "/one", "/two", "/one"]) {
+        const r = await get(proxy, `${origin.url}${path}`);
+        assert.equal(r.status, 200);
+      }
+      assert.equal(origin.requests.length, 4);
+    }
+    const stats = await runHoard(["stats", "--cache-dir", dir]);
+    assert.equal(stats.code, 0, stats.stderr);
+    const lines = stats.stdout.trim().split("\n");
+    assert.equal(lines.length, 2, stats.stdout);
+    const entries = new RegExp(`^cache ${dir}: (\\d+) entries, `).exec(lines[0]!);
+    assert.ok(entries, lines[0]);
+    assert.equal(Number(entries[1]), 3);
+    assert.match(
+      lines[1]!,
+      /^last run \(ended \S+\): 3 hits, 4 misses, 0 revalidations \(0 not modified\), 3 stored, 6\.8 KiB from cache, 8\.8 KiB from origins$/,
+    );
+
+    const bad = await runHoard(["prune", "--max-size", "lots", "--cache-dir", dir]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^hoard: --max-size: expected a size/);
+
+    const prune = await runHoard(["prune", "--max-size", "1K", "--cache-dir", dir]);
+    assert.equal(prune.code, 0, prune.stderr);
+    assert.match(prune.stdout, /^pruned [1-3] entries: /);
+    const after = await runHoard(["stats", "--cache-dir", dir]);
+    assert.equal(after.code, 0, after.stderr);
+    const left = Number(new RegExp(`^cache ${dir}: (\\d+) entries, `).exec(after.stdout)?.[1]);
+    assert.ok(left < 3, after.stdout);
+
+    // What was evicted goes to the origin again; what is left is still a hit.
+    await using proxy = await startTestProxy({ cacheDir: dir });
+    let hits = 0;
+    for (const path of ["/one", "/two", "/three"]) {
+      const r = await get(proxy, `${origin.url}${path}`);
+      if (HIT.test(r.headers["cache-status"]!)) hits++;
+    }
+    assert.equal(hits, left);
+    assert.equal(origin.requests.length, 4 + 3 - left);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("kill -9 in the middle of a fill: the restarted proxy goes to the origin for the whole body", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-crash-" });
+  const body = pseudoRandom(4 * 1024 * KiB, 11);
+  const resume = gate();
+  try {
+    await using origin = startRoutedOrigin({
+      // The first answer stops after 1 MiB (until the test resumes it); later ones are whole.
+      "/big.bin": (_req, n) =>
+        new Response(
+          slowBody(body, 256 * KiB, 0, n === 0 ? { after: 1024 * KiB, resume } : undefined),
+          { headers: { "cache-control": "max-age=3600", "content-length": String(body.length) } },
+        ),
+    });
+    const url = `${origin.url}/big.bin`;
+    {
+      await using hoard = await startHoardProcess(["--cache-dir", dir, "--log-level", "warn"]);
+      const cut = curl(["--max-time", "20", "-x", hoard.url, url]);
+      // Wait until part of the body is in a temp file of the fill.
+      let partial = 0;
+      for (let i = 0; i < 500 && partial < 1024 * KiB; i++) {
+        await sleep(10);
+        for (const f of await Array.fromAsync(Deno.readDir(`${dir}/tmp`))) {
+          partial = Math.max(partial, (await Deno.stat(`${dir}/tmp/${f.name}`)).size);
+        }
+      }
+      assert.equal(partial, 1024 * KiB, "the fill wrote the first MiB");
+      const status = await hoard.stop("SIGKILL");
+      assert.equal(status.signal, "SIGKILL");
+      const r = await cut;
+      assert.notEqual(r.code, 0, "the client saw its response cut");
+      assert.ok(r.body.length < body.length);
+    }
+    resume.open();
+    const metas = async () => {
+      const out: string[] = [];
+      for await (const shard of Deno.readDir(`${dir}/data`)) {
+        for await (const f of Deno.readDir(`${dir}/data/${shard.name}`)) out.push(f.name);
+      }
+      return out.filter((n) => n.endsWith(".json"));
+    };
+    assert.deepEqual(await metas(), [], "no entry for the cut body");
+
+    await using hoard = await startHoardProcess(["--cache-dir", dir, "--log-level", "warn"]);
+    assert.deepEqual(
+      await Array.fromAsync(Deno.readDir(`${dir}/tmp`)),
+      [],
+      "start-up emptied tmp/",
+    );
+    const r = await get({ url: hoard.url, cacheDir: dir }, url);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers["cache-status"], "hoard; fwd=uri-miss; stored");
+    assert.equal(r.body.length, body.length);
+    assert.equal(sha256(r.body), sha256(body));
+    assert.equal(origin.count("/big.bin"), 2);
+    assert.equal((await metas()).length, 1);
+
+    // Stored whole this time.
+    const again = await curl(["--max-time", "20", "-x", hoard.url, url]);
+    assert.match(again.headers["cache-status"]!, HIT);
+    assert.equal(sha256(again.body), sha256(body));
+    assert.equal(origin.count("/big.bin"), 2);
+  } finally {
+    resume.open();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
