@@ -12,6 +12,7 @@ import { oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
 import { Cache, writeRunStats } from "./cache/cache.ts";
+import { Interception } from "./tls/interception.ts";
 import { Logger } from "./log.ts";
 import { type ProxyOptions, resolveOptions } from "./options.ts";
 import { OriginClient } from "./origin/client.ts";
@@ -49,10 +50,20 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   const logger = new Logger(opts.logLevel, opts.logSink);
   const listener = Deno.listen({ hostname: opts.host, port: opts.port });
   let cache: Cache;
+  let interception: Interception | undefined;
   try {
     cache = await Cache.open(opts.cacheDir, opts.maxSize, logger);
+    if (opts.intercept.length > 0) {
+      interception = await Interception.create(opts.intercept, {
+        dir: opts.caDir,
+        certFile: opts.caCertFile,
+        keyFile: opts.caKeyFile,
+      });
+    }
   } catch (err) {
     listener.close();
+    // deno-lint-ignore no-explicit-any
+    (cache! as any)?.stopScan();
     throw err;
   }
   const addr = listener.addr as Deno.NetAddr;
@@ -73,6 +84,18 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     }),
     self: { hosts: selfHosts(addr.hostname), port: addr.port },
     closing: false,
+    interception,
+    serve(client, tunnelOrigin) {
+      clients.add(client);
+      const task = serveConnection(proxy, client, tunnelOrigin)
+        .catch((err) => logger.log("error", `connection failed: ${oneLine(String(err))}`))
+        .finally(() => {
+          clients.delete(client);
+          tasks.delete(task);
+        });
+      tasks.add(task);
+      return task;
+    },
   };
 
   const clients = new Set<ClientConnection>();
@@ -90,19 +113,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
         continue;
       }
       conn.setNoDelay(true);
-      const client: ClientConnection = {
-        io: new BufferedConn(conn),
-        busy: false,
-        abort: new AbortController(),
-      };
-      clients.add(client);
-      const task = serveConnection(proxy, client)
-        .catch((err) => logger.log("error", `connection failed: ${oneLine(String(err))}`))
-        .finally(() => {
-          clients.delete(client);
-          tasks.delete(task);
-        });
-      tasks.add(task);
+      proxy.serve({ io: new BufferedConn(conn), busy: false, abort: new AbortController() });
     }
   })();
 

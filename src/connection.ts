@@ -11,6 +11,7 @@ import { isDisconnect, oneLine, ProxyError, toProxyError } from "./errors.ts";
 import { parseRequestHead } from "./http1/parse_head.ts";
 import { HttpSyntaxError } from "./http1/syntax_error.ts";
 import type { BufferedConn } from "./io/buffered_conn.ts";
+import type { Origin } from "./origin/dial.ts";
 import { Deadline } from "./io/deadline.ts";
 import { hit } from "./hit.ts";
 import { local } from "./local.ts";
@@ -40,6 +41,7 @@ const REQUEST_TIMEOUT = new TextEncoder().encode(
 export async function serveConnection(
   proxy: ProxyContext,
   client: ClientConnection,
+  tunnelOrigin?: Origin,
 ): Promise<void> {
   const { io } = client;
   const { keepAliveTimeoutMs, headerTimeoutMs } = proxy.options;
@@ -83,7 +85,7 @@ export async function serveConnection(
         const head = parseRequestHead(bytes);
         ex.method = ex.record.method = head.method;
         ex.minor = head.minor;
-        const req = interpretRequest(head);
+        const req = interpretRequest(head, tunnelOrigin);
         ex.record.url = req.url;
         ex.keepAlive = req.keepAlive && !proxy.closing;
         const route = await decide(req, proxy);

@@ -5,6 +5,9 @@
  */
 
 import type { Cache } from "./cache/cache.ts";
+import type { ClientConnection } from "./connection.ts";
+import type { Origin } from "./origin/dial.ts";
+import type { Interception } from "./tls/interception.ts";
 import type { SelfAddress } from "./decide.ts";
 import type { Logger } from "./log.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -24,4 +27,12 @@ export interface ProxyContext {
   self: SelfAddress;
   /** Set once shutdown begins: connections finish their current request and close. */
   closing: boolean;
+  /** TLS interception, when enabled. */
+  interception?: Interception;
+  /**
+   * Serves a client connection until it ends, tracked for shutdown like every
+   * other; `tunnel` is the origin of an intercepted tunnel, whose requests
+   * come in origin-form.
+   */
+  serve(client: ClientConnection, tunnel?: Origin): Promise<void>;
 }

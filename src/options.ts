@@ -22,6 +22,18 @@ export interface ProxyOptions {
   logLevel?: LogLevel;
   /** Receives each log line; by default lines go to stderr. */
   logSink?: (line: string) => void;
+  /**
+   * Hosts whose CONNECT tunnels are decrypted (and so cached): `["*"]` for all,
+   * names, or `*.example.com` for subdomains. Others stay plain tunnels.
+   * @default {[]}
+   */
+  intercept?: string[];
+  /** Where hoard's CA lives (created on first use). @default {`<cacheDir>/ca`} */
+  caDir?: string;
+  /** An existing CA certificate (PEM) to sign with instead; needs `caKeyFile`. */
+  caCertFile?: string;
+  /** The private key (PKCS#8 PEM) of `caCertFile`. */
+  caKeyFile?: string;
   /** Extra CA certificates (PEM) trusted for https origins, besides the system's. @default {[]} */
   upstreamCaCerts?: string[];
   /** Time to open a connection to an origin (TCP + TLS). @default {10000} */
@@ -44,15 +56,20 @@ export interface ProxyOptions {
 
 /** Options with every default filled in. */
 export type ResolvedOptions =
-  & Required<Omit<ProxyOptions, "logSink">>
-  & Pick<ProxyOptions, "logSink">;
+  & Required<Omit<ProxyOptions, "logSink" | "caCertFile" | "caKeyFile">>
+  & Pick<ProxyOptions, "logSink" | "caCertFile" | "caKeyFile">;
 
 /** Fills in defaults. */
 export function resolveOptions(o: ProxyOptions): ResolvedOptions {
+  const cacheDir = o.cacheDir ?? defaultCacheDir();
   return {
     host: o.host ?? "127.0.0.1",
     port: o.port ?? 8080,
-    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    cacheDir,
+    intercept: o.intercept ?? [],
+    caDir: o.caDir ?? `${cacheDir}/ca`,
+    caCertFile: o.caCertFile,
+    caKeyFile: o.caKeyFile,
     maxSize: o.maxSize ?? 10 * 1024 ** 3,
     connectPorts: o.connectPorts ?? [443],
     logLevel: o.logLevel ?? "info",

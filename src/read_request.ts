@@ -15,7 +15,18 @@ import {
   parseAuthority,
   parseRequestTarget,
   type RequestTarget,
+  type Scheme,
 } from "./http1/target.ts";
+
+/** The origin an intercepted tunnel leads to. */
+export interface TunnelOrigin {
+  /** Always https for an intercepted CONNECT. */
+  scheme: Scheme;
+  /** CONNECT host. */
+  host: string;
+  /** CONNECT port. */
+  port: number;
+}
 
 /** A request that passed every check and is ready to be routed. */
 export interface ProxyRequest {
@@ -53,8 +64,19 @@ export function isRequestStart(byte: number): boolean {
  *
  * @throws {HttpSyntaxError}
  */
-export function interpretRequest(head: RequestHead): ProxyRequest {
-  const target = parseRequestTarget(head.method, head.target);
+export function interpretRequest(head: RequestHead, tunnel?: TunnelOrigin): ProxyRequest {
+  let target = parseRequestTarget(head.method, head.target);
+  // Inside an intercepted tunnel, origin-form requests are for the tunnel's origin.
+  if (tunnel !== undefined && target.form === "origin") {
+    target = {
+      form: "absolute",
+      scheme: tunnel.scheme,
+      host: tunnel.host,
+      port: tunnel.port,
+      path: target.path,
+    };
+  }
+
   checkHost(head, target);
   const framing = requestFraming(head);
   let expectContinue = false;

@@ -1,6 +1,7 @@
 /**
  * The tunnel step: CONNECT host:port, then bytes both ways until both sides
- * are done (RFC 9110 §9.3.6).
+ * are done (RFC 9110 §9.3.6) — or, for a host hoard intercepts, the intercept
+ * step. A plain tunnel carries bytes it cannot read: nothing in it is cached.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { ProxyError } from "./errors.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
 import { dial, type Origin } from "./origin/dial.ts";
 import type { Exchange } from "./respond.ts";
+import { intercept } from "./intercept.ts";
 
 const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n");
 
@@ -29,6 +31,8 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
       `CONNECT to port ${origin.port} is not allowed (allowed: ${connectPorts.join(", ")})`,
     );
   }
+  const interception = proxy.interception;
+  if (interception?.matches(origin.host)) return intercept(proxy, ex, origin, interception);
   const upstream = new BufferedConn(await dial(origin, { connectTimeoutMs }));
   const cut = () => upstream.close();
   ex.signal.addEventListener("abort", cut);
@@ -64,7 +68,7 @@ async function relay(from: BufferedConn, to: BufferedConn): Promise<number> {
       }
       if (!(await from.fill())) break;
     }
-    await (to.conn as Deno.TcpConn).closeWrite();
+    await to.conn.closeWrite();
     return bytes;
   } catch (err) {
     // One side failed: end both, so the other direction stops too.

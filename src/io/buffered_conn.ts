@@ -35,6 +35,21 @@ export function returnStreamBuffer(buf: Uint8Array): void {
   }
 }
 
+/**
+ * What hoard reads and writes: a Deno TCP or TLS connection, or the decrypted
+ * side of an intercepted tunnel.
+ */
+export interface ByteStream {
+  /** Reads into `p`; null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes from `p`; returns how many bytes were taken. */
+  write(p: Uint8Array): Promise<number>;
+  /** Ends the writing side (half-close). */
+  closeWrite(): Promise<void>;
+  /** Closes both sides. */
+  close(): void;
+}
+
 /** The peer closed the connection in the middle of a message. */
 export class UnexpectedEofError extends Error {
   /** @param what names the part of the message that was cut short. */
@@ -55,7 +70,7 @@ export class UnexpectedEofError extends Error {
  */
 export class BufferedConn {
   /** The underlying connection. */
-  readonly conn: Deno.Conn;
+  readonly conn: ByteStream;
   #small: Uint8Array;
   #buf: Uint8Array;
   #start = 0;
@@ -64,7 +79,7 @@ export class BufferedConn {
   #closed = false;
 
   /** @param bufferBytes read buffer size; also the largest head accepted. */
-  constructor(conn: Deno.Conn, bufferBytes: number = READ_BUFFER_BYTES) {
+  constructor(conn: ByteStream, bufferBytes: number = READ_BUFFER_BYTES) {
     this.conn = conn;
     this.#buf = this.#small = new Uint8Array(bufferBytes);
   }
