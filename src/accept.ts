@@ -43,12 +43,21 @@ export interface ProxyHandle {
  * await using proxy = await startProxy({ port: 0 });
  * console.log(proxy.url); // http://127.0.0.1:PORT
  * ```
- * @throws {Deno.errors.AddrInUse} and friends when the address cannot be bound.
+ * @throws with a one-line message when the address cannot be bound or the CA
+ *   cannot be loaded.
  */
 export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
   const opts = resolveOptions(options);
   const logger = new Logger(opts.logLevel, opts.logSink);
-  const listener = Deno.listen({ hostname: opts.host, port: opts.port });
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: opts.host, port: opts.port });
+  } catch (err) {
+    throw new Error(
+      `cannot listen on ${formatAuthority(opts.host, opts.port)}: ${oneLine(String(err))}`,
+      { cause: err },
+    );
+  }
   let cache: Cache;
   let interception: Interception | undefined;
   try {
@@ -58,6 +67,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
         dir: opts.caDir,
         certFile: opts.caCertFile,
         keyFile: opts.caKeyFile,
+      }).catch((err) => {
+        throw new Error(`cannot load or create the CA: ${oneLine(String(err))}`, { cause: err });
       });
     }
   } catch (err) {

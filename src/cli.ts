@@ -10,6 +10,10 @@ import { oneLine } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import type { ProxyOptions } from "./options.ts";
 import { VERSION } from "./version.ts";
+import { type CaSource, loadOrCreateCa } from "./tls/ca.ts";
+import { writeBundle } from "./tls/bundle.ts";
+import { ENV_FORMATS, type EnvFormat, envVariables, formatEnv } from "./env.ts";
+import { formatAuthority } from "./http1/target.ts";
 import { Cache, formatBytes, readRunStats } from "./cache/cache.ts";
 import { defaultCacheDir } from "./options.ts";
 import { Logger } from "./log.ts";
@@ -18,9 +22,14 @@ import { Logger } from "./log.ts";
 export const USAGE = `hoard ${VERSION}: a caching HTTP/HTTPS forward proxy for CI
 
 Usage: hoard [serve] [options]        run the proxy
-       hoard stats [--cache-dir DIR]  entries, bytes and the last run's counters
-       hoard prune --max-size SIZE [--cache-dir DIR]
-                                      evict least recently used entries down to SIZE
+       hoard env [--format sh|fish|github|json] [--no-proxy LIST]
+                                      print the variables that make clients use
+                                      hoard and trust its CA
+       hoard ca [--pem]               print the CA certificate's path (or PEM)
+       hoard stats                    entries, bytes and the last run's counters
+       hoard prune --max-size SIZE    evict least recently used entries down to SIZE
+  env and ca take --host, --port, --cache-dir, --ca-dir, --ca-cert, --ca-key as
+  serve does, so that all three agree; stats and prune take --cache-dir.
 
 Options:
   --host HOST               address to listen on (default 127.0.0.1)
@@ -29,9 +38,16 @@ Options:
                             user cache directory + /hoard)
   --max-size SIZE           cache size cap, e.g. 500M, 5G (default 10G); least
                             recently used entries are evicted beyond it
+  --intercept[=HOSTS]       decrypt (and so cache) CONNECT tunnels: to every host,
+                            or to HOSTS (comma-separated, *.example.com for
+                            subdomains); others stay plain tunnels
+  --ca-dir DIR              where hoard's CA is kept (default CACHE_DIR/ca); it is
+                            created on first use
+  --ca-cert FILE, --ca-key FILE
+                            sign with this CA instead (PEM; key in PKCS#8)
+  --upstream-ca FILE        extra CA certificate(s), PEM, trusted for https origins
   --connect-ports LIST      ports CONNECT tunnels may reach, comma-separated
                             (default 443)
-  --upstream-ca FILE        extra CA certificate(s), PEM, trusted for https origins
   --connect-timeout SECS    time to connect to an origin (default 10)
   --response-timeout SECS   time for an origin to start answering (default 60)
   --log-level LEVEL         debug | info | warn | error | silent (default info)
@@ -39,7 +55,7 @@ Options:
   -h, --help                show this help
   -V, --version             print the version
 
-Point clients at it: HTTP_PROXY=http://127.0.0.1:8080 HTTPS_PROXY=http://127.0.0.1:8080
+Point clients at it: eval "$(hoard env)", or HTTP_PROXY / HTTPS_PROXY by hand.
 `;
 
 /** A command line that cannot be run as given; exit code 2. */
@@ -57,13 +73,22 @@ export type Command =
   | { kind: "version" }
   | { kind: "serve"; options: ProxyOptions; upstreamCaFiles: string[] }
   | { kind: "prune"; cacheDir?: string; maxSize: number }
-  | { kind: "stats"; cacheDir?: string };
+  | { kind: "stats"; cacheDir?: string }
+  | { kind: "ca"; ca: CaSource; pem: boolean }
+  | { kind: "env"; ca: CaSource; proxyUrl: string; noProxy: string; format: EnvFormat };
 
-// Flags each command besides serve accepts (serve takes them all).
+const CA_FLAGS = ["host", "port", "cache-dir", "ca-dir", "ca-cert", "ca-key"];
+// The flags of each command but serve, which takes all the others.
 const COMMAND_FLAGS: Record<string, readonly string[]> = {
   prune: ["cache-dir", "max-size"],
   stats: ["cache-dir"],
+  ca: [...CA_FLAGS, "pem"],
+  env: [...CA_FLAGS, "format", "no-proxy"],
 };
+const NOT_FOR_SERVE = ["pem", "format", "no-proxy"];
+
+/** Hosts that skip the proxy in `hoard env` unless `--no-proxy` says otherwise. */
+export const DEFAULT_NO_PROXY = "localhost,127.0.0.1,::1";
 
 /**
  * Parses command-line arguments.
@@ -71,6 +96,12 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
  * @throws {UsageError} for an unknown flag, a missing or bad value, or an unknown command.
  */
 export function parseCommandLine(args: string[]): Command {
+  // `--intercept` alone means every host (parseArgs wants a value for it).
+  args = args.map((a, i) =>
+    a === "--intercept" && (i + 1 >= args.length || args[i + 1]!.startsWith("-"))
+      ? "--intercept=*"
+      : a
+  );
   let parsed;
   try {
     parsed = parseArgs({
@@ -83,6 +114,13 @@ export function parseCommandLine(args: string[]): Command {
         "cache-dir": { type: "string" },
         "max-size": { type: "string" },
         "connect-ports": { type: "string" },
+        intercept: { type: "string" },
+        "ca-dir": { type: "string" },
+        "ca-cert": { type: "string" },
+        "ca-key": { type: "string" },
+        pem: { type: "boolean" },
+        format: { type: "string" },
+        "no-proxy": { type: "string" },
         "upstream-ca": { type: "string", multiple: true },
         "connect-timeout": { type: "string" },
         "response-timeout": { type: "string" },
@@ -104,27 +142,65 @@ export function parseCommandLine(args: string[]): Command {
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   const allowed = COMMAND_FLAGS[command];
-  if (allowed !== undefined) {
-    const extra = Object.keys(v).find((k) => !allowed.includes(k));
-    if (extra !== undefined) {
-      throw new UsageError(`--${extra} is not an option of hoard ${command}`);
-    }
+  const extra = Object.keys(v).find((k) =>
+    allowed === undefined ? NOT_FOR_SERVE.includes(k) : !allowed.includes(k)
+  );
+  if (extra !== undefined) throw new UsageError(`--${extra} is not an option of hoard ${command}`);
+  for (const flag of ["ca-dir", "ca-cert", "ca-key"] as const) {
+    if (v[flag] === "") throw new UsageError(`--${flag}: empty path`);
+  }
+  if ((v["ca-cert"] === undefined) !== (v["ca-key"] === undefined)) {
+    throw new UsageError("--ca-cert and --ca-key go together");
   }
   if (v["cache-dir"] === "") throw new UsageError("--cache-dir: empty path");
   const maxSize = v["max-size"] === undefined ? undefined : parseSize("--max-size", v["max-size"]);
   if (command === "stats") return { kind: "stats", cacheDir: v["cache-dir"] };
+  if (command === "ca" || command === "env") {
+    const cacheDir = v["cache-dir"] ?? defaultCacheDir();
+    const ca: CaSource = { dir: v["ca-dir"] ?? `${cacheDir}/ca` };
+    if (v["ca-cert"] !== undefined) ca.certFile = v["ca-cert"];
+    if (v["ca-key"] !== undefined) ca.keyFile = v["ca-key"];
+    if (command === "ca") return { kind: "ca", ca, pem: v.pem === true };
+    const format = v.format ?? "sh";
+    if (!(ENV_FORMATS as readonly string[]).includes(format)) {
+      throw new UsageError(
+        `--format: expected one of ${ENV_FORMATS.join(", ")}, got ${JSON.stringify(format)}`,
+      );
+    }
+    const host = v.host === undefined ? "127.0.0.1" : parseHost(v.host);
+    const port = v.port === undefined ? 8080 : parsePort("--port", v.port, false);
+    // A proxy listening on every address is reached on loopback from the same machine.
+    const clientHost = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+    return {
+      kind: "env",
+      ca,
+      proxyUrl: `http://${formatAuthority(clientHost, port)}`,
+      noProxy: v["no-proxy"] ?? DEFAULT_NO_PROXY,
+      format: format as EnvFormat,
+    };
+  }
   if (command === "prune") {
     if (maxSize === undefined) throw new UsageError("hoard prune needs --max-size");
     return { kind: "prune", cacheDir: v["cache-dir"], maxSize };
   }
 
   const options: ProxyOptions = {};
-  if (v.host !== undefined) {
-    if (v.host === "" || /[\s/]/.test(v.host)) {
-      throw new UsageError(`--host: invalid address ${JSON.stringify(v.host)}`);
+  if (v.host !== undefined) options.host = parseHost(v.host);
+  if (v.intercept !== undefined) {
+    const hosts = v.intercept.split(",").map((h) => h.trim()).filter((h) => h !== "");
+    const bad = hosts.find((h) => !/^(\*|(\*\.)?[a-z0-9.:\-]+)$/i.test(h));
+    if (hosts.length === 0 || bad !== undefined) {
+      throw new UsageError(
+        `--intercept: expected * or host names like example.com,*.example.org, got ${
+          JSON.stringify(v.intercept)
+        }`,
+      );
     }
-    options.host = v.host;
+    options.intercept = hosts;
   }
+  if (v["ca-dir"] !== undefined) options.caDir = v["ca-dir"];
+  if (v["ca-cert"] !== undefined) options.caCertFile = v["ca-cert"];
+  if (v["ca-key"] !== undefined) options.caKeyFile = v["ca-key"];
   if (v.port !== undefined) options.port = parsePort("--port", v.port, true);
   if (v["cache-dir"] !== undefined) options.cacheDir = v["cache-dir"];
   if (maxSize !== undefined) options.maxSize = maxSize;
@@ -151,6 +227,13 @@ export function parseCommandLine(args: string[]): Command {
     options.logLevel = v["log-level"] as LogLevel;
   }
   return { kind: "serve", options, upstreamCaFiles: v["upstream-ca"] ?? [] };
+}
+
+function parseHost(text: string): string {
+  if (text === "" || /[\s/]/.test(text)) {
+    throw new UsageError(`--host: invalid address ${JSON.stringify(text)}`);
+  }
+  return text;
 }
 
 function parsePort(flag: string, text: string, zeroOk: boolean): number {
@@ -224,10 +307,59 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (command.kind === "stats") return await stats(command.cacheDir ?? defaultCacheDir());
+  if (command.kind === "ca") return await printCa(command.ca, command.pem);
+  if (command.kind === "env") return await printEnv(command);
   if (command.kind === "prune") {
     return await prune(command.cacheDir ?? defaultCacheDir(), command.maxSize);
   }
   return await serve(command.options, command.upstreamCaFiles);
+}
+
+async function printCa(source: CaSource, pem: boolean): Promise<number> {
+  let ca;
+  try {
+    ca = await loadOrCreateCa(source);
+  } catch (err) {
+    print(
+      `hoard: cannot load or create the CA: ${
+        oneLine(err instanceof Error ? err.message : String(err))
+      }`,
+      "stderr",
+    );
+    return 1;
+  }
+  print(pem ? ca.certPem : ca.certPath);
+  return 0;
+}
+
+async function printEnv(command: Extract<Command, { kind: "env" }>): Promise<number> {
+  let caFile: string, bundleFile: string;
+  try {
+    const ca = await loadOrCreateCa(command.ca);
+    caFile = ca.certPath;
+    await Deno.mkdir(command.ca.dir, { recursive: true, mode: 0o700 });
+    const bundle = await writeBundle(command.ca.dir, ca.certPem);
+    if (bundle.system === undefined) {
+      print("hoard: no system CA bundle found; the bundle holds hoard's CA only", "stderr");
+    }
+    bundleFile = bundle.path;
+  } catch (err) {
+    print(
+      `hoard: cannot load or create the CA: ${
+        oneLine(err instanceof Error ? err.message : String(err))
+      }`,
+      "stderr",
+    );
+    return 1;
+  }
+  const vars = envVariables({
+    proxyUrl: command.proxyUrl,
+    noProxy: command.noProxy,
+    caFile,
+    bundleFile,
+  });
+  print(formatEnv(vars, command.format));
+  return 0;
 }
 
 async function stats(dir: string): Promise<number> {
@@ -290,13 +422,7 @@ async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<
   try {
     proxy = await startProxy({ ...options, upstreamCaCerts });
   } catch (err) {
-    const where = `${options.host ?? "127.0.0.1"}:${options.port ?? 8080}`;
-    print(
-      `hoard: cannot listen on ${where}: ${
-        oneLine(err instanceof Error ? err.message : String(err))
-      }`,
-      "stderr",
-    );
+    print(`hoard: ${oneLine(err instanceof Error ? err.message : String(err))}`, "stderr");
     return 1;
   }
   let signals = 0;
