@@ -45,6 +45,11 @@ export function duplexOver(io: BufferedConn): Duplex {
     write(chunk: Uint8Array, _encoding, callback) {
       io.write(chunk).then(() => callback(), callback);
     },
+    // TLS writes one record (16 KiB at most) at a time: what piles up while a
+    // write is under way goes out in one write, not one syscall per record.
+    writev(chunks: { chunk: Uint8Array }[], callback) {
+      io.write(Buffer.concat(chunks.map((c) => c.chunk))).then(() => callback(), callback);
+    },
     final(callback) {
       io.conn.closeWrite().then(() => callback(), () => callback());
     },
