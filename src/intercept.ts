@@ -65,7 +65,13 @@ export async function intercept(
   const handshake = new Promise<void>((resolve, reject) => {
     socket.once("secure", () => resolve());
     socket.once("error", reject);
-    socket.once("close", () => reject(new Error("closed during the handshake")));
+    // A client that refuses the certificate may just close, without an alert.
+    for (const event of ["end", "close"]) {
+      socket.once(event, () => reject(new Error("the client closed during the handshake")));
+    }
+    ex.signal.addEventListener("abort", () => reject(new Error("hoard is shutting down")), {
+      once: true,
+    });
   });
   try {
     await Promise.race([handshake, timeout]);

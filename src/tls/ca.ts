@@ -51,17 +51,67 @@ export async function loadOrCreateCa(source: CaSource): Promise<CertificateAutho
     return await loadCa(source.certFile, source.keyFile);
   }
   const certPath = `${source.dir}/${CA_CERT_FILE}`, keyPath = `${source.dir}/${CA_KEY_FILE}`;
+  const existing = await loadIfPresent(certPath, keyPath);
+  if (existing !== undefined) return existing;
+  await Deno.mkdir(source.dir, { recursive: true, mode: 0o700 });
+  // `hoard serve` and `hoard env` often start together in CI: one creates the
+  // CA under a lock file, the other waits for it and loads it.
+  const lock = `${source.dir}/ca.lock`;
+  for (let waited = 0;; waited += LOCK_POLL_MS) {
+    try {
+      (await Deno.open(lock, { write: true, createNew: true, mode: 0o600 })).close();
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    const made = await loadIfPresent(certPath, keyPath);
+    if (made !== undefined) return made;
+    const st = await Deno.stat(lock).catch(() => undefined);
+    // A lock this old belongs to a process that died while creating the CA.
+    if (st !== undefined && Date.now() - (st.mtime?.getTime() ?? 0) > STALE_LOCK_MS) {
+      await Deno.remove(lock).catch(() => {});
+    } else if (waited > STALE_LOCK_MS) {
+      throw new Error(`gave up waiting for ${lock}`);
+    }
+    await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+  }
+  try {
+    const made = await loadIfPresent(certPath, keyPath);
+    if (made !== undefined) return made;
+    if (await exists(certPath)) {
+      throw new Error(
+        `${certPath} has no ${CA_KEY_FILE} beside it: remove it to have a new CA made`,
+      );
+    }
+    // A key without its certificate is what a crash between the two writes leaves: replaced.
+    const { certPem, keyPem } = await createCa();
+    // Key first, created 0600 and never readable by others, even for a moment.
+    await writeFile(keyPath, keyPem, 0o600);
+    await writeFile(certPath, certPem, 0o644);
+    return await loadCa(certPath, keyPath);
+  } finally {
+    await Deno.remove(lock).catch(() => {});
+  }
+}
+
+const LOCK_POLL_MS = 50;
+const STALE_LOCK_MS = 30_000;
+
+/** The CA in these files, or undefined when either file is missing. */
+async function loadIfPresent(
+  certPath: string,
+  keyPath: string,
+): Promise<CertificateAuthority | undefined> {
   try {
     return await loadCa(certPath, keyPath);
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
   }
-  await Deno.mkdir(source.dir, { recursive: true, mode: 0o700 });
-  const { certPem, keyPem } = await createCa();
-  // Key first, created 0600 and never readable by others, even for a moment.
-  await writeNew(keyPath, keyPem, 0o600);
-  await writeNew(certPath, certPem, 0o644);
-  return await loadCa(certPath, keyPath);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
 }
 
 /** Makes a new CA certificate and key, PEM. */
@@ -102,11 +152,22 @@ async function loadCa(certPath: string, keyPath: string): Promise<CertificateAut
   } catch {
     throw new Error(`${keyPath} is not a PKCS#8 ECDSA P-256 private key (PEM)`);
   }
+  const constraints = cert.getExtension(x509.BasicConstraintsExtension);
+  if (constraints?.ca !== true) {
+    throw new Error(`${certPath} is not a CA certificate (basicConstraints cA is not set)`);
+  }
+  // The key must be the certificate's: otherwise every leaf it signs is refused by every client.
+  const probe = new TextEncoder().encode("hoard CA key check");
+  const signature = await crypto.subtle.sign(ALG, key, probe);
+  const publicKey = await cert.publicKey.export(ALG, ["verify"]);
+  if (!(await crypto.subtle.verify(ALG, publicKey, signature, probe))) {
+    throw new Error(`${keyPath} does not match ${certPath} (it is not its private key)`);
+  }
   return { certPem, certPath, cert, key };
 }
 
-async function writeNew(path: string, text: string, mode: number): Promise<void> {
-  await Deno.writeTextFile(path, text, { createNew: true, mode });
+async function writeFile(path: string, text: string, mode: number): Promise<void> {
+  await Deno.writeTextFile(path, text, { mode });
   // The umask may have narrowed the mode; make sure it is exactly this.
   if (Deno.build.os !== "windows") await Deno.chmod(path, mode);
 }
