@@ -13,6 +13,7 @@ import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
 import { Cache, writeRunStats } from "./cache/cache.ts";
 import { Interception } from "./tls/interception.ts";
+import { Rules } from "./rules.ts";
 import { Logger } from "./log.ts";
 import { type ProxyOptions, resolveOptions } from "./options.ts";
 import { OriginClient } from "./origin/client.ts";
@@ -96,6 +97,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     self: { hosts: selfHosts(addr.hostname), port: addr.port },
     closing: false,
     interception,
+    rules: new Rules(opts.rules, opts.presets),
     serve(client, tunnelOrigin) {
       clients.add(client);
       const task = serveConnection(proxy, client, tunnelOrigin)

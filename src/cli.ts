@@ -14,6 +14,7 @@ import { type CaSource, loadOrCreateCa } from "./tls/ca.ts";
 import { writeBundle } from "./tls/bundle.ts";
 import { ENV_FORMATS, type EnvFormat, envVariables, formatEnv } from "./env.ts";
 import { formatAuthority } from "./http1/target.ts";
+import { ConfigError, loadConfig } from "./config.ts";
 import { Cache, formatBytes, readRunStats } from "./cache/cache.ts";
 import { defaultCacheDir } from "./options.ts";
 import { Logger } from "./log.ts";
@@ -45,6 +46,8 @@ Options:
                             created on first use
   --ca-cert FILE, --ca-key FILE
                             sign with this CA instead (PEM; key in PKCS#8)
+  --config FILE             rules (JSON or JSONC): immutable artifacts, TTLs, cache
+                            keys without signatures; see README
   --upstream-ca FILE        extra CA certificate(s), PEM, trusted for https origins
   --connect-ports LIST      ports CONNECT tunnels may reach, comma-separated
                             (default 443)
@@ -71,7 +74,7 @@ export class UsageError extends Error {
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "serve"; options: ProxyOptions; upstreamCaFiles: string[] }
+  | { kind: "serve"; options: ProxyOptions; upstreamCaFiles: string[]; configFile?: string }
   | { kind: "prune"; cacheDir?: string; maxSize: number }
   | { kind: "stats"; cacheDir?: string }
   | { kind: "ca"; ca: CaSource; pem: boolean }
@@ -113,6 +116,7 @@ export function parseCommandLine(args: string[]): Command {
         port: { type: "string" },
         "cache-dir": { type: "string" },
         "max-size": { type: "string" },
+        config: { type: "string" },
         "connect-ports": { type: "string" },
         intercept: { type: "string" },
         "ca-dir": { type: "string" },
@@ -226,7 +230,13 @@ export function parseCommandLine(args: string[]): Command {
     }
     options.logLevel = v["log-level"] as LogLevel;
   }
-  return { kind: "serve", options, upstreamCaFiles: v["upstream-ca"] ?? [] };
+  if (v.config === "") throw new UsageError("--config: empty path");
+  return {
+    kind: "serve",
+    options,
+    upstreamCaFiles: v["upstream-ca"] ?? [],
+    ...(v.config !== undefined ? { configFile: v.config } : {}),
+  };
 }
 
 function parseHost(text: string): string {
@@ -311,6 +321,17 @@ export async function run(args: string[]): Promise<number> {
   if (command.kind === "env") return await printEnv(command);
   if (command.kind === "prune") {
     return await prune(command.cacheDir ?? defaultCacheDir(), command.maxSize);
+  }
+  if (command.configFile !== undefined) {
+    try {
+      const config = await loadConfig(command.configFile);
+      command.options.rules = config.rules;
+      command.options.presets = config.presets;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      print(`hoard: ${err.message}`, "stderr");
+      return 2;
+    }
   }
   return await serve(command.options, command.upstreamCaFiles);
 }

@@ -8,6 +8,7 @@ import type { Cache } from "./cache/cache.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { Interception } from "./tls/interception.ts";
+import type { Rules } from "./rules.ts";
 import type { SelfAddress } from "./decide.ts";
 import type { Logger } from "./log.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -27,6 +28,8 @@ export interface ProxyContext {
   self: SelfAddress;
   /** Set once shutdown begins: connections finish their current request and close. */
   closing: boolean;
+  /** Rules on freshness and cache keys (presets plus the config file's). */
+  rules: Rules;
   /** TLS interception, when enabled. */
   interception?: Interception;
   /**

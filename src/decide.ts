@@ -13,6 +13,7 @@ import type { ResponseMeta } from "./cache/meta.ts";
 import { CACHEABLE_METHODS, type CacheRequest } from "./cache/policy.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { ProxyRequest } from "./read_request.ts";
+import { keyPath } from "./rules.ts";
 
 /** Where a proxied request goes, and its cache identity. */
 export interface Target {
@@ -31,7 +32,7 @@ export type Route =
   /** Answered by hoard itself (health check, a request for hoard's own address). */
   | { kind: "local"; path: string }
   /** Forwarded and relayed unchanged; the cache is not involved (or only invalidated). */
-  | { kind: "pass"; target: Target; why: "method" | "body" | "no-cache-dir" }
+  | { kind: "pass"; target: Target; why: "method" | "body" | "rule" | "no-cache-dir" }
   /** Answered from the store. */
   | { kind: "hit"; target: Target; entry: ResponseMeta; age: number; ttl: number }
   /** A stored response that must be checked with the origin first. */
@@ -50,7 +51,7 @@ export interface SelfAddress {
 /** Decides the route of `req`. */
 export async function decide(
   req: ProxyRequest,
-  proxy: Pick<ProxyContext, "self" | "cache">,
+  proxy: Pick<ProxyContext, "self" | "cache" | "rules">,
 ): Promise<Route> {
   const t = req.target;
   switch (t.form) {
@@ -67,16 +68,22 @@ export async function decide(
   if (t.port === proxy.self.port && proxy.self.hosts.has(t.host)) {
     return { kind: "local", path: t.path };
   }
+  const rule = proxy.rules.decide(t.host, t.path, req.head.fields);
   const target: Target = {
     origin: { scheme: t.scheme, host: t.host, port: t.port },
     path: t.path,
     cache: {
       method: req.head.method,
-      key: primaryKey(t.scheme, t.host, t.port, t.path),
+      // The key leaves out what rules say is not part of the resource (signatures).
+      key: primaryKey(t.scheme, t.host, t.port, keyPath(t.path, rule.ignoreQuery)),
       fields: req.head.fields,
+      ...(rule.forever || rule.ttl !== undefined
+        ? { override: { forever: rule.forever, ttl: rule.ttl } }
+        : {}),
     },
   };
   if (!CACHEABLE_METHODS.has(req.head.method)) return { kind: "pass", target, why: "method" };
+  if (!rule.cache) return { kind: "pass", target, why: "rule" };
   // A GET with a body is unusual and its meaning is undefined (RFC 9110 §9.3.1):
   // it is relayed as it is, body and all, rather than answered from the cache.
   if (req.framing.kind !== "none") return { kind: "pass", target, why: "body" };

@@ -5,6 +5,7 @@
  */
 
 import type { LogLevel } from "./log.ts";
+import type { Presets, Rule } from "./rules.ts";
 
 /** Options of {@linkcode startProxy}; every field is optional. */
 export interface ProxyOptions {
@@ -34,6 +35,10 @@ export interface ProxyOptions {
   caCertFile?: string;
   /** The private key (PKCS#8 PEM) of `caCertFile`. */
   caKeyFile?: string;
+  /** Rules on freshness and cache keys, applied after the presets (see src/rules.ts). @default {[]} */
+  rules?: Rule[];
+  /** Which built-in rule presets are on. @default {{ artifacts: true, signedUrls: true }} */
+  presets?: Presets;
   /** Extra CA certificates (PEM) trusted for https origins, besides the system's. @default {[]} */
   upstreamCaCerts?: string[];
   /** Time to open a connection to an origin (TCP + TLS). @default {10000} */
@@ -67,6 +72,8 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     port: o.port ?? 8080,
     cacheDir,
     intercept: o.intercept ?? [],
+    rules: o.rules ?? [],
+    presets: o.presets ?? {},
     caDir: o.caDir ?? `${cacheDir}/ca`,
     caCertFile: o.caCertFile,
     caKeyFile: o.caKeyFile,

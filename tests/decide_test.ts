@@ -5,6 +5,7 @@ import { decide, selfHosts } from "../src/decide.ts";
 import { parseRequestHead } from "../src/http1/parse_head.ts";
 import { Logger } from "../src/log.ts";
 import { interpretRequest } from "../src/read_request.ts";
+import { Rules } from "../src/rules.ts";
 
 const self = { hosts: selfHosts("127.0.0.1"), port: 8080 };
 
@@ -21,7 +22,7 @@ async function withCache(fn: (cache: Cache) => Promise<void>): Promise<void> {
 
 function route(cache: Cache, head: string) {
   const req = interpretRequest(parseRequestHead(new TextEncoder().encode(head + "\r\n\r\n")));
-  return decide(req, { self, cache });
+  return decide(req, { self, cache, rules: new Rules() });
 }
 
 Deno.test("decide: CONNECT is a tunnel", () =>

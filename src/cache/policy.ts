@@ -27,6 +27,9 @@
  *   the request's Range, so one is only ever reused for the same range.
  * - Set-Cookie is never stored: one client's cookie is not served to another.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
+ * - Rules (src/rules.ts) may override freshness: an immutable artifact's 200
+ *   is stored and fresh forever whatever either side's Cache-Control says; a
+ *   `ttl` replaces the origin's lifetime (storability rules still apply).
  *
  * @module
  */
@@ -68,7 +71,20 @@ export interface CacheRequest {
   key: string;
   /** Request fields. */
   fields: FieldList;
+  /** What rules say about freshness, when one matched. */
+  override?: FreshnessOverride;
 }
+
+/** A rule's say on freshness. */
+export interface FreshnessOverride {
+  /** A 200 is stored and fresh forever. */
+  forever: boolean;
+  /** Lifetime in seconds, replacing the origin's. */
+  ttl?: number;
+}
+
+/** The lifetime given to forever-fresh artifacts (ten years: any longer is the same). */
+export const FOREVER_SECONDS = 315_360_000;
 
 /** A stored response as the policy needs it. */
 export interface StoredResponse {
@@ -147,7 +163,15 @@ export function storability(
   if (vary !== undefined && /(^|,)\s*\*\s*(,|$)/.test(vary)) {
     return { storable: false, reason: "vary *" };
   }
-  const policy = newPolicy(semanticRequest(req), semanticResponse(status, fields, now), now);
+  const res = semanticResponse(status, fields, now);
+  const forever = req.override?.forever === true && status === 200;
+  if (forever) {
+    // An immutable artifact: its own Cache-Control does not matter.
+    res.headers["cache-control"] = `public, max-age=${FOREVER_SECONDS}`;
+    delete res.headers["expires"];
+    delete res.headers["pragma"];
+  }
+  const policy = newPolicy(semanticRequest(req), res, now);
   if (!policy.storable()) {
     return { storable: false, reason: notStorableReason(req, status, fields) };
   }
@@ -165,7 +189,10 @@ export type Freshness =
 export function freshness(req: CacheRequest, stored: StoredResponse, now: number): Freshness {
   const policy = restorePolicy(stored.policy, now);
   const age = policy.age();
-  const lifetime = policy.maxAge();
+  const o = req.override;
+  // An immutable artifact needs no revalidation, whatever the client asks.
+  if (o?.forever && stored.status === 200) return { kind: "hit", age, ttl: FOREVER_SECONDS - age };
+  const lifetime = o?.ttl ?? policy.maxAge();
   const d = requestDirectives(req.fields);
   if (d.noCache) return { kind: "revalidate", age, reason: "request" };
   if (d.maxAge !== undefined && age > d.maxAge) {

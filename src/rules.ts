@@ -1,0 +1,208 @@
+/**
+ * Rules: what hoard knows about URLs that HTTP headers do not say. Immutable
+ * artifacts (a published tarball never changes) are fresh forever whatever
+ * their Cache-Control; package indexes get a short freshness and are then
+ * revalidated; signed URLs keep their signature out of the cache key.
+ *
+ * Every rule that matches a request applies, in order: built-in presets
+ * first, then the user's rules, so a user rule overrides a preset.
+ *
+ * @module
+ */
+
+import type { FieldList } from "./http1/fields.ts";
+
+/** What a rule matches; every given field must match. */
+export interface RuleMatch {
+  /** Host glob: `*` is any run of characters but a dot (`*.example.org`); `**` any. */
+  host?: string;
+  /** Path glob (query excluded): `*` is any run of characters but `/`; `**` any. */
+  path?: string;
+  /** Request fields that must be present, lower-case name to a value glob (`*` any run). */
+  header?: Record<string, string>;
+}
+
+/** One rule. */
+export interface Rule {
+  /** A name for logs and error messages. */
+  name?: string;
+  /** Which requests it applies to. */
+  match: RuleMatch;
+  /** `"forever"`: a 200 response is stored and fresh forever, whatever its Cache-Control. */
+  fresh?: "forever";
+  /** Freshness lifetime in seconds, replacing the origin's; revalidated after it. */
+  ttl?: number;
+  /** `false`: never stored (relayed as it is). */
+  cache?: boolean;
+  /** Query parameters (names, `*` globs, any case) left out of the cache key. */
+  ignoreQuery?: string[];
+}
+
+/** What the rules say about one request. */
+export interface RuleDecision {
+  /** Names of the rules that matched. */
+  names: string[];
+  /** A 200 is fresh forever. */
+  forever: boolean;
+  /** Freshness lifetime override, in seconds. */
+  ttl?: number;
+  /** Whether responses may be stored at all. */
+  cache: boolean;
+  /** Query parameter patterns left out of the key. */
+  ignoreQuery: string[];
+}
+
+/** Immutable artifacts of the common package managers: stored and fresh forever. */
+export const ARTIFACT_PRESETS: readonly Rule[] = [
+  { name: "npm tarball", match: { path: "/**/-/*.tgz" }, fresh: "forever" },
+  { name: "python wheel", match: { path: "/**/*.whl" }, fresh: "forever" },
+  { name: "python sdist", match: { path: "/packages/**/*.tar.gz" }, fresh: "forever" },
+  { name: "crate", match: { path: "/**/*.crate" }, fresh: "forever" },
+  { name: "crate download", match: { path: "/api/v1/crates/*/*/download" }, fresh: "forever" },
+  { name: "deb package", match: { path: "/**/*.deb" }, fresh: "forever" },
+  { name: "udeb package", match: { path: "/**/*.udeb" }, fresh: "forever" },
+  { name: "rpm package", match: { path: "/**/*.rpm" }, fresh: "forever" },
+  { name: "apt by-hash", match: { path: "/**/by-hash/**" }, fresh: "forever" },
+  { name: "go module zip", match: { path: "/**/@v/*.zip" }, fresh: "forever" },
+  { name: "go module mod", match: { path: "/**/@v/*.mod" }, fresh: "forever" },
+  { name: "oci blob", match: { path: "/v2/**/blobs/sha256:*" }, fresh: "forever" },
+];
+
+/** Package metadata: changes when something is published, so short freshness, then revalidation. */
+export const METADATA_PRESETS: readonly Rule[] = [
+  {
+    name: "npm packument",
+    match: { header: { accept: "application/vnd.npm.install-v1*" } },
+    ttl: 300,
+  },
+  { name: "python simple index", match: { path: "/simple/**" }, ttl: 300 },
+  { name: "apt InRelease", match: { path: "/**/InRelease" }, ttl: 60 },
+  { name: "apt Release", match: { path: "/**/Release" }, ttl: 60 },
+  { name: "apt Release.gpg", match: { path: "/**/Release.gpg" }, ttl: 60 },
+  { name: "apt Packages", match: { path: "/**/Packages*" }, ttl: 60 },
+  { name: "apt Sources", match: { path: "/**/Sources*" }, ttl: 60 },
+  { name: "go module list", match: { path: "/**/@v/list" }, ttl: 300 },
+  { name: "go module latest", match: { path: "/**/@latest" }, ttl: 300 },
+];
+
+/** Signatures of pre-signed storage URLs: never part of the cache key. */
+export const SIGNED_URL_PRESETS: readonly Rule[] = [
+  {
+    name: "signed URL",
+    match: {},
+    ignoreQuery: [
+      "X-Amz-*",
+      "X-Goog-*",
+      "Signature",
+      "Expires",
+      "Key-Pair-Id",
+      "se",
+      "sig",
+      "sp",
+      "sv",
+    ],
+  },
+];
+
+/** Which built-in presets are on. */
+export interface Presets {
+  /** Immutable artifacts and package metadata. @default {true} */
+  artifacts?: boolean;
+  /** Query parameters of signed URLs out of the key. @default {true} */
+  signedUrls?: boolean;
+}
+
+/** Rules compiled for matching. */
+export class Rules {
+  #rules: { rule: Rule; host?: RegExp; path?: RegExp; header?: [string, RegExp][] }[];
+
+  /** @param rules user rules, applied after the presets that are on. */
+  constructor(rules: readonly Rule[] = [], presets: Presets = {}) {
+    const all = [
+      ...(presets.artifacts === false ? [] : [...ARTIFACT_PRESETS, ...METADATA_PRESETS]),
+      ...(presets.signedUrls === false ? [] : SIGNED_URL_PRESETS),
+      ...rules,
+    ];
+    this.#rules = all.map((rule) => ({
+      rule,
+      host: rule.match.host === undefined ? undefined : glob(rule.match.host.toLowerCase(), "."),
+      path: rule.match.path === undefined ? undefined : glob(rule.match.path, "/"),
+      header: rule.match.header === undefined
+        ? undefined
+        : Object.entries(rule.match.header).map(([n, v]) => [n.toLowerCase(), glob(v, "")]),
+    }));
+  }
+
+  /** What the rules say about a request for `path` (query included) on `host`. */
+  decide(host: string, path: string, fields: FieldList): RuleDecision {
+    const d: RuleDecision = { names: [], forever: false, cache: true, ignoreQuery: [] };
+    const pathOnly = path.split("?", 1)[0]!;
+    for (const { rule, host: h, path: p, header } of this.#rules) {
+      if (h !== undefined && !h.test(host)) continue;
+      if (p !== undefined && !p.test(pathOnly)) continue;
+      if (header !== undefined && !header.every(([n, re]) => re.test(fields.combined(n) ?? "\0"))) {
+        continue;
+      }
+      d.names.push(rule.name ?? "rule");
+      if (rule.fresh === "forever") {
+        d.forever = true;
+        delete d.ttl;
+      }
+      if (rule.ttl !== undefined) {
+        d.ttl = rule.ttl;
+        d.forever = false;
+      }
+      if (rule.cache !== undefined) d.cache = rule.cache;
+      if (rule.ignoreQuery !== undefined) d.ignoreQuery.push(...rule.ignoreQuery);
+    }
+    return d;
+  }
+}
+
+/**
+ * `path` without the query parameters named by `patterns` (case-insensitive
+ * globs); the order and spelling of the others is kept.
+ */
+export function keyPath(path: string, patterns: readonly string[]): string {
+  const q = path.indexOf("?");
+  if (q === -1 || patterns.length === 0) return path;
+  const res = patterns.map((p) => glob(p.toLowerCase(), ""));
+  const kept = path.slice(q + 1).split("&").filter((pair) => {
+    const name = safeDecode(pair.split("=", 1)[0]!).toLowerCase();
+    return !res.some((re) => re.test(name));
+  });
+  return kept.length === 0 ? path.slice(0, q) : `${path.slice(0, q)}?${kept.join("&")}`;
+}
+
+/** A glob as an anchored regular expression: `**` any run, `*` any run without `stop`. */
+export function glob(pattern: string, stop: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*") {
+      if (pattern[i + 1] === "*") {
+        // "/**/" also matches a single "/": the directories in between may be none.
+        if (pattern[i + 2] === "/" && pattern[i - 1] === "/") {
+          re += "(?:.*/)?";
+          i += 2;
+        } else {
+          re += ".*";
+          i++;
+        }
+      } else {
+        re += stop === "" ? ".*" : `[^${stop === "/" ? "/" : "."}]*`;
+      }
+    } else {
+      re += c.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+    }
+  }
+  return new RegExp(`^${re}$`, stop === "." ? "i" : "");
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
