@@ -11,7 +11,8 @@ import { selfHosts } from "./decide.ts";
 import { oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
-import { Cache, writeRunStats } from "./cache/cache.ts";
+import { Cache } from "./cache/cache.ts";
+import { publishSummary, RunReport, type Summary } from "./report.ts";
 import { Interception } from "./tls/interception.ts";
 import { Rules } from "./rules.ts";
 import { Logger } from "./log.ts";
@@ -27,6 +28,8 @@ export interface ProxyHandle {
   readonly url: string;
   /** Settles once the proxy has shut down. */
   readonly finished: Promise<void>;
+  /** This run's report so far. */
+  summary(): Summary;
   /**
    * Stops accepting, closes idle connections, lets in-flight requests finish
    * (up to `shutdownGraceMs`), then cuts the rest. Safe to call more than once.
@@ -85,6 +88,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     maxIdlePerOrigin: opts.maxIdlePerOrigin,
     idleTimeoutMs: opts.poolIdleTimeoutMs,
   });
+  const report = new RunReport();
   const proxy: ProxyContext = {
     options: opts,
     logger,
@@ -97,6 +101,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     self: { hosts: selfHosts(addr.hostname), port: addr.port },
     closing: false,
     interception,
+    report,
     rules: new Rules(opts.rules, opts.presets),
     serve(client, tunnelOrigin) {
       clients.add(client);
@@ -151,15 +156,18 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
       await Promise.allSettled([...tasks]);
       // Fills whose clients were cut end as their origin sockets close.
       await cache.settled();
-      if (cache.enabled) {
-        await writeRunStats(opts.cacheDir, cache.counters).catch((err) =>
-          logger.log("warn", `cannot write run statistics: ${oneLine(String(err))}`)
-        );
-      }
+      const failures = await publishSummary(report.summary(cache.counters), {
+        log: logger.enabled("error") ? (text) => logger.write(text.trimEnd()) : undefined,
+        stepSummary: opts.stepSummary,
+        json: opts.summaryJson,
+        cacheDir: cache.enabled ? opts.cacheDir : undefined,
+      });
+      for (const f of failures) logger.log("warn", oneLine(f));
       pool.close();
       resolveFinished();
     })();
 
   const url = `http://${formatAuthority(addr.hostname, addr.port)}`;
-  return { addr, url, finished, close, [Symbol.asyncDispose]: close };
+  const summary = () => report.summary(cache.counters);
+  return { addr, url, finished, close, summary, [Symbol.asyncDispose]: close };
 }

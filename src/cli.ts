@@ -15,7 +15,8 @@ import { writeBundle } from "./tls/bundle.ts";
 import { ENV_FORMATS, type EnvFormat, envVariables, formatEnv } from "./env.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { Cache, formatBytes, readRunStats } from "./cache/cache.ts";
+import { Cache, formatBytes } from "./cache/cache.ts";
+import { readRunStats, summaryText } from "./report.ts";
 import { defaultCacheDir } from "./options.ts";
 import { Logger } from "./log.ts";
 
@@ -48,6 +49,12 @@ Options:
                             sign with this CA instead (PEM; key in PKCS#8)
   --config FILE             rules (JSON or JSONC): immutable artifacts, TTLs, cache
                             keys without signatures; see README
+  --offline                 never contact an origin: serve what is stored, whatever
+                            its age; 504 for the rest (listed at exit)
+  --stale-if-error DURATION how long past its freshness a stored response stands in
+                            for an origin that fails (default 7d)
+  --summary-json FILE       write the run summary there as JSON at exit (it is also
+                            logged, and appended to $GITHUB_STEP_SUMMARY when set)
   --upstream-ca FILE        extra CA certificate(s), PEM, trusted for https origins
   --connect-ports LIST      ports CONNECT tunnels may reach, comma-separated
                             (default 443)
@@ -117,6 +124,9 @@ export function parseCommandLine(args: string[]): Command {
         "cache-dir": { type: "string" },
         "max-size": { type: "string" },
         config: { type: "string" },
+        offline: { type: "boolean" },
+        "stale-if-error": { type: "string" },
+        "summary-json": { type: "string" },
         "connect-ports": { type: "string" },
         intercept: { type: "string" },
         "ca-dir": { type: "string" },
@@ -202,6 +212,14 @@ export function parseCommandLine(args: string[]): Command {
     }
     options.intercept = hosts;
   }
+  if (v.offline) options.offline = true;
+  if (v["stale-if-error"] !== undefined) {
+    options.staleIfError = parseDuration("--stale-if-error", v["stale-if-error"]);
+  }
+  if (v["summary-json"] !== undefined) {
+    if (v["summary-json"] === "") throw new UsageError("--summary-json: empty path");
+    options.summaryJson = v["summary-json"];
+  }
   if (v["ca-dir"] !== undefined) options.caDir = v["ca-dir"];
   if (v["ca-cert"] !== undefined) options.caCertFile = v["ca-cert"];
   if (v["ca-key"] !== undefined) options.caKeyFile = v["ca-key"];
@@ -237,6 +255,19 @@ export function parseCommandLine(args: string[]): Command {
     upstreamCaFiles: v["upstream-ca"] ?? [],
     ...(v.config !== undefined ? { configFile: v.config } : {}),
   };
+}
+
+const DURATION_UNITS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses a duration like 7d, 12h, 30m, 45s or plain seconds (0 allowed), in seconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/i.exec(text.trim());
+  if (m === null) {
+    throw new UsageError(
+      `${flag}: expected a duration such as 7d, 12h, 30m or 45s, got ${JSON.stringify(text)}`,
+    );
+  }
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
 }
 
 function parseHost(text: string): string {
@@ -333,6 +364,8 @@ export async function run(args: string[]): Promise<number> {
       return 2;
     }
   }
+  const stepSummary = readEnv("GITHUB_STEP_SUMMARY");
+  if (stepSummary) command.options.stepSummary = stepSummary;
   return await serve(command.options, command.upstreamCaFiles);
 }
 
@@ -389,20 +422,10 @@ async function stats(dir: string): Promise<number> {
   await cache.ready;
   const last = await readRunStats(dir);
   print(`cache ${dir}: ${cache.entryCount} entries, ${formatBytes(cache.usedBytes)}`);
-  if (last === undefined) {
-    print("last run: no record");
-  } else {
-    const c = last.counters;
-    print(
-      `last run (ended ${
-        new Date(last.endedAt).toISOString()
-      }): ${c.hits} hits, ${c.misses} misses, ` +
-        `${c.revalidations} revalidations (${c.revalidated304} not modified), ${c.stored} stored, ` +
-        `${formatBytes(c.bytesFromCache)} from cache, ${
-          formatBytes(c.bytesFromOrigin)
-        } from origins`,
-    );
-  }
+  if (last === undefined) print("last run: no record");
+  else {print(
+      `last run, ended ${new Date(last.endedAt).toISOString()}:\n${summaryText(last.summary)}`,
+    );}
   return 0;
 }
 
@@ -465,4 +488,12 @@ async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<
 /** Entry point: runs the command line and exits with its code. */
 export async function main(): Promise<never> {
   Deno.exit(await run(Deno.args));
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
 }

@@ -16,7 +16,7 @@ import { Deadline } from "./io/deadline.ts";
 import { hit } from "./hit.ts";
 import { local } from "./local.ts";
 import { miss } from "./miss.ts";
-import { revalidate } from "./revalidate.ts";
+import { refreshInBackground, revalidate } from "./revalidate.ts";
 import { pass } from "./pass.ts";
 import { interpretRequest } from "./read_request.ts";
 import { isRequestStart } from "./read_request.ts";
@@ -90,6 +90,7 @@ export async function serveConnection(
         ex.keepAlive = req.keepAlive && !proxy.closing;
         const route = await decide(req, proxy);
         ex.record.route = route.kind;
+        if (route.kind !== "local") proxy.report.requests++;
         switch (route.kind) {
           case "tunnel":
             await tunnel(proxy, ex, route.origin);
@@ -104,22 +105,21 @@ export async function serveConnection(
             await pass(proxy, ex, req, route.target.origin, route.target.path, status);
             break;
           }
-          case "hit":
-            if (
-              !(await hit(
-                proxy,
-                ex,
-                req,
-                route.entry,
-                route.age,
-                `hoard; hit; ttl=${Math.floor(route.ttl)}`,
-              ))
-            ) {
+          case "hit": {
+            if (route.refresh) refreshInBackground(proxy, req, route.target, route.entry);
+            const detail = route.offline
+              ? "; detail=offline"
+              : route.refresh
+              ? "; detail=stale-while-revalidate"
+              : "";
+            const status = `hoard; hit; ttl=${Math.floor(route.ttl)}${detail}`;
+            if (!(await hit(proxy, ex, req, route.entry, route.age, status))) {
               // Gone or corrupt on disk (and now deleted): fetch it again.
               ex.record.route = "miss";
               await miss(proxy, ex, req, route.target, route.entry.id, "uri-miss");
             }
             break;
+          }
           case "revalidate":
             await revalidate(proxy, ex, req, route.target, route.entry, route.why);
             break;

@@ -9,6 +9,7 @@ import type { ClientConnection } from "./connection.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { Interception } from "./tls/interception.ts";
 import type { Rules } from "./rules.ts";
+import type { RunReport } from "./report.ts";
 import type { SelfAddress } from "./decide.ts";
 import type { Logger } from "./log.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -28,6 +29,8 @@ export interface ProxyContext {
   self: SelfAddress;
   /** Set once shutdown begins: connections finish their current request and close. */
   closing: boolean;
+  /** This run's report. */
+  report: RunReport;
   /** Rules on freshness and cache keys (presets plus the config file's). */
   rules: Rules;
   /** TLS interception, when enabled. */

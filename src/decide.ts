@@ -14,6 +14,7 @@ import { CACHEABLE_METHODS, type CacheRequest } from "./cache/policy.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { keyPath } from "./rules.ts";
+import { restorePolicy } from "./cache/semantics.ts";
 
 /** Where a proxied request goes, and its cache identity. */
 export interface Target {
@@ -34,7 +35,19 @@ export type Route =
   /** Forwarded and relayed unchanged; the cache is not involved (or only invalidated). */
   | { kind: "pass"; target: Target; why: "method" | "body" | "rule" | "no-cache-dir" }
   /** Answered from the store. */
-  | { kind: "hit"; target: Target; entry: ResponseMeta; age: number; ttl: number }
+  /**
+   * Answered from the store; `refresh` asks for a background revalidation
+   * (stale-while-revalidate), `offline` marks a stale entry served offline.
+   */
+  | {
+    kind: "hit";
+    target: Target;
+    entry: ResponseMeta;
+    age: number;
+    ttl: number;
+    refresh: boolean;
+    offline?: boolean;
+  }
   /** A stored response that must be checked with the origin first. */
   | { kind: "revalidate"; target: Target; entry: ResponseMeta; why: "stale" | "request" }
   /** Nothing usable stored: fetch (collapsing with other requests for `id`) and store. */
@@ -51,7 +64,7 @@ export interface SelfAddress {
 /** Decides the route of `req`. */
 export async function decide(
   req: ProxyRequest,
-  proxy: Pick<ProxyContext, "self" | "cache" | "rules">,
+  proxy: Pick<ProxyContext, "self" | "cache" | "rules" | "options">,
 ): Promise<Route> {
   const t = req.target;
   switch (t.form) {
@@ -91,7 +104,29 @@ export async function decide(
   const found = await proxy.cache.find(target.cache, Date.now());
   if (found.kind === "none") return { kind: "miss", target, id: found.id, vary: found.vary };
   const f = found.freshness;
-  if (f.kind === "hit") return { kind: "hit", target, entry: found.entry, age: f.age, ttl: f.ttl };
+  if (f.kind === "hit") {
+    return {
+      kind: "hit",
+      target,
+      entry: found.entry,
+      age: f.age,
+      ttl: f.ttl,
+      refresh: f.refresh === true,
+    };
+  }
+  // Offline, a stored response is served whatever its age.
+  if (proxy.options.offline) {
+    const ttl = restorePolicy(found.entry.policy, Date.now()).maxAge() - f.age;
+    return {
+      kind: "hit",
+      target,
+      entry: found.entry,
+      age: f.age,
+      ttl,
+      refresh: false,
+      offline: true,
+    };
+  }
   return { kind: "revalidate", target, entry: found.entry, why: f.reason };
 }
 

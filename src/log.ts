@@ -59,6 +59,11 @@ export class Logger {
     );
   }
 
+  /** Writes text as it is (the run summary), unless logging is silent. */
+  write(text: string): void {
+    if (this.#rank < LOG_LEVELS.indexOf("silent")) this.#sink(text);
+  }
+
   /** Writes `message` at `level`. */
   log(level: Exclude<LogLevel, "silent">, message: string): void {
     if (this.enabled(level)) this.#sink(`${new Date().toISOString()} ${level}: ${message}`);

@@ -39,6 +39,15 @@ export async function miss(
   fwd: Forwarded,
 ): Promise<void> {
   const cache = proxy.cache;
+  if (proxy.options.offline) {
+    proxy.report.offlineMiss(target.cache.key);
+    cache.counters.misses++;
+    throw new ProxyError(
+      504,
+      "http_request_error",
+      `offline: ${target.cache.key} is not in the cache`,
+    );
+  }
   if (requestDirectives(req.head.fields).onlyIfCached) {
     throw new ProxyError(
       504,
@@ -49,12 +58,14 @@ export async function miss(
   // HEAD is not stored (no body to store): it goes to the origin as it is.
   if (req.head.method === "HEAD") {
     cache.counters.misses++;
+    proxy.report.missed(target.origin.host);
     await relay(ex, await forward(proxy, ex, req, target.origin, target.path), `hoard; fwd=${fwd}`);
     return;
   }
   const { fill, leader } = cache.fills.join(id);
   if (!leader) return follow(proxy, ex, req, target, fill, fwd);
   cache.counters.misses++;
+  proxy.report.missed(target.origin.host);
   let res: OriginResponse;
   try {
     res = await forward(proxy, ex, req, target.origin, target.path);
@@ -81,23 +92,60 @@ export async function lead(
   fwdStatus = false,
 ): Promise<void> {
   const cache = proxy.cache;
+  const params = fwdStatus ? `fwd=${fwd}; fwd-status=${res.head.status}` : `fwd=${fwd}`;
+  const storing = await startStoring(proxy, req, target, fill, res);
+  if (storing.kind === "bypass") {
+    const bytes = await relay(ex, res, `hoard; ${params}; detail=${storing.reason}`);
+    cache.counters.bytesFromOrigin += bytes;
+    return;
+  }
+  // The leader's client is fed by the fill itself, chunk by chunk as the origin
+  // sends it (no read back from the file). The fill runs on its own: when this
+  // client leaves, it goes on for the followers and the store.
+  const sink = startFillResponse(ex, storing.head, `hoard; ${params}; stored`);
+  const served = Promise.withResolvers<void>();
+  cache.track(runFill(proxy, fill, res, storing.temp, storing.meta, { sink, served }));
+  try {
+    await served.promise;
+  } finally {
+    ex.record.bytes = sink.bytes;
+  }
+}
+
+/** A response about to be stored through a fill, or why it will not be. */
+type Storing =
+  | {
+    kind: "store";
+    head: FillHead;
+    temp: TempBody;
+    meta: Omit<ResponseMeta, "body" | "size" | "sha256">;
+  }
+  | { kind: "bypass"; reason: string };
+
+/**
+ * Decides whether `res` is stored; if so, announces it to the fill's
+ * followers, else tells them to ask the origin themselves.
+ */
+async function startStoring(
+  proxy: ProxyContext,
+  req: ProxyRequest,
+  target: Target,
+  fill: Fill,
+  res: OriginResponse,
+): Promise<Storing> {
   const now = Date.now();
   const { status, reason, fields } = res.head;
-  const params = fwdStatus ? `fwd=${fwd}; fwd-status=${status}` : `fwd=${fwd}`;
   const st = storability(target.cache, status, fields, now);
   let why = st.storable ? undefined : st.reason;
   // A body that ends at close cannot be told apart from a cut one: never stored.
   if (why === undefined && res.framing.kind === "close") why = "unframed";
-  const temp = why === undefined ? await cache.createTemp() : undefined;
+  const temp = why === undefined ? await proxy.cache.createTemp() : undefined;
   if (why === undefined && temp === undefined) why = "cache-unavailable";
   if (temp === undefined || !st.storable) {
     fill.bypass(why ?? "not stored");
-    cache.fills.remove(fill);
-    const bytes = await relay(ex, res, `hoard; ${params}; detail=${why}`);
-    cache.counters.bytesFromOrigin += bytes;
-    return;
+    proxy.cache.fills.remove(fill);
+    return { kind: "bypass", reason: why ?? "not stored" };
   }
-
   const vary = varyNames(fields.combined("vary"));
   const range = status === 206 ? req.head.fields.get("range") : undefined;
   const id = range !== undefined
@@ -131,17 +179,25 @@ export async function lead(
     policy: st.policy.toObject(),
     storedAt: now,
   };
-  // The leader's client is fed by the fill itself, chunk by chunk as the origin
-  // sends it (no read back from the file). The fill runs on its own: when this
-  // client leaves, it goes on for the followers and the store.
-  const sink = startFillResponse(ex, head, `hoard; ${params}; stored`);
-  const served = Promise.withResolvers<void>();
-  cache.track(runFill(proxy, fill, res, temp, meta, { sink, served }));
-  try {
-    await served.promise;
-  } finally {
-    ex.record.bytes = sink.bytes;
+  return { kind: "store", head, temp, meta };
+}
+
+/**
+ * Stores `res` through `fill` with no client waiting on it (a background
+ * refresh); a response that is not stored is read and dropped.
+ */
+export async function storeDetached(
+  proxy: ProxyContext,
+  req: ProxyRequest,
+  target: Target,
+  fill: Fill,
+  res: OriginResponse,
+): Promise<void> {
+  const storing = await startStoring(proxy, req, target, fill, res);
+  if (storing.kind === "store") {
+    return runFill(proxy, fill, res, storing.temp, storing.meta, undefined);
   }
+  res.finish(false);
 }
 
 /** The leader's client, while the fill writes to it. */
@@ -203,7 +259,10 @@ async function runFill(
     res.finish(complete);
   }
   cache.counters.bytesFromOrigin += fill.written;
-  if (complete) fill.end();
+  if (complete) {
+    fill.end();
+    proxy.report.fetched(performance.now() - fill.startedAt, fill.written);
+  }
   if (leader !== undefined) {
     // The leader got every byte (also when storing failed half-way).
     await leader.sink.end(trailers).then(
@@ -237,7 +296,10 @@ export async function follow(
     }
   }
   if (fwd === "stale" || fwd === "request") counters.revalidations++;
-  else counters.misses++;
+  else {
+    counters.misses++;
+    proxy.report.missed(target.origin.host);
+  }
   const shared = start.kind === "follow" &&
     (start.head.secondary === undefined ||
       start.head.secondary === secondaryKey(start.head.vary, req.head.fields));

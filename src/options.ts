@@ -24,6 +24,17 @@ export interface ProxyOptions {
   /** Receives each log line; by default lines go to stderr. */
   logSink?: (line: string) => void;
   /**
+   * How long past its freshness a stored response may stand in for an origin
+   * that is down, times out or answers 5xx (seconds). @default {604800} (7 days)
+   */
+  staleIfError?: number;
+  /** Never contact an origin: serve what is stored, whatever its age; 504 for the rest. @default {false} */
+  offline?: boolean;
+  /** Appends the run summary there as Markdown at shutdown (the CLI passes `$GITHUB_STEP_SUMMARY`). */
+  stepSummary?: string;
+  /** Writes the run summary there as JSON at shutdown. */
+  summaryJson?: string;
+  /**
    * Hosts whose CONNECT tunnels are decrypted (and so cached): `["*"]` for all,
    * names, or `*.example.com` for subdomains. Others stay plain tunnels.
    * @default {[]}
@@ -60,9 +71,11 @@ export interface ProxyOptions {
 }
 
 /** Options with every default filled in. */
+type OptionalOptions = "logSink" | "caCertFile" | "caKeyFile" | "stepSummary" | "summaryJson";
+/** Options with every default filled in. */
 export type ResolvedOptions =
-  & Required<Omit<ProxyOptions, "logSink" | "caCertFile" | "caKeyFile">>
-  & Pick<ProxyOptions, "logSink" | "caCertFile" | "caKeyFile">;
+  & Required<Omit<ProxyOptions, OptionalOptions>>
+  & Pick<ProxyOptions, OptionalOptions>;
 
 /** Fills in defaults. */
 export function resolveOptions(o: ProxyOptions): ResolvedOptions {
@@ -72,11 +85,15 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     port: o.port ?? 8080,
     cacheDir,
     intercept: o.intercept ?? [],
+    staleIfError: o.staleIfError ?? 7 * 86400,
+    offline: o.offline ?? false,
     rules: o.rules ?? [],
     presets: o.presets ?? {},
     caDir: o.caDir ?? `${cacheDir}/ca`,
     caCertFile: o.caCertFile,
     caKeyFile: o.caKeyFile,
+    stepSummary: o.stepSummary,
+    summaryJson: o.summaryJson,
     maxSize: o.maxSize ?? 10 * 1024 ** 3,
     connectPorts: o.connectPorts ?? [443],
     logLevel: o.logLevel ?? "info",

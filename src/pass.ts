@@ -7,6 +7,7 @@
  */
 
 import type { ProxyContext } from "./context.ts";
+import { ProxyError } from "./errors.ts";
 import { appendVia, endToEndFields, httpDate } from "./headers.ts";
 import { FieldList } from "./http1/fields.ts";
 import { type BodyFraming, CHUNKED, UNTIL_CLOSE } from "./http1/framing.ts";
@@ -53,6 +54,22 @@ export function forward(
     onInterim: ex.minor === 1
       ? (h) => ex.io.write(serializeResponseHead(h.status, h.reason, endToEndFields(h.fields)))
       : undefined,
+  });
+}
+
+/** Forwards a bodyless GET with no client attached (a background refresh). */
+export function forwardDetached(
+  proxy: ProxyContext,
+  req: ProxyRequest,
+  origin: Origin,
+  path: string,
+  conditional?: [string, string][],
+): Promise<OriginResponse> {
+  return proxy.origin.exchange({
+    origin,
+    method: "GET",
+    target: path,
+    fields: forwardedRequestFields(req, origin, conditional),
   });
 }
 
@@ -124,6 +141,13 @@ export async function pass(
   path: string,
   cacheStatus?: string,
 ): Promise<void> {
+  if (proxy.options.offline) {
+    throw new ProxyError(
+      504,
+      "http_request_error",
+      `offline: ${req.head.method} ${req.url} needs the origin`,
+    );
+  }
   const res = await forward(proxy, ex, req, origin, path);
   const method = req.head.method;
   if (!SAFE_METHODS.has(method) && res.head.status < 400 && proxy.cache.enabled) {

@@ -8,15 +8,16 @@
  * @module
  */
 
-import { refreshed, revalidationFields } from "./cache/policy.ts";
+import { refreshed, revalidationFields, staleIfError } from "./cache/policy.ts";
 import { restorePolicy } from "./cache/semantics.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import type { ProxyContext } from "./context.ts";
 import type { Target } from "./decide.ts";
 import { hit } from "./hit.ts";
-import { follow, lead, miss } from "./miss.ts";
+import { follow, lead, miss, storeDetached } from "./miss.ts";
+import { oneLine, ProxyError } from "./errors.ts";
 import type { OriginResponse } from "./origin/client.ts";
-import { forward, relay } from "./pass.ts";
+import { forward, forwardDetached, relay } from "./pass.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 
@@ -46,9 +47,20 @@ export async function revalidate(
       revalidationFields(target.cache, entry, now),
     );
   } catch (err) {
+    if (err instanceof ProxyError && err.status >= 500 && staleOk(proxy, target, entry)) {
+      fill.bypass("stale-if-error");
+      cache.fills.remove(fill);
+      return serveStale(proxy, ex, req, entry, err.status);
+    }
     fill.fail(err);
     cache.fills.remove(fill);
     throw err;
+  }
+  if (res.head.status >= 500 && staleOk(proxy, target, entry)) {
+    res.finish(false);
+    fill.bypass("stale-if-error");
+    cache.fills.remove(fill);
+    return serveStale(proxy, ex, req, entry, res.head.status);
   }
   if (res.head.status !== 304) return lead(proxy, ex, req, target, fill, res, why, true);
 
@@ -74,4 +86,88 @@ export async function revalidate(
   if (!(await hit(proxy, ex, req, updated, age, `hoard; fwd=${why}; fwd-status=304`, false))) {
     await miss(proxy, ex, req, target, entry.id, why);
   }
+}
+
+function staleOk(proxy: ProxyContext, target: Target, entry: ResponseMeta): boolean {
+  return staleIfError(target.cache, entry, Date.now(), proxy.options.staleIfError);
+}
+
+/** Serves a stale entry in place of an origin that failed with `status` (stale-if-error). */
+export async function serveStale(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  entry: ResponseMeta,
+  status: number,
+): Promise<void> {
+  proxy.cache.counters.staleServed++;
+  const age = restorePolicy(entry.policy, Date.now()).age();
+  const cacheStatus = `hoard; fwd=stale; fwd-status=${status}; detail=stale-if-error`;
+  if (!(await hit(proxy, ex, req, entry, age, cacheStatus, false))) {
+    throw new ProxyError(
+      502,
+      "destination_unavailable",
+      `origin failed and the stored ${entry.key} is gone`,
+    );
+  }
+}
+
+/**
+ * Revalidates `entry` with no client waiting (stale-while-revalidate): at most
+ * one refresh per entry at a time; the answer updates or replaces the entry.
+ */
+export function refreshInBackground(
+  proxy: ProxyContext,
+  req: ProxyRequest,
+  target: Target,
+  entry: ResponseMeta,
+): void {
+  const cache = proxy.cache;
+  const { fill, leader } = cache.fills.join(entry.id);
+  if (!leader) return;
+  cache.counters.revalidations++;
+  cache.track((async () => {
+    const now = Date.now();
+    let res: OriginResponse;
+    try {
+      res = await forwardDetached(
+        proxy,
+        req,
+        target.origin,
+        target.path,
+        revalidationFields(target.cache, entry, now),
+      );
+    } catch (err) {
+      proxy.logger.log(
+        "info",
+        `background refresh of ${entry.key} failed: ${oneLine(String(err))}`,
+      );
+      fill.fail(err);
+      cache.fills.remove(fill);
+      return;
+    }
+    if (res.head.status === 304) {
+      const renewed = refreshed(target.cache, entry, res.head.fields, false, now);
+      res.finish(true);
+      if (renewed !== undefined) {
+        await cache.update({
+          ...entry,
+          headers: renewed.headers,
+          policy: renewed.policy.toObject(),
+          storedAt: now,
+        });
+        cache.counters.revalidated304++;
+      }
+      fill.bypass("not-modified");
+      cache.fills.remove(fill);
+      return;
+    }
+    if (res.head.status >= 500) {
+      res.finish(false);
+      fill.bypass("stale-if-error");
+      cache.fills.remove(fill);
+      return;
+    }
+    await storeDetached(proxy, req, target, fill, res);
+  })());
 }

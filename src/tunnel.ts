@@ -33,6 +33,13 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
   }
   const interception = proxy.interception;
   if (interception?.matches(origin.host)) return intercept(proxy, ex, origin, interception);
+  if (proxy.options.offline) {
+    throw new ProxyError(
+      504,
+      "http_request_error",
+      `offline: a tunnel to ${origin.host}:${origin.port} needs the origin`,
+    );
+  }
   const upstream = new BufferedConn(await dial(origin, { connectTimeoutMs }));
   const cut = () => upstream.close();
   ex.signal.addEventListener("abort", cut);

@@ -6,6 +6,7 @@ import { parseRequestHead } from "../src/http1/parse_head.ts";
 import { Logger } from "../src/log.ts";
 import { interpretRequest } from "../src/read_request.ts";
 import { Rules } from "../src/rules.ts";
+import { resolveOptions } from "../src/options.ts";
 
 const self = { hosts: selfHosts("127.0.0.1"), port: 8080 };
 
@@ -22,7 +23,7 @@ async function withCache(fn: (cache: Cache) => Promise<void>): Promise<void> {
 
 function route(cache: Cache, head: string) {
   const req = interpretRequest(parseRequestHead(new TextEncoder().encode(head + "\r\n\r\n")));
-  return decide(req, { self, cache, rules: new Rules() });
+  return decide(req, { self, cache, rules: new Rules(), options: resolveOptions({}) });
 }
 
 Deno.test("decide: CONNECT is a tunnel", () =>

@@ -41,6 +41,8 @@ export interface CacheCounters {
   bytesFromCache: number;
   /** Body bytes fetched from origins for cacheable requests. */
   bytesFromOrigin: number;
+  /** Stale responses served because the origin failed (stale-if-error). */
+  staleServed: number;
 }
 
 interface Usage {
@@ -70,6 +72,7 @@ export class Cache {
     stored: 0,
     bytesFromCache: 0,
     bytesFromOrigin: 0,
+    staleServed: 0,
   };
   #store: Store | undefined;
   #logger: Logger;
@@ -512,33 +515,6 @@ async function verifyFile(file: Deno.FsFile, entry: ResponseMeta): Promise<boole
   }
   await file.seek(0, Deno.SeekMode.Start);
   return size === entry.size && hash.digest("hex") === entry.sha256;
-}
-
-/** What `stats.json` holds: the counters of the last run that ended cleanly. */
-export interface RunStats {
-  /** When the run ended (ms since the epoch). */
-  endedAt: number;
-  /** Its counters. */
-  counters: CacheCounters;
-}
-
-const RUN_STATS = "stats.json";
-
-/** Writes the counters of this run into the cache directory. */
-export async function writeRunStats(dir: string, counters: CacheCounters): Promise<void> {
-  const stats: RunStats = { endedAt: Date.now(), counters };
-  await Deno.writeTextFile(`${dir}/${RUN_STATS}.tmp`, JSON.stringify(stats, null, 1) + "\n");
-  await Deno.rename(`${dir}/${RUN_STATS}.tmp`, `${dir}/${RUN_STATS}`);
-}
-
-/** Reads the last run's counters, if any. */
-export async function readRunStats(dir: string): Promise<RunStats | undefined> {
-  try {
-    const s = JSON.parse(await Deno.readTextFile(`${dir}/${RUN_STATS}`));
-    return typeof s?.endedAt === "number" && typeof s?.counters === "object" ? s : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Bytes for people: 1.5 GiB, 300 KiB. */

@@ -49,6 +49,8 @@ export class Fill {
   #wake: (() => void)[] = [];
   /** Clients following this fill, the first one included. */
   followers = 1;
+  /** When the fill started (`performance.now()`): about when its origin request went out. */
+  readonly startedAt: number = performance.now();
   /** Settles when the fill is over: committed to the store, discarded, or bypassed. */
   readonly settled: Promise<void>;
   /** @internal */

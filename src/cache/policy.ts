@@ -180,8 +180,12 @@ export function storability(
 
 /** What to do with a request that found `stored` in the cache. */
 export type Freshness =
-  /** Fresh (or stale but acceptable to the client): serve it. `ttl` is the remaining freshness in seconds. */
-  | { kind: "hit"; age: number; ttl: number }
+  /**
+   * Fresh (or stale but acceptable): serve it. `ttl` is the remaining freshness
+   * in seconds; `refresh` says to revalidate it in the background meanwhile
+   * (stale-while-revalidate).
+   */
+  | { kind: "hit"; age: number; ttl: number; refresh?: boolean }
   /** Must be checked with the origin first. */
   | { kind: "revalidate"; age: number; reason: "stale" | "request" };
 
@@ -203,11 +207,39 @@ export function freshness(req: CacheRequest, stored: StoredResponse, now: number
   }
   const ttl = lifetime - age;
   if (ttl > 0) return { kind: "hit", age, ttl };
-  // Stale. A client may accept it with max-stale, unless the response forbids serving it stale.
-  if (d.maxStale !== undefined && -ttl <= d.maxStale && !forbidsStale(stored.headers)) {
-    return { kind: "hit", age, ttl };
+  // Stale: usable only when the response allows serving it stale.
+  if (!forbidsStale(stored.headers)) {
+    // stale-while-revalidate (RFC 5861 §3): serve now, refresh in the background.
+    const swr = directiveSeconds(stored.headers, "stale-while-revalidate");
+    if (swr !== undefined && -ttl <= swr) return { kind: "hit", age, ttl, refresh: true };
+    // A client may accept it with max-stale.
+    if (d.maxStale !== undefined && -ttl <= d.maxStale) return { kind: "hit", age, ttl };
   }
   return { kind: "revalidate", age, reason: "stale" };
+}
+
+/**
+ * Whether `stored` may stand in for a failed origin (unreachable, timed out,
+ * or 5xx): RFC 5861 §4 stale-if-error, up to `maxStaleSeconds` past its
+ * freshness (or longer if its own stale-if-error says so) — never when it
+ * forbids serving it stale (RFC 9111 §4.2.4).
+ */
+export function staleIfError(
+  req: CacheRequest,
+  stored: StoredResponse,
+  now: number,
+  maxStaleSeconds: number,
+): boolean {
+  if (forbidsStale(stored.headers)) return false;
+  const policy = restorePolicy(stored.policy, now);
+  const staleFor = policy.age() - (req.override?.ttl ?? policy.maxAge());
+  const own = directiveSeconds(stored.headers, "stale-if-error") ?? 0;
+  return staleFor <= Math.max(maxStaleSeconds, own);
+}
+
+function directiveSeconds(headers: [string, string][], name: string): number | undefined {
+  const v = parseDirectives(joined(headers, "cache-control")).get(name);
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
 /**

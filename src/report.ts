@@ -1,0 +1,220 @@
+/**
+ * The run's report: what hoard did for this job, in figures a person reads at
+ * the end of a CI log (and in the GitHub step summary), or as JSON.
+ *
+ * @module
+ */
+
+import type { CacheCounters } from "./cache/cache.ts";
+import { formatBytes } from "./cache/cache.ts";
+
+/** Most missed hosts and offline misses kept. */
+const MAX_LISTED = 1000;
+
+/** Default origin speed for the time-saved estimate when the run fetched nothing to measure it. */
+const DEFAULT_LATENCY_MS = 100;
+const DEFAULT_BYTES_PER_SECOND = 20 * 1024 * 1024;
+
+/** Collects what the counters do not: per-host misses, origin timings, offline misses. */
+export class RunReport {
+  /** When the run started (ms). */
+  readonly startedAt: number = Date.now();
+  /** Requests that went through the proxy (not those for hoard itself). */
+  requests = 0;
+  #missedHosts = new Map<string, number>();
+  #offlineMisses: string[] = [];
+  #originFetches = 0;
+  #originMs = 0;
+  #originBytes = 0;
+
+  /** A request went to the origin because nothing usable was stored. */
+  missed(host: string): void {
+    if (this.#missedHosts.size < MAX_LISTED || this.#missedHosts.has(host)) {
+      this.#missedHosts.set(host, (this.#missedHosts.get(host) ?? 0) + 1);
+    }
+  }
+
+  /** Offline, a request found nothing stored. */
+  offlineMiss(url: string): void {
+    if (this.#offlineMisses.length < MAX_LISTED) this.#offlineMisses.push(url);
+  }
+
+  /** An origin fetch for the cache took `ms` for `bytes`. */
+  fetched(ms: number, bytes: number): void {
+    this.#originFetches++;
+    this.#originMs += ms;
+    this.#originBytes += bytes;
+  }
+
+  /** The figures so far. */
+  summary(c: CacheCounters, now: number = Date.now()): Summary {
+    // Each hit would have cost a round trip and its bytes at this run's origin speed.
+    const latencyMs = this.#originFetches > 0
+      ? this.#originMs / this.#originFetches / 2
+      : DEFAULT_LATENCY_MS;
+    const bytesPerSecond = this.#originMs > 0 && this.#originBytes > 0
+      ? this.#originBytes / (this.#originMs / 1000)
+      : DEFAULT_BYTES_PER_SECOND;
+    const saved = (c.hits + c.revalidated304) * latencyMs / 1000 +
+      c.bytesFromCache / bytesPerSecond;
+    return {
+      durationSeconds: Math.round((now - this.startedAt) / 1000),
+      requests: this.requests,
+      hits: c.hits,
+      misses: c.misses,
+      revalidations: c.revalidations,
+      notModified: c.revalidated304,
+      staleServed: c.staleServed,
+      stored: c.stored,
+      bytesFromCache: c.bytesFromCache,
+      bytesFromOrigin: c.bytesFromOrigin,
+      timeSavedSeconds: Math.round(saved * 10) / 10,
+      topMissedHosts: [...this.#missedHosts].sort((a, b) => b[1] - a[1]).slice(0, 10).map((
+        [host, misses],
+      ) => ({
+        host,
+        misses,
+      })),
+      offlineMisses: [...this.#offlineMisses],
+    };
+  }
+}
+
+/** The report of one run. */
+export interface Summary {
+  /** How long hoard ran. */
+  durationSeconds: number;
+  /** Requests through the proxy. */
+  requests: number;
+  /** Answered from the cache. */
+  hits: number;
+  /** Fetched because nothing usable was stored. */
+  misses: number;
+  /** Stale entries checked with the origin. */
+  revalidations: number;
+  /** Of those, still valid (304): the stored body was served. */
+  notModified: number;
+  /** Stale entries served because the origin failed. */
+  staleServed: number;
+  /** Responses stored. */
+  stored: number;
+  /** Body bytes sent from the cache. */
+  bytesFromCache: number;
+  /** Body bytes fetched from origins. */
+  bytesFromOrigin: number;
+  /** Estimated time the cache saved (round trips and transfer at this run's origin speed). */
+  timeSavedSeconds: number;
+  /** Hosts with the most misses. */
+  topMissedHosts: { host: string; misses: number }[];
+  /** URLs requested offline that were not in the cache: what to warm. */
+  offlineMisses: string[];
+}
+
+/** The summary as lines for a log. */
+export function summaryText(s: Summary): string {
+  const hitRate = s.hits + s.misses > 0
+    ? ` (${Math.round((100 * s.hits) / (s.hits + s.misses))}% hits)`
+    : "";
+  const lines = [
+    `hoard: ${s.requests} requests in ${s.durationSeconds} s: ${s.hits} hits, ${s.misses} misses${hitRate}, ` +
+    `${s.revalidations} revalidations (${s.notModified} not modified), ${s.staleServed} stale served, ${s.stored} stored`,
+    `hoard: ${formatBytes(s.bytesFromCache)} from the cache, ${
+      formatBytes(s.bytesFromOrigin)
+    } from origins; ` +
+    `about ${s.timeSavedSeconds} s saved`,
+  ];
+  if (s.topMissedHosts.length > 0) {
+    lines.push(
+      `hoard: most misses: ${s.topMissedHosts.map((h) => `${h.host} (${h.misses})`).join(", ")}`,
+    );
+  }
+  if (s.offlineMisses.length > 0) {
+    lines.push(`hoard: offline, not in the cache (${s.offlineMisses.length}):`);
+    for (const url of s.offlineMisses) lines.push(`  ${url}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The summary as Markdown, for `$GITHUB_STEP_SUMMARY`. */
+export function summaryMarkdown(s: Summary): string {
+  const rows: [string, string][] = [
+    ["Requests", String(s.requests)],
+    ["Cache hits", String(s.hits)],
+    ["Misses", String(s.misses)],
+    ["Revalidations (not modified)", `${s.revalidations} (${s.notModified})`],
+    ["Stale served (origin failed)", String(s.staleServed)],
+    ["Stored", String(s.stored)],
+    ["From the cache", formatBytes(s.bytesFromCache)],
+    ["From origins", formatBytes(s.bytesFromOrigin)],
+    ["Time saved (estimate)", `${s.timeSavedSeconds} s`],
+  ];
+  let md = "### hoard cache\n\n| | |\n|---|---:|\n" +
+    rows.map(([k, v]) => `| ${k} | ${v} |`).join("\n") + "\n";
+  if (s.topMissedHosts.length > 0) {
+    md += "\n| Most missed host | Misses |\n|---|---:|\n" +
+      s.topMissedHosts.map((h) => `| ${h.host} | ${h.misses} |`).join("\n") + "\n";
+  }
+  if (s.offlineMisses.length > 0) {
+    md += `\nOffline, not in the cache:\n\n${
+      s.offlineMisses.map((u) => `- \`${u}\``).join("\n")
+    }\n`;
+  }
+  return md + "\n";
+}
+
+/** What `stats.json` in the cache directory holds: the report of the last run that ended cleanly. */
+export interface RunStats {
+  /** When the run ended (ms since the epoch). */
+  endedAt: number;
+  /** Its report. */
+  summary: Summary;
+}
+
+const RUN_STATS = "stats.json";
+
+/** Keeps this run's report in the cache directory, for `hoard stats`. */
+export async function writeRunStats(dir: string, summary: Summary): Promise<void> {
+  const stats: RunStats = { endedAt: Date.now(), summary };
+  await Deno.writeTextFile(`${dir}/${RUN_STATS}.tmp`, JSON.stringify(stats, null, 1) + "\n");
+  await Deno.rename(`${dir}/${RUN_STATS}.tmp`, `${dir}/${RUN_STATS}`);
+}
+
+/** The last run's report, if any. */
+export async function readRunStats(dir: string): Promise<RunStats | undefined> {
+  try {
+    const s = JSON.parse(await Deno.readTextFile(`${dir}/${RUN_STATS}`));
+    return typeof s?.endedAt === "number" && typeof s?.summary === "object" ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes the report where it was asked for: the log (unless silent), the
+ * GitHub step summary, a JSON file, and the cache directory.
+ */
+export async function publishSummary(
+  s: Summary,
+  to: { log?: (text: string) => void; stepSummary?: string; json?: string; cacheDir?: string },
+): Promise<string[]> {
+  const failures: string[] = [];
+  to.log?.(summaryText(s));
+  const attempt = async (what: string, write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (err) {
+      failures.push(`cannot write ${what}: ${err instanceof Error ? err.message : err}`);
+    }
+  };
+  if (to.stepSummary) {
+    await attempt(
+      to.stepSummary,
+      () => Deno.writeTextFile(to.stepSummary!, summaryMarkdown(s), { append: true }),
+    );
+  }
+  if (to.json) {
+    await attempt(to.json, () => Deno.writeTextFile(to.json!, JSON.stringify(s, null, 2) + "\n"));
+  }
+  if (to.cacheDir) await attempt("run statistics", () => writeRunStats(to.cacheDir!, s));
+  return failures;
+}
