@@ -15,6 +15,7 @@ import { Cache } from "./cache/cache.ts";
 import { publishSummary, RunReport, type Summary } from "./report.ts";
 import { Interception } from "./tls/interception.ts";
 import { Rules } from "./rules.ts";
+import { Metrics } from "./metrics.ts";
 import { Logger } from "./log.ts";
 import { type ProxyOptions, resolveOptions } from "./options.ts";
 import { OriginClient } from "./origin/client.ts";
@@ -52,7 +53,7 @@ export interface ProxyHandle {
  */
 export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
   const opts = resolveOptions(options);
-  const logger = new Logger(opts.logLevel, opts.logSink);
+  const logger = new Logger(opts.logLevel, opts.logSink, opts.logFormat);
   let listener: Deno.TcpListener;
   try {
     listener = Deno.listen({ hostname: opts.host, port: opts.port });
@@ -102,6 +103,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     closing: false,
     interception,
     report,
+    metrics: new Metrics(),
+    openConnections: () => clients.size,
     rules: new Rules(opts.rules, opts.presets),
     serve(client, tunnelOrigin) {
       clients.add(client);
@@ -131,7 +134,12 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
         continue;
       }
       conn.setNoDelay(true);
-      proxy.serve({ io: new BufferedConn(conn), busy: false, abort: new AbortController() });
+      proxy.serve({
+        io: new BufferedConn(conn),
+        busy: false,
+        abort: new AbortController(),
+        peer: formatAuthority(conn.remoteAddr.hostname, conn.remoteAddr.port),
+      });
     }
   })();
 

@@ -61,6 +61,8 @@ Options:
   --connect-timeout SECS    time to connect to an origin (default 10)
   --response-timeout SECS   time for an origin to start answering (default 60)
   --log-level LEVEL         debug | info | warn | error | silent (default info)
+  --log-format FORMAT       text (one line per request for people) or json (one
+                            object per request)
   -q, --quiet               log warnings and errors only (--log-level warn)
   -h, --help                show this help
   -V, --version             print the version
@@ -139,6 +141,7 @@ export function parseCommandLine(args: string[]): Command {
         "connect-timeout": { type: "string" },
         "response-timeout": { type: "string" },
         "log-level": { type: "string" },
+        "log-format": { type: "string" },
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -213,6 +216,14 @@ export function parseCommandLine(args: string[]): Command {
     options.intercept = hosts;
   }
   if (v.offline) options.offline = true;
+  if (v["log-format"] !== undefined) {
+    if (v["log-format"] !== "text" && v["log-format"] !== "json") {
+      throw new UsageError(
+        `--log-format: expected text or json, got ${JSON.stringify(v["log-format"])}`,
+      );
+    }
+    options.logFormat = v["log-format"];
+  }
   if (v["stale-if-error"] !== undefined) {
     options.staleIfError = parseDuration("--stale-if-error", v["stale-if-error"]);
   }

@@ -27,6 +27,8 @@ import { tunnel } from "./tunnel.ts";
 export interface ClientConnection {
   /** The connection. */
   io: BufferedConn;
+  /** The client's address, for the log. */
+  peer?: string;
   /** True from a request's first byte to its response's last: shutdown waits for it. */
   busy: boolean;
   /** Aborted when shutdown cuts the connection; steps close their origin side on it. */
@@ -75,6 +77,7 @@ export async function serveConnection(
           bytes: 0,
           start: performance.now(),
           route: "error",
+          client: client.peer,
         },
       };
       try {
@@ -96,7 +99,7 @@ export async function serveConnection(
             await tunnel(proxy, ex, route.origin);
             break;
           case "local":
-            await local(ex, route.path);
+            await local(proxy, ex, route.path);
             break;
           case "pass": {
             const status = route.why === "method"
@@ -138,6 +141,7 @@ export async function serveConnection(
         await fail(proxy, ex, err);
       }
       proxy.logger.request(ex.record);
+      proxy.metrics.request(ex.record.route, ex.record.status, ex.record.bytes);
       if (!ex.keepAlive || io.closed) return;
     }
   } finally {

@@ -10,6 +10,7 @@ import type { Origin } from "./origin/dial.ts";
 import type { Interception } from "./tls/interception.ts";
 import type { Rules } from "./rules.ts";
 import type { RunReport } from "./report.ts";
+import type { Metrics } from "./metrics.ts";
 import type { SelfAddress } from "./decide.ts";
 import type { Logger } from "./log.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -29,6 +30,10 @@ export interface ProxyContext {
   self: SelfAddress;
   /** Set once shutdown begins: connections finish their current request and close. */
   closing: boolean;
+  /** The live view's counters. */
+  metrics: Metrics;
+  /** Client connections open now. */
+  openConnections(): number;
   /** This run's report. */
   report: RunReport;
   /** Rules on freshness and cache keys (presets plus the config file's). */

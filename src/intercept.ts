@@ -92,6 +92,7 @@ export async function intercept(
     io: new BufferedConn(new SocketStream(socket)),
     busy: false,
     abort: new AbortController(),
+    peer: ex.record.client,
   };
   // Shutdown cuts the tunnel's requests with the tunnel.
   const cut = () => inner.abort.abort();

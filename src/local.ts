@@ -1,32 +1,57 @@
 /**
- * The local step: requests addressed to hoard itself rather than through it.
+ * The local step: requests addressed to hoard itself rather than through it —
+ * health checks, the Prometheus metrics, the CA certificate.
  *
  * @module
  */
 
+import type { ProxyContext } from "./context.ts";
 import { ProxyError } from "./errors.ts";
 import { type Exchange, sendText } from "./respond.ts";
 import { VERSION } from "./version.ts";
 
 /**
- * Answers a request for hoard's own address: `/healthz` for health checks, `/`
- * with a hint; anything else is 404, since hoard is a proxy, not a server.
+ * Answers a request for hoard's own address: `/_hoard/health` (and `/healthz`),
+ * `/_hoard/metrics`, `/_hoard/ca.pem` when interception is on, `/` with a
+ * hint; anything else is 404, since hoard is a proxy, not a server.
  */
-export async function local(ex: Exchange, path: string): Promise<void> {
+export async function local(proxy: ProxyContext, ex: Exchange, path: string): Promise<void> {
   ex.record.route = "local";
-  const pathOnly = path.split("?")[0];
-  if (pathOnly !== "/" && pathOnly !== "/healthz") {
+  const pathOnly = path.split("?")[0]!;
+  const page = PAGES[pathOnly];
+  if (page === undefined || (pathOnly === "/_hoard/ca.pem" && proxy.interception === undefined)) {
     throw new ProxyError(
       404,
       "http_request_error",
-      `${path} is not served here; hoard is a forward proxy: use it as HTTP_PROXY`,
+      `${pathOnly} is not served here; hoard is a forward proxy: use it as HTTP_PROXY`,
     );
   }
   if (ex.method !== "GET" && ex.method !== "HEAD") {
     throw new ProxyError(405, "http_request_error", `${ex.method} is not allowed on ${pathOnly}`);
   }
-  const text = pathOnly === "/healthz"
-    ? "ok\n"
-    : `hoard ${VERSION}: a caching forward proxy. Use it as HTTP_PROXY / HTTPS_PROXY.\n`;
-  await sendText(ex, 200, text);
+  const [contentType, body] = page(proxy);
+  await sendText(ex, 200, body, contentType === undefined ? [] : [["Content-Type", contentType]]);
 }
+
+type Page = (proxy: ProxyContext) => [contentType: string | undefined, body: string];
+
+const health: Page = () => [undefined, "ok\n"];
+
+const PAGES: Record<string, Page> = {
+  "/": () => [
+    undefined,
+    `hoard ${VERSION}: a caching forward proxy. Use it as HTTP_PROXY / HTTPS_PROXY.\n`,
+  ],
+  "/healthz": health,
+  "/_hoard/health": health,
+  "/_hoard/metrics": (proxy) => [
+    "text/plain; version=0.0.4; charset=utf-8",
+    proxy.metrics.render({
+      cache: proxy.cache.counters,
+      cacheBytes: proxy.cache.usedBytes,
+      cacheEntries: proxy.cache.entryCount,
+      openConnections: proxy.openConnections(),
+    }),
+  ],
+  "/_hoard/ca.pem": (proxy) => ["application/x-pem-file", proxy.interception!.ca.certPem],
+};

@@ -26,20 +26,35 @@ export interface RequestRecord {
   route: string;
   /** Why it failed, when it did (a Proxy-Status error type or a short word). */
   error?: string;
+  /** The client's address. */
+  client?: string;
+  /** The Cache-Status sent, if any. */
+  cacheStatus?: string;
+  /** Time until the origin's response head arrived, when an origin was asked. */
+  originMs?: number;
 }
+
+/** How request lines are written: for people, or one JSON object per line. */
+export type LogFormat = "text" | "json";
 
 /** Writes log lines at or above a level. */
 export class Logger {
   #rank: number;
   #sink: (line: string) => void;
+  #format: LogFormat;
 
   /**
    * @param level lowest level written.
    * @param sink receives each line without newline; by default stderr.
    */
-  constructor(level: LogLevel = "info", sink: (line: string) => void = writeStderr) {
+  constructor(
+    level: LogLevel = "info",
+    sink: (line: string) => void = writeStderr,
+    format: LogFormat = "text",
+  ) {
     this.#rank = LOG_LEVELS.indexOf(level);
     this.#sink = sink;
+    this.#format = format;
   }
 
   /** Whether lines at `level` are written. */
@@ -51,6 +66,22 @@ export class Logger {
   request(r: RequestRecord): void {
     if (!this.enabled("info")) return;
     const ms = (performance.now() - r.start).toFixed(1);
+    if (this.#format === "json") {
+      this.#sink(JSON.stringify({
+        time: new Date().toISOString(),
+        client: r.client,
+        method: r.method,
+        url: r.url,
+        status: r.status,
+        route: r.route,
+        cacheStatus: r.cacheStatus,
+        bytes: r.bytes,
+        ms: Number(ms),
+        originMs: r.originMs === undefined ? undefined : Math.round(r.originMs * 10) / 10,
+        error: r.error,
+      }));
+      return;
+    }
     const error = r.error === undefined ? "" : ` error=${r.error}`;
     this.#sink(
       `${

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { LogLevel } from "./log.ts";
+import type { LogFormat, LogLevel } from "./log.ts";
 import type { Presets, Rule } from "./rules.ts";
 
 /** Options of {@linkcode startProxy}; every field is optional. */
@@ -21,6 +21,8 @@ export interface ProxyOptions {
   connectPorts?: number[];
   /** Lowest level logged. @default {"info"} */
   logLevel?: LogLevel;
+  /** Request lines for people (`text`) or one JSON object per line (`json`). @default {"text"} */
+  logFormat?: LogFormat;
   /** Receives each log line; by default lines go to stderr. */
   logSink?: (line: string) => void;
   /**
@@ -97,6 +99,7 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     maxSize: o.maxSize ?? 10 * 1024 ** 3,
     connectPorts: o.connectPorts ?? [443],
     logLevel: o.logLevel ?? "info",
+    logFormat: o.logFormat ?? "text",
     logSink: o.logSink,
     upstreamCaCerts: o.upstreamCaCerts ?? [],
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,

@@ -33,7 +33,7 @@ const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TR
  * response head is in. `conditional` replaces the client's If-None-Match /
  * If-Modified-Since (a revalidation).
  */
-export function forward(
+export async function forward(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
@@ -41,7 +41,8 @@ export function forward(
   path: string,
   conditional?: [string, string][],
 ): Promise<OriginResponse> {
-  return proxy.origin.exchange({
+  const started = performance.now();
+  const res = await proxy.origin.exchange({
     origin,
     method: req.head.method,
     target: path,
@@ -55,6 +56,9 @@ export function forward(
       ? (h) => ex.io.write(serializeResponseHead(h.status, h.reason, endToEndFields(h.fields)))
       : undefined,
   });
+  ex.record.originMs = performance.now() - started;
+  proxy.metrics.originLatency(ex.record.originMs);
+  return res;
 }
 
 /** Forwards a bodyless GET with no client attached (a background refresh). */

@@ -58,6 +58,7 @@ export function startResponse(
   else if (ex.minor === 0) fields.set("Connection", "keep-alive");
   if (framing.kind === "chunked") fields.set("Transfer-Encoding", "chunked");
   ex.record.status = status;
+  ex.record.cacheStatus = fields.get("cache-status");
   const sink = bodySink(ex.io, framing, serializeResponseHead(status, reason, fields));
   ex.headSent = true;
   return sink;
@@ -76,8 +77,8 @@ export async function sendText(
     ["Content-Type", "text/plain; charset=utf-8"],
     ["Content-Length", String(body.length)],
     ["Cache-Control", "no-store"],
-    ...extra,
   );
+  for (const [name, value] of extra) fields.set(name, value);
   const sink = startResponse(ex, status, reasonPhrase(status), fields, {
     kind: "length",
     length: body.length,
