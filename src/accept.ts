@@ -16,6 +16,7 @@ import { publishSummary, RunReport, type Summary } from "./report.ts";
 import { Interception } from "./tls/interception.ts";
 import { Rules } from "./rules.ts";
 import { Metrics } from "./metrics.ts";
+import { type ProxyEnv, type UpstreamChooser, upstreamChooser } from "./origin/upstream.ts";
 import { Logger } from "./log.ts";
 import { type ProxyOptions, resolveOptions } from "./options.ts";
 import { OriginClient } from "./origin/client.ts";
@@ -83,7 +84,21 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     throw err;
   }
   const addr = listener.addr as Deno.NetAddr;
+  const self = { hosts: selfHosts(addr.hostname), port: addr.port };
+  let upstream: UpstreamChooser | undefined;
+  try {
+    upstream = upstreamChooser(
+      opts.upstreamProxy,
+      opts.useEnvProxy ? proxyEnv() : undefined,
+      (host, port) => port === self.port && self.hosts.has(host.toLowerCase()),
+    );
+  } catch (err) {
+    listener.close();
+    cache.stopScan();
+    throw new Error(`upstream proxy: ${oneLine(String(err instanceof Error ? err.message : err))}`);
+  }
   const pool = new OriginPool({
+    upstream,
     connectTimeoutMs: opts.connectTimeoutMs,
     caCerts: opts.upstreamCaCerts,
     maxIdlePerOrigin: opts.maxIdlePerOrigin,
@@ -99,7 +114,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
       idleTimeoutMs: opts.originIdleTimeoutMs,
       continueTimeoutMs: 1000,
     }),
-    self: { hosts: selfHosts(addr.hostname), port: addr.port },
+    self,
+    upstream,
     closing: false,
     interception,
     report,
@@ -178,4 +194,15 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   const url = `http://${formatAuthority(addr.hostname, addr.port)}`;
   const summary = () => report.summary(cache.counters);
   return { addr, url, finished, close, summary, [Symbol.asyncDispose]: close };
+}
+
+function proxyEnv(): ProxyEnv {
+  const get = (name: string) => {
+    try {
+      return Deno.env.get(name) ?? Deno.env.get(name.toLowerCase());
+    } catch {
+      return undefined;
+    }
+  };
+  return { http: get("HTTP_PROXY"), https: get("HTTPS_PROXY"), noProxy: get("NO_PROXY") };
 }

@@ -15,6 +15,7 @@ import { writeBundle } from "./tls/bundle.ts";
 import { ENV_FORMATS, type EnvFormat, envVariables, formatEnv } from "./env.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import { parseProxyUrl } from "./origin/upstream.ts";
 import { Cache, formatBytes } from "./cache/cache.ts";
 import { readRunStats, summaryText } from "./report.ts";
 import { defaultCacheDir } from "./options.ts";
@@ -55,6 +56,9 @@ Options:
                             for an origin that fails (default 7d)
   --summary-json FILE       write the run summary there as JSON at exit (it is also
                             logged, and appended to $GITHUB_STEP_SUMMARY when set)
+  --upstream-proxy URL      reach origins through this proxy (http://[user:pass@]host:port)
+  --use-env-proxy           reach origins through hoard's own HTTP_PROXY / HTTPS_PROXY
+                            (minus NO_PROXY)
   --upstream-ca FILE        extra CA certificate(s), PEM, trusted for https origins
   --connect-ports LIST      ports CONNECT tunnels may reach, comma-separated
                             (default 443)
@@ -127,6 +131,8 @@ export function parseCommandLine(args: string[]): Command {
         "max-size": { type: "string" },
         config: { type: "string" },
         offline: { type: "boolean" },
+        "upstream-proxy": { type: "string" },
+        "use-env-proxy": { type: "boolean" },
         "stale-if-error": { type: "string" },
         "summary-json": { type: "string" },
         "connect-ports": { type: "string" },
@@ -216,6 +222,15 @@ export function parseCommandLine(args: string[]): Command {
     options.intercept = hosts;
   }
   if (v.offline) options.offline = true;
+  if (v["upstream-proxy"] !== undefined) {
+    try {
+      parseProxyUrl(v["upstream-proxy"]);
+    } catch (err) {
+      throw new UsageError(`--upstream-proxy: ${err instanceof Error ? err.message : err}`);
+    }
+    options.upstreamProxy = v["upstream-proxy"];
+  }
+  if (v["use-env-proxy"]) options.useEnvProxy = true;
   if (v["log-format"] !== undefined) {
     if (v["log-format"] !== "text" && v["log-format"] !== "json") {
       throw new UsageError(

@@ -52,6 +52,10 @@ export interface ProxyOptions {
   rules?: Rule[];
   /** Which built-in rule presets are on. @default {{ artifacts: true, signedUrls: true }} */
   presets?: Presets;
+  /** Reach origins through this proxy (`http://[user:pass@]host:port`). */
+  upstreamProxy?: string;
+  /** Reach origins through the proxies in hoard's own HTTP_PROXY / HTTPS_PROXY / NO_PROXY. @default {false} */
+  useEnvProxy?: boolean;
   /** Extra CA certificates (PEM) trusted for https origins, besides the system's. @default {[]} */
   upstreamCaCerts?: string[];
   /** Time to open a connection to an origin (TCP + TLS). @default {10000} */
@@ -73,7 +77,13 @@ export interface ProxyOptions {
 }
 
 /** Options with every default filled in. */
-type OptionalOptions = "logSink" | "caCertFile" | "caKeyFile" | "stepSummary" | "summaryJson";
+type OptionalOptions =
+  | "logSink"
+  | "caCertFile"
+  | "caKeyFile"
+  | "stepSummary"
+  | "summaryJson"
+  | "upstreamProxy";
 /** Options with every default filled in. */
 export type ResolvedOptions =
   & Required<Omit<ProxyOptions, OptionalOptions>>
@@ -95,6 +105,8 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     caCertFile: o.caCertFile,
     caKeyFile: o.caKeyFile,
     stepSummary: o.stepSummary,
+    upstreamProxy: o.upstreamProxy,
+    useEnvProxy: o.useEnvProxy ?? false,
     summaryJson: o.summaryJson,
     maxSize: o.maxSize ?? 10 * 1024 ** 3,
     connectPorts: o.connectPorts ?? [443],

@@ -40,7 +40,8 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
       `offline: a tunnel to ${origin.host}:${origin.port} needs the origin`,
     );
   }
-  const upstream = new BufferedConn(await dial(origin, { connectTimeoutMs }));
+  const dialed = await dial(origin, { connectTimeoutMs, upstream: proxy.upstream }, "tunnel");
+  const upstream = new BufferedConn(dialed.conn);
   const cut = () => upstream.close();
   ex.signal.addEventListener("abort", cut);
   ex.keepAlive = false;

@@ -14,7 +14,8 @@ import { type BodyReader, bodySink, readBody } from "../io/body.ts";
 import { type BufferedConn, UnexpectedEofError } from "../io/buffered_conn.ts";
 import { Deadline } from "../io/deadline.ts";
 import { type Origin, originAuthority } from "./dial.ts";
-import type { OriginPool } from "./pool.ts";
+import type { Lease, OriginPool } from "./pool.ts";
+import { DEFAULT_PORT, formatAuthority } from "../http1/target.ts";
 
 /** Timeouts of an exchange, after the connection is open. */
 export interface ExchangeTimeouts {
@@ -99,12 +100,13 @@ export class OriginClient {
     for (let attempt = 0;; attempt++) {
       // The retry takes a new connection: when an origin drops idle connections
       // it often drops all of them, so the next pooled one is likely dead too.
-      const { io, reused } = await this.#pool.acquire(req.origin, attempt > 0);
+      const lease = await this.#pool.acquire(req.origin, attempt > 0);
+      const { io, reused } = lease;
       const cut = () => io.close();
       req.signal?.addEventListener("abort", cut);
       if (req.signal?.aborted) io.close();
       try {
-        const res = await this.#exchangeOn(io, req);
+        const res = await this.#exchangeOn(io, req, lease);
         const finish = res.finish;
         res.finish = (complete) => {
           req.signal?.removeEventListener("abort", cut);
@@ -127,9 +129,18 @@ export class OriginClient {
     }
   }
 
-  async #exchangeOn(io: BufferedConn, req: OriginRequest): Promise<OriginResponse> {
+  async #exchangeOn(io: BufferedConn, req: OriginRequest, lease: Lease): Promise<OriginResponse> {
     const { origin, body } = req;
-    const head = serializeRequestHead(req.method, req.target, req.fields);
+    // Through an upstream proxy, plain-HTTP requests name the whole URL (and carry its credentials).
+    const target = lease.absoluteForm
+      ? `${origin.scheme}://${
+        formatAuthority(origin.host, origin.port, DEFAULT_PORT[origin.scheme])
+      }${req.target}`
+      : req.target;
+    const fields = lease.proxyAuthorization === undefined
+      ? req.fields
+      : [...req.fields, ["Proxy-Authorization", lease.proxyAuthorization] as [string, string]];
+    const head = serializeRequestHead(req.method, target, fields);
     let firstByte: Deadline | undefined;
     let timedOut = false;
     // (Re)starts the wait for the response head; paused while an upload runs.

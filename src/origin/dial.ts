@@ -7,6 +7,7 @@
 
 import { ProxyError, toProxyError } from "../errors.ts";
 import { formatAuthority, type Scheme } from "../http1/target.ts";
+import { connectThrough, type UpstreamChooser } from "./upstream.ts";
 
 /** Where requests go: scheme, host (lower-case, IPv6 without brackets) and port. */
 export interface Origin {
@@ -24,6 +25,8 @@ export interface DialOptions {
   connectTimeoutMs: number;
   /** Extra trusted CA certificates (PEM) for https origins, besides the system's roots. */
   caCerts?: string[];
+  /** Picks the upstream proxy to go through, per origin; none: go direct. */
+  upstream?: UpstreamChooser;
 }
 
 /** `host:port` of an origin, as named in errors and logs. */
@@ -31,31 +34,68 @@ export function originAuthority(origin: Origin): string {
   return formatAuthority(origin.host, origin.port);
 }
 
+/** An open connection to an origin, and how to talk on it. */
+export interface Dialed {
+  /** The connection (TLS for https origins). */
+  conn: Deno.Conn;
+  /** The connection leads to an upstream proxy that wants absolute-form request-targets. */
+  absoluteForm: boolean;
+  /** Proxy-Authorization to send with each request, for that upstream proxy. */
+  proxyAuthorization?: string;
+}
+
 /**
- * Connects to `origin`.
+ * Connects to `origin` — directly, or through the upstream proxy chosen for
+ * it. For `"tunnel"`, the result carries raw bytes to the origin (CONNECT
+ * through an upstream proxy, whatever the scheme) and is never TLS.
  *
  * @throws {ProxyError} 504 on timeout, 502 on refusal, DNS or TLS failure.
  */
-export async function dial(origin: Origin, options: DialOptions): Promise<Deno.Conn> {
-  const { host, port } = origin;
+export async function dial(
+  origin: Origin,
+  options: DialOptions,
+  purpose: "request" | "tunnel" = "request",
+): Promise<Dialed> {
   const started = Date.now();
+  const up = options.upstream?.(origin);
+  const target = up ?? origin;
+  const signal = AbortSignal.timeout(options.connectTimeoutMs);
   let conn: Deno.Conn;
   try {
-    conn = await Deno.connect({
-      hostname: host,
-      port,
-      signal: AbortSignal.timeout(options.connectTimeoutMs),
-    });
+    conn = await Deno.connect({ hostname: target.host, port: target.port, signal });
   } catch (err) {
     if (err instanceof DOMException && (err.name === "TimeoutError" || err.name === "AbortError")) {
       throw connectTimeout(origin, options.connectTimeoutMs);
     }
-    throw toProxyError(err, "origin", originAuthority(origin));
+    throw toProxyError(
+      err,
+      "origin",
+      up === undefined ? originAuthority(origin) : `upstream proxy ${up.host}:${up.port}`,
+    );
   }
-  if (origin.scheme === "http") return conn;
+  if (up !== undefined && origin.scheme === "http" && purpose === "request") {
+    return {
+      conn,
+      absoluteForm: true,
+      ...(up.authorization ? { proxyAuthorization: up.authorization } : {}),
+    };
+  }
+  if (up !== undefined) {
+    const abort = () => conn.close();
+    signal.addEventListener("abort", abort);
+    try {
+      await connectThrough(conn, up, origin);
+    } catch (err) {
+      conn.close();
+      throw signal.aborted ? connectTimeout(origin, options.connectTimeoutMs) : err;
+    } finally {
+      signal.removeEventListener("abort", abort);
+    }
+  }
+  if (origin.scheme === "http" || purpose === "tunnel") return { conn, absoluteForm: false };
   const left = options.connectTimeoutMs - (Date.now() - started);
   const tls = await Deno.startTls(conn as Deno.TcpConn, {
-    hostname: host,
+    hostname: origin.host,
     caCerts: options.caCerts,
     alpnProtocols: ["http/1.1"],
   });
@@ -66,7 +106,7 @@ export async function dial(origin: Origin, options: DialOptions): Promise<Deno.C
   }, Math.max(left, 1));
   try {
     await tls.handshake();
-    return tls;
+    return { conn: tls, absoluteForm: false };
   } catch (err) {
     if (!timedOut) tls.close();
     throw timedOut

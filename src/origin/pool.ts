@@ -10,7 +10,7 @@
  */
 
 import { BufferedConn } from "../io/buffered_conn.ts";
-import { dial, type DialOptions, type Origin } from "./dial.ts";
+import { dial, type Dialed, type DialOptions, type Origin } from "./dial.ts";
 
 /** Pool limits, on top of how to dial. */
 export interface PoolOptions extends DialOptions {
@@ -32,12 +32,17 @@ export interface Lease {
   io: BufferedConn;
   /** Whether it served an earlier request (and may have been closed by the origin meanwhile). */
   reused: boolean;
+  /** It leads to an upstream proxy: requests go in absolute-form, with `proxyAuthorization`. */
+  absoluteForm: boolean;
+  /** Proxy-Authorization for that upstream proxy. */
+  proxyAuthorization?: string;
 }
 
 /** Keep-alive pool of origin connections. */
 export class OriginPool {
   #options: PoolOptions;
   #idle = new Map<string, IdleEntry[]>();
+  #how = new WeakMap<BufferedConn, Omit<Dialed, "conn">>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -56,11 +61,14 @@ export class OriginPool {
       if (list.length === 0) this.#idle.delete(k);
       entry.idle = false;
       if (!entry.io.closed && now - entry.since < this.#options.idleTimeoutMs) {
-        return { io: entry.io, reused: true };
+        return { ...this.#how.get(entry.io)!, io: entry.io, reused: true };
       }
       entry.io.close();
     }
-    return { io: new BufferedConn(await dial(origin, this.#options)), reused: false };
+    const { conn, ...how } = await dial(origin, this.#options);
+    const io = new BufferedConn(conn);
+    this.#how.set(io, how);
+    return { ...how, io, reused: false };
   }
 
   /** Returns a connection whose last exchange ended cleanly; it will serve another request. */
