@@ -82,3 +82,95 @@ for (const [args, message] of BAD) {
     });
   });
 }
+
+Deno.test("parseCommandLine: --intercept alone means every host; =HOSTS a list", () => {
+  const all = parseCommandLine(["--intercept", "--port", "0"]);
+  assert.equal(all.kind, "serve");
+  if (all.kind === "serve") assert.deepEqual(all.options.intercept, ["*"]);
+  const last = parseCommandLine(["--intercept"]);
+  if (last.kind === "serve") assert.deepEqual(last.options.intercept, ["*"]);
+  const some = parseCommandLine(["--intercept=a.test,*.b.test"]);
+  if (some.kind === "serve") assert.deepEqual(some.options.intercept, ["a.test", "*.b.test"]);
+});
+
+Deno.test("parseCommandLine: CI flags land in the options", () => {
+  const c = parseCommandLine([
+    "--offline",
+    "--stale-if-error",
+    "2d",
+    "--summary-json",
+    "s.json",
+    "--log-format",
+    "json",
+    "--upstream-proxy",
+    "http://u:p@proxy.test:3128",
+    "--use-env-proxy",
+    "--config",
+    "hoard.jsonc",
+    "--ca-dir",
+    "ca",
+  ]);
+  assert.deepEqual(c, {
+    kind: "serve",
+    upstreamCaFiles: [],
+    configFile: "hoard.jsonc",
+    options: {
+      offline: true,
+      staleIfError: 172800,
+      summaryJson: "s.json",
+      logFormat: "json",
+      upstreamProxy: "http://u:p@proxy.test:3128",
+      useEnvProxy: true,
+      caDir: "ca",
+    },
+  });
+});
+
+Deno.test("parseCommandLine: env and ca share the server's address and CA flags", () => {
+  const env = parseCommandLine([
+    "env",
+    "--host",
+    "0.0.0.0",
+    "--port",
+    "9000",
+    "--ca-dir",
+    "/c",
+    "--format",
+    "github",
+  ]);
+  assert.deepEqual(env, {
+    kind: "env",
+    ca: { dir: "/c" },
+    proxyUrl: "http://127.0.0.1:9000",
+    noProxy: "localhost,127.0.0.1,::1",
+    format: "github",
+  });
+  assert.deepEqual(parseCommandLine(["ca", "--pem", "--ca-dir", "/c"]), {
+    kind: "ca",
+    ca: { dir: "/c" },
+    pem: true,
+  });
+});
+
+const BAD_CI: [string[], RegExp][] = [
+  [["--intercept=bad host"], /--intercept/],
+  [["--stale-if-error", "soon"], /--stale-if-error: expected a duration/],
+  [["--log-format", "xml"], /--log-format: expected text or json/],
+  [["--upstream-proxy", "socks5://x:1"], /--upstream-proxy: only http:\/\//],
+  [["--config", ""], /--config: empty path/],
+  [["--ca-cert", "a.pem"], /--ca-cert and --ca-key go together/],
+  [["--format", "sh"], /--format is not an option of hoard serve/],
+  [["env", "--format", "xml"], /--format: expected one of sh, fish, github, json/],
+  [["env", "--offline"], /--offline is not an option of hoard env/],
+  [["ca", "--max-size", "1G"], /--max-size is not an option of hoard ca/],
+];
+
+for (const [args, message] of BAD_CI) {
+  Deno.test(`parseCommandLine: ${JSON.stringify(args)} is a usage error`, () => {
+    assert.throws(() => parseCommandLine(args), (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, message);
+      return true;
+    });
+  });
+}
