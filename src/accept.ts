@@ -16,6 +16,7 @@ import { publishSummary, RunReport, type Summary } from "./report.ts";
 import { Interception } from "./tls/interception.ts";
 import { Rules } from "./rules.ts";
 import { Metrics } from "./metrics.ts";
+import { Access, isLoopbackHost } from "./access.ts";
 import { type ProxyEnv, type UpstreamChooser, upstreamChooser } from "./origin/upstream.ts";
 import { Logger } from "./log.ts";
 import { type ProxyOptions, resolveOptions } from "./options.ts";
@@ -54,6 +55,11 @@ export interface ProxyHandle {
  */
 export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
   const opts = resolveOptions(options);
+  if (!isLoopbackHost(opts.host) && !opts.allowClients && !opts.auth) {
+    throw new Error(
+      `listening on ${opts.host} exposes hoard to the network: set allowClients or auth`,
+    );
+  }
   const logger = new Logger(opts.logLevel, opts.logSink, opts.logFormat);
   let listener: Deno.TcpListener;
   try {
@@ -99,12 +105,14 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   }
   const pool = new OriginPool({
     upstream,
+    denyPrivate: opts.denyPrivate,
     connectTimeoutMs: opts.connectTimeoutMs,
     caCerts: opts.upstreamCaCerts,
     maxIdlePerOrigin: opts.maxIdlePerOrigin,
     idleTimeoutMs: opts.poolIdleTimeoutMs,
   });
   const report = new RunReport();
+  const access = new Access(opts);
   const proxy: ProxyContext = {
     options: opts,
     logger,
@@ -119,6 +127,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     closing: false,
     interception,
     report,
+    access,
     metrics: new Metrics(),
     openConnections: () => clients.size,
     rules: new Rules(opts.rules, opts.presets),
@@ -150,6 +159,11 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
         continue;
       }
       conn.setNoDelay(true);
+      const ip = conn.remoteAddr.hostname;
+      if (!access.clientAllowed(ip) || clients.size >= opts.maxConnections) {
+        refuse(conn, access.clientAllowed(ip) ? 503 : 403, logger);
+        continue;
+      }
       proxy.serve({
         io: new BufferedConn(conn),
         busy: false,
@@ -205,4 +219,41 @@ function proxyEnv(): ProxyEnv {
     }
   };
   return { http: get("HTTP_PROXY"), https: get("HTTPS_PROXY"), noProxy: get("NO_PROXY") };
+}
+
+/**
+ * Answers a connection hoard will not serve — a client outside --allow-clients
+ * (403) or one too many (503) — with one response, then closes it.
+ */
+function refuse(conn: Deno.TcpConn, status: 403 | 503, logger: Logger): void {
+  const why = status === 403 ? "client not allowed" : "too many connections";
+  const body = `${status} ${status === 403 ? "Forbidden" : "Service Unavailable"}: ${why}\n`;
+  const retry = status === 503 ? "Retry-After: 1\r\n" : "";
+  const head = `HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : "Service Unavailable"}\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n${retry}Connection: close\r\n\r\n`;
+  logger.log(
+    "warn",
+    `refused ${formatAuthority(conn.remoteAddr.hostname, conn.remoteAddr.port)}: ${why}`,
+  );
+  // Half-close and drain a little before closing: closing with the client's
+  // request unread would reset the connection and lose the answer.
+  (async () => {
+    await conn.write(new TextEncoder().encode(head + body));
+    await conn.closeWrite();
+    const sink = new Uint8Array(16 * 1024);
+    const timer = setTimeout(() => conn.close(), 1000);
+    try {
+      for (let read = 0; read < 1024 * 1024;) {
+        const n = await conn.read(sink);
+        if (n === null) break;
+        read += n;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  })().catch(() => {}).finally(() => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  });
 }

@@ -16,6 +16,7 @@ import { ENV_FORMATS, type EnvFormat, envVariables, formatEnv } from "./env.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { parseProxyUrl } from "./origin/upstream.ts";
+import { isLoopbackHost, parseCidr } from "./access.ts";
 import { Cache, formatBytes } from "./cache/cache.ts";
 import { readRunStats, summaryText } from "./report.ts";
 import { defaultCacheDir } from "./options.ts";
@@ -50,6 +51,15 @@ Options:
                             sign with this CA instead (PEM; key in PKCS#8)
   --config FILE             rules (JSON or JSONC): immutable artifacts, TTLs, cache
                             keys without signatures; see README
+  --allow-clients CIDRS     client networks allowed (e.g. 10.0.0.0/8,192.168.1.7);
+                            others get 403
+  --auth USER:PASS          require these proxy credentials (Basic); others get 407
+                            (binding anything but loopback needs one of these two)
+  --allow-hosts HOSTS       origins the proxy may reach (names, *.example.com)
+  --deny-hosts HOSTS        origins the proxy refuses
+  --deny-private            refuse origins on loopback, private, link-local addresses
+  --max-connections N       client connections at once; more get 503 (default 1024)
+  --max-request-body SIZE   largest body of a GET or HEAD (default 1M)
   --offline                 never contact an origin: serve what is stored, whatever
                             its age; 504 for the rest (listed at exit)
   --stale-if-error DURATION how long past its freshness a stored response stands in
@@ -131,6 +141,13 @@ export function parseCommandLine(args: string[]): Command {
         "max-size": { type: "string" },
         config: { type: "string" },
         offline: { type: "boolean" },
+        "allow-clients": { type: "string" },
+        auth: { type: "string" },
+        "allow-hosts": { type: "string" },
+        "deny-hosts": { type: "string" },
+        "deny-private": { type: "boolean" },
+        "max-connections": { type: "string" },
+        "max-request-body": { type: "string" },
         "upstream-proxy": { type: "string" },
         "use-env-proxy": { type: "boolean" },
         "stale-if-error": { type: "string" },
@@ -222,6 +239,50 @@ export function parseCommandLine(args: string[]): Command {
     options.intercept = hosts;
   }
   if (v.offline) options.offline = true;
+  if (v["allow-clients"] !== undefined) {
+    const nets = list(v["allow-clients"]);
+    for (const n of nets) {
+      try {
+        parseCidr(n);
+      } catch (err) {
+        throw new UsageError(`--allow-clients: ${err instanceof Error ? err.message : err}`);
+      }
+    }
+    if (nets.length === 0) throw new UsageError("--allow-clients: empty list");
+    options.allowClients = nets;
+  }
+  if (v.auth !== undefined) {
+    if (!/^[^:]+:.+$/.test(v.auth)) throw new UsageError("--auth: expected user:password");
+    options.auth = v.auth;
+  }
+  if (v["allow-hosts"] !== undefined) {
+    options.allowHosts = hostPatterns("--allow-hosts", v["allow-hosts"]);
+  }
+  if (v["deny-hosts"] !== undefined) {
+    options.denyHosts = hostPatterns("--deny-hosts", v["deny-hosts"]);
+  }
+  if (v["deny-private"]) options.denyPrivate = true;
+  if (v["max-connections"] !== undefined) {
+    const n = /^\d{1,6}$/.test(v["max-connections"]) ? Number(v["max-connections"]) : 0;
+    if (n < 1) {
+      throw new UsageError(
+        `--max-connections: expected a number above 0, got ${JSON.stringify(v["max-connections"])}`,
+      );
+    }
+    options.maxConnections = n;
+  }
+  if (v["max-request-body"] !== undefined) {
+    options.maxRequestBody = parseSize("--max-request-body", v["max-request-body"]);
+  }
+  // A proxy that anyone can use is a bug: off loopback it needs an allow-list or credentials.
+  if (
+    options.host !== undefined && !isLoopbackHost(options.host) && !options.allowClients &&
+    !options.auth
+  ) {
+    throw new UsageError(
+      `--host ${options.host} exposes hoard to the network: give --allow-clients CIDR,... or --auth user:pass`,
+    );
+  }
   if (v["upstream-proxy"] !== undefined) {
     try {
       parseProxyUrl(v["upstream-proxy"]);
@@ -294,6 +355,23 @@ export function parseDuration(flag: string, text: string): number {
     );
   }
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
+}
+
+function list(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+function hostPatterns(flag: string, text: string): string[] {
+  const hosts = list(text);
+  const bad = hosts.find((h) => !/^(\*|(\*\.)?[a-z0-9.:\-]+)$/i.test(h));
+  if (hosts.length === 0 || bad !== undefined) {
+    throw new UsageError(
+      `${flag}: expected * or host names like example.com,*.example.org, got ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return hosts;
 }
 
 function parseHost(text: string): string {

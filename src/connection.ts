@@ -18,7 +18,7 @@ import { local } from "./local.ts";
 import { miss } from "./miss.ts";
 import { refreshInBackground, revalidate } from "./revalidate.ts";
 import { pass } from "./pass.ts";
-import { interpretRequest } from "./read_request.ts";
+import { interpretRequest, type ProxyRequest } from "./read_request.ts";
 import { isRequestStart } from "./read_request.ts";
 import { type Exchange, sendError } from "./respond.ts";
 import { tunnel } from "./tunnel.ts";
@@ -29,6 +29,8 @@ export interface ClientConnection {
   io: BufferedConn;
   /** The client's address, for the log. */
   peer?: string;
+  /** Requests on it need no credentials (they came through an authenticated CONNECT). */
+  trusted?: boolean;
   /** True from a request's first byte to its response's last: shutdown waits for it. */
   busy: boolean;
   /** Aborted when shutdown cuts the connection; steps close their origin side on it. */
@@ -91,6 +93,7 @@ export async function serveConnection(
         const req = interpretRequest(head, tunnelOrigin);
         ex.record.url = req.url;
         ex.keepAlive = req.keepAlive && !proxy.closing;
+        if (!client.trusted && !isHealthCheck(req)) proxy.access.authenticate(req.head.fields);
         const route = await decide(req, proxy);
         ex.record.route = route.kind;
         if (route.kind !== "local") proxy.report.requests++;
@@ -187,4 +190,10 @@ async function fail(proxy: ProxyContext, ex: Exchange, err: unknown): Promise<vo
   } catch {
     // The client left while being told; nothing more to do.
   }
+}
+
+/** Health checks need no credentials: a CI step polls them before it has any. */
+function isHealthCheck(req: ProxyRequest): boolean {
+  return req.target.form === "origin" &&
+    (req.target.path === "/_hoard/health" || req.target.path === "/healthz");
 }

@@ -11,6 +11,7 @@ import type { Interception } from "./tls/interception.ts";
 import type { Rules } from "./rules.ts";
 import type { RunReport } from "./report.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Access } from "./access.ts";
 import type { UpstreamChooser } from "./origin/upstream.ts";
 import type { SelfAddress } from "./decide.ts";
 import type { Logger } from "./log.ts";
@@ -31,6 +32,8 @@ export interface ProxyContext {
   self: SelfAddress;
   /** Set once shutdown begins: connections finish their current request and close. */
   closing: boolean;
+  /** Who may use the proxy and which origins it may reach. */
+  access: Access;
   /** Picks the upstream proxy for an origin, when one is configured. */
   upstream?: UpstreamChooser;
   /** The live view's counters. */

@@ -14,6 +14,7 @@ import { CACHEABLE_METHODS, type CacheRequest } from "./cache/policy.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { keyPath } from "./rules.ts";
+import { ProxyError } from "./errors.ts";
 import { restorePolicy } from "./cache/semantics.ts";
 
 /** Where a proxied request goes, and its cache identity. */
@@ -64,11 +65,12 @@ export interface SelfAddress {
 /** Decides the route of `req`. */
 export async function decide(
   req: ProxyRequest,
-  proxy: Pick<ProxyContext, "self" | "cache" | "rules" | "options">,
+  proxy: Pick<ProxyContext, "self" | "cache" | "rules" | "options" | "access">,
 ): Promise<Route> {
   const t = req.target;
   switch (t.form) {
     case "authority":
+      proxy.access.checkHost(t.host);
       return { kind: "tunnel", origin: { scheme: "http", host: t.host, port: t.port } };
     case "origin":
       return { kind: "local", path: t.path };
@@ -81,6 +83,7 @@ export async function decide(
   if (t.port === proxy.self.port && proxy.self.hosts.has(t.host)) {
     return { kind: "local", path: t.path };
   }
+  proxy.access.checkHost(t.host);
   const rule = proxy.rules.decide(t.host, t.path, req.head.fields);
   const target: Target = {
     origin: { scheme: t.scheme, host: t.host, port: t.port },
@@ -99,6 +102,13 @@ export async function decide(
   if (!rule.cache) return { kind: "pass", target, why: "rule" };
   // A GET with a body is unusual and its meaning is undefined (RFC 9110 §9.3.1):
   // it is relayed as it is, body and all, rather than answered from the cache.
+  if (req.framing.kind === "length" && req.framing.length > proxy.options.maxRequestBody) {
+    throw new ProxyError(
+      413,
+      "http_request_error",
+      `a ${req.head.method} body of ${req.framing.length} bytes is over the limit`,
+    );
+  }
   if (req.framing.kind !== "none") return { kind: "pass", target, why: "body" };
   if (!proxy.cache.enabled) return { kind: "pass", target, why: "no-cache-dir" };
   const found = await proxy.cache.find(target.cache, Date.now());

@@ -21,6 +21,7 @@ export type ProxyErrorType =
   | "tls_certificate_error"
   | "http_request_error"
   | "http_request_denied"
+  | "destination_ip_prohibited"
   | "http_response_incomplete"
   | "http_response_header_section_size"
   | "http_protocol_error"
@@ -32,13 +33,21 @@ export class ProxyError extends Error {
   readonly status: number;
   /** Proxy-Status error type, for the header and the log. */
   readonly type: ProxyErrorType;
+  /** Fields the response needs besides the usual ones (Proxy-Authenticate with a 407). */
+  readonly fields: [string, string][];
 
   /** @param message one line, naming the host and the cause where there is one. */
-  constructor(status: number, type: ProxyErrorType, message: string, options?: ErrorOptions) {
+  constructor(
+    status: number,
+    type: ProxyErrorType,
+    message: string,
+    options?: ErrorOptions & { fields?: [string, string][] },
+  ) {
     super(message, options);
     this.name = "ProxyError";
     this.status = status;
     this.type = type;
+    this.fields = options?.fields ?? [];
   }
 }
 

@@ -93,6 +93,8 @@ export async function intercept(
     busy: false,
     abort: new AbortController(),
     peer: ex.record.client,
+    // The CONNECT was authenticated; the requests inside carry no credentials.
+    trusted: true,
   };
   // Shutdown cuts the tunnel's requests with the tunnel.
   const cut = () => inner.abort.abort();

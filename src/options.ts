@@ -52,6 +52,20 @@ export interface ProxyOptions {
   rules?: Rule[];
   /** Which built-in rule presets are on. @default {{ artifacts: true, signedUrls: true }} */
   presets?: Presets;
+  /** Client networks (CIDR) allowed to use the proxy; others get 403. @default {all} */
+  allowClients?: string[];
+  /** `user:pass` every request must carry as Proxy-Authorization (Basic); others get 407. */
+  auth?: string;
+  /** Origin host patterns the proxy may reach (`*.example.com`); others get 403. @default {all} */
+  allowHosts?: string[];
+  /** Origin host patterns the proxy refuses (403). @default {[]} */
+  denyHosts?: string[];
+  /** Refuse origins on loopback, private and link-local addresses (shared deployments). @default {false} */
+  denyPrivate?: boolean;
+  /** Client connections open at once; more get 503. @default {1024} */
+  maxConnections?: number;
+  /** Largest request body of a GET or HEAD (bytes); larger gets 413. @default {1 MiB} */
+  maxRequestBody?: number;
   /** Reach origins through this proxy (`http://[user:pass@]host:port`). */
   upstreamProxy?: string;
   /** Reach origins through the proxies in hoard's own HTTP_PROXY / HTTPS_PROXY / NO_PROXY. @default {false} */
@@ -83,7 +97,10 @@ type OptionalOptions =
   | "caKeyFile"
   | "stepSummary"
   | "summaryJson"
-  | "upstreamProxy";
+  | "upstreamProxy"
+  | "allowClients"
+  | "auth"
+  | "allowHosts";
 /** Options with every default filled in. */
 export type ResolvedOptions =
   & Required<Omit<ProxyOptions, OptionalOptions>>
@@ -106,6 +123,13 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     caKeyFile: o.caKeyFile,
     stepSummary: o.stepSummary,
     upstreamProxy: o.upstreamProxy,
+    allowClients: o.allowClients,
+    auth: o.auth,
+    allowHosts: o.allowHosts,
+    denyHosts: o.denyHosts ?? [],
+    denyPrivate: o.denyPrivate ?? false,
+    maxConnections: o.maxConnections ?? 1024,
+    maxRequestBody: o.maxRequestBody ?? 1024 * 1024,
     useEnvProxy: o.useEnvProxy ?? false,
     summaryJson: o.summaryJson,
     maxSize: o.maxSize ?? 10 * 1024 ** 3,

@@ -97,6 +97,7 @@ export function sendError(ex: Exchange, err: ProxyError): Promise<void> {
   const detail = oneLine(err.message);
   return sendText(ex, err.status, `${err.status} ${reasonPhrase(err.status)}: ${detail}\n`, [
     ["Proxy-Status", `hoard; error=${err.type}; details=${quoteString(detail)}`],
+    ...err.fields,
   ]);
 }
 

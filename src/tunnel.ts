@@ -40,7 +40,11 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
       `offline: a tunnel to ${origin.host}:${origin.port} needs the origin`,
     );
   }
-  const dialed = await dial(origin, { connectTimeoutMs, upstream: proxy.upstream }, "tunnel");
+  const dialed = await dial(
+    origin,
+    { connectTimeoutMs, upstream: proxy.upstream, denyPrivate: proxy.options.denyPrivate },
+    "tunnel",
+  );
   const upstream = new BufferedConn(dialed.conn);
   const cut = () => upstream.close();
   ex.signal.addEventListener("abort", cut);

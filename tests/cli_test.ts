@@ -13,6 +13,8 @@ Deno.test("parseCommandLine: defaults to serve with no options", () => {
 Deno.test("parseCommandLine: every serve flag lands in the options", () => {
   const c = parseCommandLine([
     "--host=0.0.0.0",
+    "--allow-clients",
+    "10.0.0.0/8",
     "--port",
     "0",
     "--cache-dir",
@@ -35,6 +37,7 @@ Deno.test("parseCommandLine: every serve flag lands in the options", () => {
     upstreamCaFiles: ["a.pem", "b.pem"],
     options: {
       host: "0.0.0.0",
+      allowClients: ["10.0.0.0/8"],
       port: 0,
       cacheDir: "/tmp/c",
       connectPorts: [443, 8443],

@@ -7,6 +7,7 @@ import { Logger } from "../src/log.ts";
 import { interpretRequest } from "../src/read_request.ts";
 import { Rules } from "../src/rules.ts";
 import { resolveOptions } from "../src/options.ts";
+import { Access } from "../src/access.ts";
 
 const self = { hosts: selfHosts("127.0.0.1"), port: 8080 };
 
@@ -23,7 +24,13 @@ async function withCache(fn: (cache: Cache) => Promise<void>): Promise<void> {
 
 function route(cache: Cache, head: string) {
   const req = interpretRequest(parseRequestHead(new TextEncoder().encode(head + "\r\n\r\n")));
-  return decide(req, { self, cache, rules: new Rules(), options: resolveOptions({}) });
+  return decide(req, {
+    self,
+    cache,
+    rules: new Rules(),
+    options: resolveOptions({}),
+    access: new Access({}),
+  });
 }
 
 Deno.test("decide: CONNECT is a tunnel", () =>

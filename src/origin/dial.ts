@@ -8,6 +8,7 @@
 import { ProxyError, toProxyError } from "../errors.ts";
 import { formatAuthority, type Scheme } from "../http1/target.ts";
 import { connectThrough, type UpstreamChooser } from "./upstream.ts";
+import { isPrivateAddress, parseIp } from "../access.ts";
 
 /** Where requests go: scheme, host (lower-case, IPv6 without brackets) and port. */
 export interface Origin {
@@ -27,6 +28,8 @@ export interface DialOptions {
   caCerts?: string[];
   /** Picks the upstream proxy to go through, per origin; none: go direct. */
   upstream?: UpstreamChooser;
+  /** Refuse origins whose addresses are loopback, private or link-local. */
+  denyPrivate?: boolean;
 }
 
 /** `host:port` of an origin, as named in errors and logs. */
@@ -58,7 +61,10 @@ export async function dial(
 ): Promise<Dialed> {
   const started = Date.now();
   const up = options.upstream?.(origin);
-  const target = up ?? origin;
+  let target: { host: string; port: number } = up ?? origin;
+  if (up === undefined && options.denyPrivate) {
+    target = { host: await publicAddress(origin), port: origin.port };
+  }
   const signal = AbortSignal.timeout(options.connectTimeoutMs);
   let conn: Deno.Conn;
   try {
@@ -123,4 +129,39 @@ function connectTimeout(origin: Origin, ms: number): ProxyError {
     "connection_timeout",
     `cannot connect to ${originAuthority(origin)}: no answer within ${ms} ms`,
   );
+}
+
+/**
+ * The address to connect to for `origin`, resolved here so that the check and
+ * the connection use the same one (no DNS rebinding in between).
+ *
+ * @throws {ProxyError} 403 when any address of the host is private or loopback.
+ */
+async function publicAddress(origin: Origin): Promise<string> {
+  let addresses: string[];
+  if (parseIp(origin.host) !== undefined) {
+    addresses = [origin.host];
+  } else {
+    const found = await Promise.allSettled([
+      Deno.resolveDns(origin.host, "A"),
+      Deno.resolveDns(origin.host, "AAAA"),
+    ]);
+    addresses = found.flatMap((r) => r.status === "fulfilled" ? r.value : []);
+    if (addresses.length === 0) {
+      throw new ProxyError(
+        502,
+        "dns_error",
+        `cannot resolve ${originAuthority(origin)}: DNS lookup failed`,
+      );
+    }
+  }
+  const bad = addresses.find(isPrivateAddress);
+  if (bad !== undefined) {
+    throw new ProxyError(
+      403,
+      "destination_ip_prohibited",
+      `${origin.host} is at a private address (${bad})`,
+    );
+  }
+  return addresses[0]!;
 }
