@@ -195,7 +195,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
       // Fills whose clients were cut end as their origin sockets close.
       await cache.settled();
       const failures = await publishSummary(report.summary(cache.counters), {
-        log: logger.enabled("error") ? (text) => logger.write(text.trimEnd()) : undefined,
+        log: (s) => logger.summary(s),
         stepSummary: opts.stepSummary,
         json: opts.summaryJson,
         cacheDir: cache.enabled ? opts.cacheDir : undefined,

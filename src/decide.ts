@@ -121,7 +121,8 @@ export async function decide(
       entry: found.entry,
       age: f.age,
       ttl: f.ttl,
-      refresh: f.refresh === true,
+      // Offline, nothing is refreshed: no origin is contacted.
+      refresh: f.refresh === true && !proxy.options.offline,
     };
   }
   // Offline, a stored response is served whatever its age.

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { type Summary, summaryText } from "./report.ts";
+
 /** How much to log: `info` includes one line per request; `warn` is quiet mode. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -90,14 +92,26 @@ export class Logger {
     );
   }
 
-  /** Writes text as it is (the run summary), unless logging is silent. */
-  write(text: string): void {
-    if (this.#rank < LOG_LEVELS.indexOf("silent")) this.#sink(text);
+  /**
+   * Writes the run summary, unless logging is silent: its text lines, or one
+   * JSON object (`{"time", "summary"}`) in the json format.
+   */
+  summary(summary: Summary): void {
+    if (this.#rank >= LOG_LEVELS.indexOf("silent")) return;
+    if (this.#format === "json") {
+      this.#sink(JSON.stringify({ time: new Date().toISOString(), summary }));
+    } else this.#sink(summaryText(summary).trimEnd());
   }
 
-  /** Writes `message` at `level`. */
+  /** Writes `message` at `level` (one JSON object in the json format). */
   log(level: Exclude<LogLevel, "silent">, message: string): void {
-    if (this.enabled(level)) this.#sink(`${new Date().toISOString()} ${level}: ${message}`);
+    if (!this.enabled(level)) return;
+    const time = new Date().toISOString();
+    this.#sink(
+      this.#format === "json"
+        ? JSON.stringify({ time, level, message })
+        : `${time} ${level}: ${message}`,
+    );
   }
 }
 

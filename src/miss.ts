@@ -12,7 +12,7 @@ import { type Fill, type FillHead, followFill } from "./cache/fill.ts";
 import { secondaryKey, storeId, varyNames } from "./cache/key.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import { rangeId } from "./cache/cache.ts";
-import { requestDirectives, storability, storedHeaders } from "./cache/policy.ts";
+import { requestDirectives, staleIfError, storability, storedHeaders } from "./cache/policy.ts";
 import type { ProxyContext } from "./context.ts";
 import type { Target } from "./decide.ts";
 import { ProxyError } from "./errors.ts";
@@ -22,6 +22,7 @@ import { clientResponse, forward, relay } from "./pass.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
 import { hit } from "./hit.ts";
+import { serveStale } from "./revalidate.ts";
 import type { TempBody } from "./cache/store.ts";
 import type { FieldList } from "./http1/fields.ts";
 import type { BodySink } from "./io/body.ts";
@@ -313,6 +314,16 @@ export async function follow(
       if (await hit(proxy, ex, req, found.entry, found.freshness.age, "hoard; hit; collapsed")) {
         return;
       }
+    }
+  }
+  if (start.kind === "bypass" && start.reason.startsWith("stale-if-error")) {
+    // The leader found the origin failing and served the stored response: so does this one.
+    const found = await proxy.cache.find(target.cache, Date.now());
+    if (
+      found.kind === "entry" &&
+      staleIfError(target.cache, found.entry, Date.now(), proxy.options.staleIfError)
+    ) {
+      return serveStale(proxy, ex, req, found.entry, Number(start.reason.split(":")[1] ?? 502));
     }
   }
   const detail = start.kind === "bypass" ? start.reason : "vary";

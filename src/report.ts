@@ -195,10 +195,10 @@ export async function readRunStats(dir: string): Promise<RunStats | undefined> {
  */
 export async function publishSummary(
   s: Summary,
-  to: { log?: (text: string) => void; stepSummary?: string; json?: string; cacheDir?: string },
+  to: { log?: (s: Summary) => void; stepSummary?: string; json?: string; cacheDir?: string },
 ): Promise<string[]> {
   const failures: string[] = [];
-  to.log?.(summaryText(s));
+  to.log?.(s);
   const attempt = async (what: string, write: () => Promise<void>) => {
     try {
       await write();

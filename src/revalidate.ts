@@ -48,7 +48,7 @@ export async function revalidate(
     );
   } catch (err) {
     if (err instanceof ProxyError && err.status >= 500 && staleOk(proxy, target, entry)) {
-      fill.bypass("stale-if-error");
+      fill.bypass(`stale-if-error:${err.status}`);
       cache.fills.remove(fill);
       return serveStale(proxy, ex, req, entry, err.status);
     }
@@ -58,7 +58,7 @@ export async function revalidate(
   }
   if (res.head.status >= 500 && staleOk(proxy, target, entry)) {
     res.finish(false);
-    fill.bypass("stale-if-error");
+    fill.bypass(`stale-if-error:${res.head.status}`);
     cache.fills.remove(fill);
     return serveStale(proxy, ex, req, entry, res.head.status);
   }
@@ -164,7 +164,7 @@ export function refreshInBackground(
     }
     if (res.head.status >= 500) {
       res.finish(false);
-      fill.bypass("stale-if-error");
+      fill.bypass(`stale-if-error:${res.head.status}`);
       cache.fills.remove(fill);
       return;
     }

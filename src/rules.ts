@@ -140,7 +140,11 @@ export class Rules {
     for (const { rule, host: h, path: p, header } of this.#rules) {
       if (h !== undefined && !h.test(host)) continue;
       if (p !== undefined && !p.test(pathOnly)) continue;
-      if (header !== undefined && !header.every(([n, re]) => re.test(fields.combined(n) ?? "\0"))) {
+      // A header pattern needs the field present: `*` does not match its absence.
+      if (
+        header !== undefined &&
+        !header.every(([n, re]) => re.test(fields.combined(n) ?? "\0") && fields.has(n))
+      ) {
         continue;
       }
       d.names.push(rule.name ?? "rule");

@@ -40,8 +40,9 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
       `offline: a tunnel to ${origin.host}:${origin.port} needs the origin`,
     );
   }
+  // A tunnel carries TLS in nearly every case: it goes through the HTTPS proxy.
   const dialed = await dial(
-    origin,
+    { ...origin, scheme: "https" },
     { connectTimeoutMs, upstream: proxy.upstream, denyPrivate: proxy.options.denyPrivate },
     "tunnel",
   );

@@ -100,8 +100,11 @@ function bypassed(list: string[], host: string, port: number): boolean {
   const h = host.toLowerCase();
   return list.some((entry) => {
     if (entry === "*") return true;
+    // [v6]:port, a bare IPv6 address (several colons, no port), or name[:port].
     const [name, p] = entry.startsWith("[")
       ? [entry.slice(1, entry.indexOf("]")), entry.split("]:")[1]]
+      : entry.indexOf(":") !== entry.lastIndexOf(":")
+      ? [entry, undefined]
       : entry.split(":");
     if (p !== undefined && Number(p) !== port) return false;
     const n = name!.replace(/^\*?\./, ".");

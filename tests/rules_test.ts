@@ -1,0 +1,315 @@
+/**
+ * Rules (src/rules.ts): which presets match which package-manager URLs, how
+ * user rules override them, how signed-URL parameters leave the cache key,
+ * and what the globs mean.
+ */
+
+import assert from "node:assert/strict";
+import { FieldList } from "../src/http1/fields.ts";
+import {
+  ARTIFACT_PRESETS,
+  glob,
+  keyPath,
+  METADATA_PRESETS,
+  type Rule,
+  type RuleDecision,
+  Rules,
+  SIGNED_URL_PRESETS,
+} from "../src/rules.ts";
+
+/** Request fields from pairs. */
+function fields(...pairs: [string, string][]): FieldList {
+  const f = new FieldList();
+  for (const [n, v] of pairs) f.add(n, v);
+  return f;
+}
+
+const NONE = fields();
+const SIGNED = SIGNED_URL_PRESETS[0]!.ignoreQuery!;
+
+/** What the default rules (all presets on) say about `path` on `host`. */
+function decide(path: string, f: FieldList = NONE, host = "registry.example"): RuleDecision {
+  return new Rules().decide(host, path, f);
+}
+
+/** The names of the rules that matched, without the signed-URL preset (which matches everything). */
+function named(d: RuleDecision): string[] {
+  return d.names.filter((n) => n !== "signed URL");
+}
+
+Deno.test("artifact presets: each package manager's immutable files are fresh forever", () => {
+  const cases: [path: string, rule: string][] = [
+    ["/pkg/-/pkg-1.0.0.tgz", "npm tarball"],
+    ["/@s/p/-/p-1.tgz", "npm tarball"],
+    ["/npm/@babel/core/-/core-7.24.0.tgz", "npm tarball"],
+    ["/packages/py3/r/requests/requests-2.31.0-py3-none-any.whl", "python wheel"],
+    ["/requests-2.31.0-py3-none-any.whl", "python wheel"],
+    ["/packages/ab/cd/0123/requests-2.31.0.tar.gz", "python sdist"],
+    ["/packages/requests-2.31.0.tar.gz", "python sdist"],
+    ["/crates/serde/serde-1.0.200.crate", "crate"],
+    ["/api/v1/crates/serde/1.0.200/download", "crate download"],
+    ["/debian/pool/main/c/curl/curl_8.5.0-2_amd64.deb", "deb package"],
+    ["/debian/pool/main/d/di/di_1.0_amd64.udeb", "udeb package"],
+    ["/fedora/Packages/c/curl-8.6.0-1.fc40.x86_64.rpm", "rpm package"],
+    ["/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/abc123", "apt by-hash"],
+    ["/github.com/pkg/errors/@v/v0.9.1.zip", "go module zip"],
+    ["/github.com/pkg/errors/@v/v0.9.1.mod", "go module mod"],
+    ["/v2/library/alpine/blobs/sha256:0123abcd", "oci blob"],
+    ["/v2/org/team/img/blobs/sha256:0123abcd", "oci blob"],
+  ];
+  for (const [path, rule] of cases) {
+    const d = decide(path);
+    assert.deepEqual(named(d), [rule], path);
+    assert.equal(d.forever, true, path);
+    assert.equal(d.ttl, undefined, path);
+    assert.equal(d.cache, true, path);
+  }
+  // The query is not part of what a path glob sees.
+  assert.equal(decide("/pkg/-/pkg-1.0.0.tgz?cache=1").forever, true);
+  // Every artifact preset says "forever" and nothing else.
+  for (const r of ARTIFACT_PRESETS) {
+    assert.equal(r.fresh, "forever", r.name);
+    assert.equal(r.ttl, undefined, r.name);
+  }
+});
+
+Deno.test("metadata presets: indexes get a short ttl, not forever", () => {
+  const npmAccept = fields(["Accept", "application/vnd.npm.install-v1+json; q=1.0, */*"]);
+  const packument = decide("/lodash", npmAccept);
+  assert.deepEqual(named(packument), ["npm packument"]);
+  assert.equal(packument.ttl, 300);
+  assert.equal(packument.forever, false);
+  // Without the npm Accept, the same URL is nothing special.
+  assert.deepEqual(named(decide("/lodash")), []);
+  assert.deepEqual(named(decide("/lodash", fields(["Accept", "application/json"]))), []);
+
+  const cases: [path: string, rule: string, ttl: number][] = [
+    ["/simple/requests/", "python simple index", 300],
+    ["/simple/", "python simple index", 300],
+    ["/debian/dists/bookworm/InRelease", "apt InRelease", 60],
+    ["/debian/dists/bookworm/Release", "apt Release", 60],
+    ["/debian/dists/bookworm/Release.gpg", "apt Release.gpg", 60],
+    ["/debian/dists/bookworm/main/binary-amd64/Packages.xz", "apt Packages", 60],
+    ["/debian/dists/bookworm/main/binary-amd64/Packages", "apt Packages", 60],
+    ["/debian/dists/bookworm/main/source/Sources.gz", "apt Sources", 60],
+    ["/github.com/pkg/errors/@v/list", "go module list", 300],
+    ["/github.com/pkg/errors/@latest", "go module latest", 300],
+  ];
+  for (const [path, rule, ttl] of cases) {
+    const d = decide(path);
+    assert.deepEqual(named(d), [rule], path);
+    assert.equal(d.ttl, ttl, path);
+    assert.equal(d.forever, false, path);
+    assert.equal(d.cache, true, path);
+  }
+  for (const r of METADATA_PRESETS) assert.ok(r.ttl! > 0 && r.fresh === undefined, r.name);
+});
+
+Deno.test("paths that look close to a preset but are not artifacts match nothing", () => {
+  for (
+    const path of [
+      "/",
+      "/pkg",
+      "/pkg/-/pkg-1.0.0.tgz.sig", // not a .tgz
+      "/pkg/pkg-1.0.0.tgz", // npm tarballs live under /-/
+      "/pkg/-/sub/pkg-1.0.0.tgz", // `*` does not cross a "/"
+      "/files/requests-2.31.0.tar.gz", // an sdist outside /packages/
+      "/packagesx/requests-2.31.0.tar.gz",
+      "/x.whl/readme",
+      "/api/v1/crates/serde/download", // one segment short
+      "/github.com/pkg/errors/@v/v0.9.1.info",
+      "/github.com/pkg/errors/@v/sub/v0.9.1.zip",
+      "/v2/library/alpine/manifests/latest",
+      "/v2/library/alpine/blobs/md5:0123",
+      "/dists/InRelease.bak",
+      "/notsimple/requests/",
+      "/debian/by-hashes/SHA256/abc",
+    ]
+  ) {
+    const d = decide(path);
+    assert.deepEqual(named(d), [], path);
+    assert.equal(d.forever, false, path);
+    assert.equal(d.ttl, undefined, path);
+    assert.equal(d.cache, true, path);
+  }
+});
+
+Deno.test("signed-URL preset: matches every request, lists the signature parameters", () => {
+  const d = decide("/anything?x=1", NONE, "bucket.s3.amazonaws.com");
+  assert.deepEqual(d.names, ["signed URL"]);
+  assert.deepEqual(d.ignoreQuery, SIGNED);
+  for (const p of ["X-Amz-*", "X-Goog-*", "Signature", "Expires", "Key-Pair-Id", "sig", "se"]) {
+    assert.ok(SIGNED.includes(p), p);
+  }
+});
+
+Deno.test("user rules apply after the presets: a later rule wins", () => {
+  // ttl after a forever preset: no longer forever.
+  const ttl = new Rules([{ name: "short", match: { path: "/pkg/**" }, ttl: 5 }]);
+  const t = ttl.decide("r", "/pkg/-/pkg-1.0.0.tgz", NONE);
+  assert.deepEqual(named(t), ["npm tarball", "short"]);
+  assert.equal(t.forever, false);
+  assert.equal(t.ttl, 5);
+
+  // forever after a ttl preset: forever, and the ttl is gone.
+  const forever = new Rules([{ match: { path: "/simple/**" }, fresh: "forever" }]);
+  const f = forever.decide("r", "/simple/requests/", NONE);
+  assert.deepEqual(named(f), ["python simple index", "rule"], "an unnamed rule is 'rule'");
+  assert.equal(f.forever, true);
+  assert.equal(f.ttl, undefined);
+
+  // Two user rules: the second overrides the first.
+  const two = new Rules([
+    { name: "a", match: { path: "/x/**" }, ttl: 10 },
+    { name: "b", match: { path: "/x/y/**" }, ttl: 20 },
+  ]);
+  assert.equal(two.decide("h", "/x/y/z", NONE).ttl, 20);
+  assert.equal(two.decide("h", "/x/q", NONE).ttl, 10);
+  const back = new Rules([
+    { name: "b", match: { path: "/x/y/**" }, cache: false },
+    { name: "a", match: { path: "/x/**" }, cache: true },
+  ]);
+  assert.equal(back.decide("h", "/x/y/z", NONE).cache, true);
+});
+
+Deno.test("cache: false keeps a response out of the cache, even an artifact", () => {
+  const rules = new Rules([{ name: "no", match: { host: "*.internal.example" }, cache: false }]);
+  const d = rules.decide("npm.internal.example", "/pkg/-/pkg-1.0.0.tgz", NONE);
+  assert.equal(d.cache, false);
+  assert.deepEqual(named(d), ["npm tarball", "no"]);
+  // Host globs: `*` stops at a dot, and case does not matter.
+  assert.equal(rules.decide("NPM.Internal.Example", "/a", NONE).cache, false);
+  assert.equal(rules.decide("a.b.internal.example", "/a", NONE).cache, true);
+  assert.equal(rules.decide("internal.example", "/a", NONE).cache, true);
+});
+
+Deno.test("rule matches combine host, path and header; every given field must match", () => {
+  const rules = new Rules([{
+    name: "combo",
+    match: { host: "dl.example.org", path: "/releases/**", header: { "User-Agent": "ci/*" } },
+    fresh: "forever",
+  }], { artifacts: false, signedUrls: false });
+  const ua = fields(["user-agent", "ci/1.2"]);
+  assert.equal(rules.decide("dl.example.org", "/releases/v1/app.bin", ua).forever, true);
+  assert.equal(rules.decide("dl.example.org", "/releases/v1/app.bin", NONE).forever, false);
+  assert.equal(rules.decide("dl.example.org", "/other/app.bin", ua).forever, false);
+  assert.equal(rules.decide("cdn.example.org", "/releases/v1/app.bin", ua).forever, false);
+  assert.equal(
+    rules.decide("dl.example.org", "/releases/v1/app.bin", fields(["User-Agent", "curl/8"]))
+      .forever,
+    false,
+  );
+});
+
+Deno.test({
+  name: "a header rule with value glob * needs the field to be present",
+  fn: () => {
+    const rules = new Rules([{ name: "ci", match: { header: { "x-ci": "*" } }, cache: false }], {
+      artifacts: false,
+      signedUrls: false,
+    });
+    assert.equal(rules.decide("h", "/a", fields(["X-CI", "1"])).cache, false);
+    assert.equal(
+      rules.decide("h", "/a", NONE).cache,
+      true,
+      "no X-CI field: the rule must not apply",
+    );
+  },
+});
+
+Deno.test("presets can be turned off one by one", () => {
+  const noArtifacts = new Rules([], { artifacts: false });
+  const d1 = noArtifacts.decide("h", "/pkg/-/pkg-1.0.0.tgz?X-Amz-Signature=1", NONE);
+  assert.equal(d1.forever, false);
+  assert.deepEqual(d1.names, ["signed URL"]);
+  assert.deepEqual(d1.ignoreQuery, SIGNED);
+  // Metadata presets go with the artifacts.
+  assert.equal(noArtifacts.decide("h", "/simple/x/", NONE).ttl, undefined);
+
+  const noSigned = new Rules([], { signedUrls: false });
+  const d2 = noSigned.decide("h", "/pkg/-/pkg-1.0.0.tgz?X-Amz-Signature=1", NONE);
+  assert.equal(d2.forever, true);
+  assert.deepEqual(d2.names, ["npm tarball"]);
+  assert.deepEqual(d2.ignoreQuery, []);
+
+  const none = new Rules([], { artifacts: false, signedUrls: false });
+  assert.deepEqual(none.decide("h", "/pkg/-/pkg-1.0.0.tgz", NONE), {
+    names: [],
+    forever: false,
+    cache: true,
+    ignoreQuery: [],
+  });
+  // User rules still apply with every preset off, and their ignoreQuery adds up.
+  const user: Rule[] = [
+    { match: {}, ignoreQuery: ["token"] },
+    { match: { host: "s.example" }, ignoreQuery: ["X-Sig-*"] },
+  ];
+  assert.deepEqual(
+    new Rules(user, { artifacts: false, signedUrls: false }).decide("s.example", "/", NONE)
+      .ignoreQuery,
+    ["token", "X-Sig-*"],
+  );
+});
+
+Deno.test("keyPath drops signature parameters in any case, keeps the others in order", () => {
+  const signed = "/bucket/file.tgz?b=2&X-Amz-Algorithm=AWS4&x-amz-date=20260101T000000Z" +
+    "&a=1&X-AMZ-SIGNATURE=abc&Expires=123&expires=456&z=&Signature=s";
+  assert.equal(keyPath(signed, SIGNED), "/bucket/file.tgz?b=2&a=1&z=");
+  // Nothing left: no dangling "?".
+  assert.equal(
+    keyPath("/f?X-Amz-Signature=1&X-Amz-Date=2&Expires=3", SIGNED),
+    "/f",
+  );
+  // Percent-encoded names are matched decoded; the kept ones keep their spelling.
+  assert.equal(keyPath("/f?X%2DAmz%2DDate=1&q=%41", SIGNED), "/f?q=%41");
+  // Names that only start like a pattern without a glob stay.
+  assert.equal(keyPath("/f?Signatures=1&sigma=2&v=1", SIGNED), "/f?Signatures=1&sigma=2&v=1");
+  // No query, or no patterns: unchanged (the same string).
+  assert.equal(keyPath("/f", SIGNED), "/f");
+  assert.equal(keyPath("/f?X-Amz-Date=1", []), "/f?X-Amz-Date=1");
+  // A parameter without a value is matched by its name.
+  assert.equal(keyPath("/f?X-Amz-Signature&v=2", SIGNED), "/f?v=2");
+  // User patterns with globs.
+  assert.equal(keyPath("/f?token=1&tok=2&X-Sig-A=3", ["token", "x-sig-*"]), "/f?tok=2");
+  // Two URLs differing only in their signature share a key.
+  assert.equal(
+    keyPath("/f?v=1&X-Amz-Signature=aaa&X-Amz-Date=1", SIGNED),
+    keyPath("/f?v=1&X-Amz-Signature=bbb&X-Amz-Date=2", SIGNED),
+  );
+  assert.notEqual(keyPath("/f?v=1", SIGNED), keyPath("/f?v=2", SIGNED));
+});
+
+Deno.test("glob: `*` stops at the separator, `**` crosses it, /**/ may be empty, anchored", () => {
+  const p = (pattern: string) => glob(pattern, "/");
+  assert.ok(p("/a/*.tgz").test("/a/x.tgz"));
+  assert.ok(!p("/a/*.tgz").test("/a/b/x.tgz"));
+  assert.ok(p("/a/**").test("/a/b/c/d"));
+  assert.ok(p("/a/**").test("/a/"));
+  assert.ok(p("/**/x").test("/x"), "/**/ matches a single /");
+  assert.ok(p("/**/x").test("/a/b/x"));
+  assert.ok(!p("/**/x").test("/a/bx"));
+  assert.ok(p("/a**z").test("/a/b/z"));
+  assert.ok(!p("/a/*").test("/a/b/c"));
+  assert.ok(p("/a/*").test("/a/"));
+  // Anchored at both ends.
+  assert.ok(!p("/a").test("/a/b"));
+  assert.ok(!p("/b").test("/a/b"));
+  // Regex characters are literal.
+  assert.ok(p("/a.b+c(d)?[e]$^{f}|g\\").test("/a.b+c(d)?[e]$^{f}|g\\"));
+  assert.ok(!p("/a.b").test("/aXb"));
+  assert.ok(!p("/a?").test("/ab"));
+  // Paths are case-sensitive.
+  assert.ok(!p("/A/*").test("/a/x"));
+
+  const h = (pattern: string) => glob(pattern, ".");
+  assert.ok(h("*.example.org").test("a.example.org"));
+  assert.ok(h("*.example.org").test("A.EXAMPLE.ORG"), "hosts are case-insensitive");
+  assert.ok(!h("*.example.org").test("a.b.example.org"));
+  assert.ok(!h("*.example.org").test("example.org"));
+  assert.ok(h("**.example.org").test("a.b.example.org"));
+  assert.ok(!h("example.org").test("example.org.evil"));
+
+  const v = (pattern: string) => glob(pattern, "");
+  assert.ok(v("a*").test("a/b.c"), "with no separator `*` is any run");
+  assert.ok(!v("a*").test("ba"));
+});
