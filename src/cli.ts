@@ -74,6 +74,10 @@ Options:
                             (default 443)
   --connect-timeout SECS    time to connect to an origin (default 10)
   --response-timeout SECS   time for an origin to start answering (default 60)
+  --idle-timeout SECS       longest silence of an origin inside a body (default 60)
+  --header-timeout SECS     time a client has to send a whole request head (default 30)
+  --keep-alive-timeout SECS how long an idle client connection is kept (default 60)
+  --shutdown-grace SECS     on SIGINT/SIGTERM, time left for requests in flight (default 10)
   --log-level LEVEL         debug | info | warn | error | silent (default info)
   --log-format FORMAT       text (one line per request for people) or json (one
                             object per request)
@@ -163,6 +167,10 @@ export function parseCommandLine(args: string[]): Command {
         "upstream-ca": { type: "string", multiple: true },
         "connect-timeout": { type: "string" },
         "response-timeout": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "header-timeout": { type: "string" },
+        "keep-alive-timeout": { type: "string" },
+        "shutdown-grace": { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
         quiet: { type: "boolean", short: "q" },
@@ -320,6 +328,16 @@ export function parseCommandLine(args: string[]): Command {
   }
   if (v["connect-timeout"] !== undefined) {
     options.connectTimeoutMs = parseSeconds("--connect-timeout", v["connect-timeout"]);
+  }
+  for (
+    const [flag, key] of [
+      ["idle-timeout", "originIdleTimeoutMs"],
+      ["header-timeout", "headerTimeoutMs"],
+      ["keep-alive-timeout", "keepAliveTimeoutMs"],
+      ["shutdown-grace", "shutdownGraceMs"],
+    ] as const
+  ) {
+    if (v[flag] !== undefined) options[key] = parseSeconds(`--${flag}`, v[flag]);
   }
   if (v["response-timeout"] !== undefined) {
     options.responseTimeoutMs = parseSeconds("--response-timeout", v["response-timeout"]);

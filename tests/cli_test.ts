@@ -177,3 +177,23 @@ for (const [args, message] of BAD_CI) {
     });
   });
 }
+
+Deno.test("parseCommandLine: every timeout is a flag, in seconds", () => {
+  const c = parseCommandLine([
+    "--idle-timeout",
+    "5",
+    "--header-timeout",
+    "0.5",
+    "--keep-alive-timeout",
+    "30",
+    "--shutdown-grace",
+    "2",
+  ]);
+  assert.deepEqual(c.kind === "serve" ? c.options : undefined, {
+    originIdleTimeoutMs: 5000,
+    headerTimeoutMs: 500,
+    keepAliveTimeoutMs: 30000,
+    shutdownGraceMs: 2000,
+  });
+  assert.throws(() => parseCommandLine(["--header-timeout", "0"]), /--header-timeout/);
+});
