@@ -8,7 +8,7 @@
 import { type ClientConnection, serveConnection } from "./connection.ts";
 import type { ProxyContext } from "./context.ts";
 import { selfHosts } from "./decide.ts";
-import { oneLine } from "./errors.ts";
+import { errorLine, oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
 import { Cache } from "./cache/cache.ts";
@@ -101,7 +101,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   } catch (err) {
     listener.close();
     cache.stopScan();
-    throw new Error(`upstream proxy: ${oneLine(String(err instanceof Error ? err.message : err))}`);
+    throw new Error(`upstream proxy: ${errorLine(err)}`);
   }
   const pool = new OriginPool({
     upstream,

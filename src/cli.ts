@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { startProxy } from "./accept.ts";
-import { oneLine } from "./errors.ts";
+import { errorLine, oneLine } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import type { ProxyOptions } from "./options.ts";
 import { VERSION } from "./version.ts";
@@ -179,7 +179,7 @@ export function parseCommandLine(args: string[]): Command {
       },
     });
   } catch (err) {
-    throw new UsageError(oneLine(err instanceof Error ? err.message : String(err)));
+    throw new UsageError(errorLine(err));
   }
   const { values: v, positionals } = parsed;
   if (v.help) return { kind: "help" };
@@ -253,7 +253,7 @@ export function parseCommandLine(args: string[]): Command {
       try {
         parseCidr(n);
       } catch (err) {
-        throw new UsageError(`--allow-clients: ${err instanceof Error ? err.message : err}`);
+        throw new UsageError(`--allow-clients: ${errorLine(err)}`);
       }
     }
     if (nets.length === 0) throw new UsageError("--allow-clients: empty list");
@@ -295,7 +295,7 @@ export function parseCommandLine(args: string[]): Command {
     try {
       parseProxyUrl(v["upstream-proxy"]);
     } catch (err) {
-      throw new UsageError(`--upstream-proxy: ${err instanceof Error ? err.message : err}`);
+      throw new UsageError(`--upstream-proxy: ${errorLine(err)}`);
     }
     options.upstreamProxy = v["upstream-proxy"];
   }
@@ -497,9 +497,7 @@ async function printCa(source: CaSource, pem: boolean): Promise<number> {
     ca = await loadOrCreateCa(source);
   } catch (err) {
     print(
-      `hoard: cannot load or create the CA: ${
-        oneLine(err instanceof Error ? err.message : String(err))
-      }`,
+      `hoard: cannot load or create the CA: ${errorLine(err)}`,
       "stderr",
     );
     return 1;
@@ -521,9 +519,7 @@ async function printEnv(command: Extract<Command, { kind: "env" }>): Promise<num
     bundleFile = bundle.path;
   } catch (err) {
     print(
-      `hoard: cannot load or create the CA: ${
-        oneLine(err instanceof Error ? err.message : String(err))
-      }`,
+      `hoard: cannot load or create the CA: ${errorLine(err)}`,
       "stderr",
     );
     return 1;
@@ -588,7 +584,7 @@ async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<
   try {
     proxy = await startProxy({ ...options, upstreamCaCerts });
   } catch (err) {
-    print(`hoard: ${oneLine(err instanceof Error ? err.message : String(err))}`, "stderr");
+    print(`hoard: ${errorLine(err)}`, "stderr");
     return 1;
   }
   let signals = 0;

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { errorLine } from "./errors.ts";
 import type { Presets, Rule } from "./rules.ts";
 
 /** What a config file holds. */
@@ -43,7 +44,7 @@ export async function loadConfig(path: string): Promise<Config> {
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    throw new ConfigError(`${path}: cannot read: ${err instanceof Error ? err.message : err}`);
+    throw new ConfigError(`${path}: cannot read: ${errorLine(err)}`);
   }
   return parseConfig(text, path);
 }
@@ -54,7 +55,7 @@ export function parseConfig(text: string, file: string): Config {
   try {
     data = JSON.parse(stripJsonc(text));
   } catch (err) {
-    throw new ConfigError(`${file}: not valid JSON: ${err instanceof Error ? err.message : err}`);
+    throw new ConfigError(`${file}: not valid JSON: ${errorLine(err)}`);
   }
   const bad = (key: string, what: string): never => {
     throw new ConfigError(`${file}: ${key}: ${what}`);

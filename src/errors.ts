@@ -109,6 +109,11 @@ export function toProxyError(err: unknown, side: ErrorSide, host = ""): ProxyErr
   );
 }
 
+/** The first line of what an error says, whatever was thrown. */
+export function errorLine(err: unknown): string {
+  return errorLine(err);
+}
+
 /** Keeps the first line of a message, so every error body and log entry is one line. */
 export function oneLine(message: string): string {
   const nl = message.indexOf("\n");

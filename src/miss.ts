@@ -15,7 +15,7 @@ import { rangeId } from "./cache/cache.ts";
 import { requestDirectives, staleIfError, storability, storedHeaders } from "./cache/policy.ts";
 import type { ProxyContext } from "./context.ts";
 import type { Target } from "./decide.ts";
-import { ProxyError } from "./errors.ts";
+import { errorLine, ProxyError } from "./errors.ts";
 import { endToEndFields } from "./headers.ts";
 import type { OriginResponse } from "./origin/client.ts";
 import { clientResponse, forward, relay } from "./pass.ts";
@@ -254,7 +254,7 @@ async function runFill(
     leader = undefined;
     proxy.logger.log(
       "info",
-      `fill of ${meta.key} failed: ${err instanceof Error ? err.message : err}`,
+      `fill of ${meta.key} failed: ${errorLine(err)}`,
     );
   } finally {
     res.finish(complete);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { errorLine } from "./errors.ts";
 import type { CacheCounters } from "./cache/cache.ts";
 import { formatBytes } from "./cache/cache.ts";
 
@@ -203,7 +204,7 @@ export async function publishSummary(
     try {
       await write();
     } catch (err) {
-      failures.push(`cannot write ${what}: ${err instanceof Error ? err.message : err}`);
+      failures.push(`cannot write ${what}: ${errorLine(err)}`);
     }
   };
   if (to.stepSummary) {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { errorLine } from "../errors.ts";
 import type { FieldList } from "../http1/fields.ts";
 import type { Logger } from "../log.ts";
 import { Fills } from "./fill.ts";
@@ -109,7 +110,7 @@ export class Cache {
     } catch (err) {
       logger.log(
         "warn",
-        `cache disabled: cannot use ${dir}: ${err instanceof Error ? err.message : err}`,
+        `cache disabled: cannot use ${dir}: ${errorLine(err)}`,
       );
     }
     const cache = new Cache(store, logger, maxBytes);
