@@ -111,7 +111,7 @@ export function toProxyError(err: unknown, side: ErrorSide, host = ""): ProxyErr
 
 /** The first line of what an error says, whatever was thrown. */
 export function errorLine(err: unknown): string {
-  return errorLine(err);
+  return oneLine(err instanceof Error ? err.message : String(err));
 }
 
 /** Keeps the first line of a message, so every error body and log entry is one line. */
