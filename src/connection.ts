@@ -102,7 +102,7 @@ export async function serveConnection(
             await tunnel(proxy, ex, route.origin);
             break;
           case "local":
-            await local(proxy, ex, route.path);
+            await local(proxy, ex, route.path, req.framing.kind !== "none");
             break;
           case "pass": {
             const status = route.why === "method"

@@ -15,7 +15,12 @@ import { VERSION } from "./version.ts";
  * `/_hoard/metrics`, `/_hoard/ca.pem` when interception is on, `/` with a
  * hint; anything else is 404, since hoard is a proxy, not a server.
  */
-export async function local(proxy: ProxyContext, ex: Exchange, path: string): Promise<void> {
+export async function local(
+  proxy: ProxyContext,
+  ex: Exchange,
+  path: string,
+  hasBody = false,
+): Promise<void> {
   ex.record.route = "local";
   const pathOnly = path.split("?")[0]!;
   const page = PAGES[pathOnly];
@@ -29,6 +34,9 @@ export async function local(proxy: ProxyContext, ex: Exchange, path: string): Pr
   if (ex.method !== "GET" && ex.method !== "HEAD") {
     throw new ProxyError(405, "http_request_error", `${ex.method} is not allowed on ${pathOnly}`);
   }
+  // hoard's pages read no body: a request that sent one ends its connection,
+  // so the body is never taken for the next request.
+  if (hasBody) ex.keepAlive = false;
   const [contentType, body] = page(proxy);
   await sendText(ex, 200, body, contentType === undefined ? [] : [["Content-Type", contentType]]);
 }

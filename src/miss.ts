@@ -337,7 +337,8 @@ export async function follow(
 
 /** Starts the response to one client of a fill: head fields as the fill announced them. */
 function startFillResponse(ex: Exchange, head: FillHead, cacheStatus: string): BodySink {
-  const hasBody = head.status !== 204 && head.status !== 304;
+  // A HEAD collapsed onto a GET's fill gets the head only.
+  const hasBody = head.status !== 204 && head.status !== 304 && ex.method !== "HEAD";
   const { fields, framing } = clientResponse(ex, head.fields, head.length, hasBody);
   fields.add("Cache-Status", cacheStatus);
   return startResponse(ex, head.status, head.reason, fields, framing);
@@ -352,7 +353,9 @@ async function serveFill(
 ): Promise<void> {
   const sink = startFillResponse(ex, head, cacheStatus);
   try {
-    for await (const chunk of followFill(fill)) await sink.write(chunk);
+    if (ex.method !== "HEAD") {
+      for await (const chunk of followFill(fill)) await sink.write(chunk);
+    }
     await sink.end();
   } finally {
     ex.record.bytes = sink.bytes;

@@ -172,10 +172,11 @@ export class ChunkedDecoder {
       this.#trailerLineLength = 0;
       return;
     }
-    this.#state = State.Done;
+    // Done only once the trailers parsed: a refused body never reports done.
     if (this.#trailer.length > 2) {
       this.#trailers = parseFieldLines(splitHead(Uint8Array.from(this.#trailer)));
     }
+    this.#state = State.Done;
   }
 }
 
