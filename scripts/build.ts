@@ -1,0 +1,95 @@
+#!/usr/bin/env -S deno run --allow-run --allow-read --allow-write --allow-env
+/**
+ * Builds what users download: `dist/hoard.js` (`deno bundle`, works offline)
+ * and `dist/hoard` (`deno compile`, one executable; `--target` for others).
+ *
+ * `deno compile` takes a small runtime (denort) from the internet. Where that
+ * cannot be reached, point `DENORT_BIN` at a denort binary for the target;
+ * without it the build says so and stops with exit code 1.
+ *
+ * Usage:
+ *   deno task bundle
+ *   deno task compile [--target x86_64-unknown-linux-gnu|aarch64-unknown-linux-gnu|
+ *                      x86_64-apple-darwin|aarch64-apple-darwin|x86_64-pc-windows-msvc]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** The permissions hoard needs, and no more: network, its environment, its cache directory. */
+export const PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+];
+
+/** Targets `deno compile` builds release binaries for. */
+export const TARGETS: readonly string[] = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+  "x86_64-pc-windows-msvc",
+];
+
+const root = new URL("..", import.meta.url).pathname;
+
+async function deno(args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: root,
+    stdout: "inherit",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  await Deno.stderr.write(out.stderr);
+  return { code: out.code, stderr };
+}
+
+/** `deno bundle` to dist/hoard.js. */
+export async function bundle(): Promise<number> {
+  await Deno.mkdir(`${root}dist`, { recursive: true });
+  const r = await deno(["bundle", "--platform", "deno", "-o", "dist/hoard.js", "mod.ts"]);
+  return r.code;
+}
+
+/** `deno compile` to dist/hoard (or dist/hoard-TARGET). */
+export async function compile(target?: string): Promise<number> {
+  if (target !== undefined && !TARGETS.includes(target)) {
+    console.error(`build: unknown --target ${target}; one of ${TARGETS.join(", ")}`);
+    return 2;
+  }
+  await Deno.mkdir(`${root}dist`, { recursive: true });
+  const output = target === undefined
+    ? "dist/hoard"
+    : `dist/hoard-${target}${target.includes("windows") ? ".exe" : ""}`;
+  const args = ["compile", ...PERMISSIONS, "--no-check", "-o", output];
+  if (target !== undefined) args.push("--target", target);
+  const r = await deno([...args, "mod.ts"]);
+  if (
+    r.code !== 0 && !Deno.env.get("DENORT_BIN") &&
+    /dns error|download|fetch|connect|lookup/i.test(r.stderr)
+  ) {
+    console.error(
+      "\nbuild: deno compile needs its runtime (denort) from the internet, which cannot be reached here.\n" +
+        "build: set DENORT_BIN to a denort binary for the target (from a Deno release archive), or use\n" +
+        "build: `deno task bundle` and run dist/hoard.js with `deno run` instead.",
+    );
+  }
+  return r.code === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: { target: { type: "string" } },
+  });
+  const what = positionals[0];
+  if (what === "bundle") Deno.exit(await bundle());
+  if (what === "compile") Deno.exit(await compile(values.target));
+  console.error("usage: deno run -A scripts/build.ts bundle | compile [--target TARGET]");
+  Deno.exit(2);
+}
