@@ -323,7 +323,15 @@ export async function follow(
       found.kind === "entry" &&
       staleIfError(target.cache, found.entry, Date.now(), proxy.options.staleIfError)
     ) {
-      return serveStale(proxy, ex, req, found.entry, Number(start.reason.split(":")[1] ?? 502));
+      const status = Number(start.reason.split(":")[1] ?? 502);
+      return serveStale(
+        proxy,
+        ex,
+        req,
+        found.entry,
+        status,
+        fwd === "request" ? "request" : "stale",
+      );
     }
   }
   const detail = start.kind === "bypass" ? start.reason : "vary";

@@ -50,7 +50,7 @@ export async function revalidate(
     if (err instanceof ProxyError && err.status >= 500 && staleOk(proxy, target, entry)) {
       fill.bypass(`stale-if-error:${err.status}`);
       cache.fills.remove(fill);
-      return serveStale(proxy, ex, req, entry, err.status);
+      return serveStale(proxy, ex, req, entry, err.status, why);
     }
     fill.fail(err);
     cache.fills.remove(fill);
@@ -60,7 +60,7 @@ export async function revalidate(
     res.finish(false);
     fill.bypass(`stale-if-error:${res.head.status}`);
     cache.fills.remove(fill);
-    return serveStale(proxy, ex, req, entry, res.head.status);
+    return serveStale(proxy, ex, req, entry, res.head.status, why);
   }
   if (res.head.status !== 304) return lead(proxy, ex, req, target, fill, res, why, true);
 
@@ -92,17 +92,22 @@ function staleOk(proxy: ProxyContext, target: Target, entry: ResponseMeta): bool
   return staleIfError(target.cache, entry, Date.now(), proxy.options.staleIfError);
 }
 
-/** Serves a stale entry in place of an origin that failed with `status` (stale-if-error). */
+/**
+ * Serves a stored entry in place of an origin that failed with `status`
+ * (stale-if-error); `fwd` says why the origin was asked (the entry was stale,
+ * or the client asked for revalidation).
+ */
 export async function serveStale(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
   entry: ResponseMeta,
   status: number,
+  fwd: "stale" | "request" = "stale",
 ): Promise<void> {
   proxy.cache.counters.staleServed++;
   const age = restorePolicy(entry.policy, Date.now()).age();
-  const cacheStatus = `hoard; fwd=stale; fwd-status=${status}; detail=stale-if-error`;
+  const cacheStatus = `hoard; fwd=${fwd}; fwd-status=${status}; detail=stale-if-error`;
   if (!(await hit(proxy, ex, req, entry, age, cacheStatus, false))) {
     throw new ProxyError(
       502,
