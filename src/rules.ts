@@ -70,9 +70,17 @@ export const ARTIFACT_PRESETS: readonly Rule[] = [
 
 /** Package metadata: changes when something is published, so short freshness, then revalidation. */
 export const METADATA_PRESETS: readonly Rule[] = [
+  // npm asks for packuments with `pacote-req-type: packument` (and an abbreviated
+  // Accept for some); Deno's npm client says only who it is, on a one-segment path.
+  { name: "npm packument", match: { header: { "pacote-req-type": "packument" } }, ttl: 300 },
   {
     name: "npm packument",
     match: { header: { accept: "application/vnd.npm.install-v1*" } },
+    ttl: 300,
+  },
+  {
+    name: "npm packument (Deno)",
+    match: { path: "/*", header: { "user-agent": "Deno/*" } },
     ttl: 300,
   },
   { name: "python simple index", match: { path: "/simple/**" }, ttl: 300 },

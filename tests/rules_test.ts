@@ -313,3 +313,20 @@ Deno.test("glob: `*` stops at the separator, `**` crosses it, /**/ may be empty,
   assert.ok(v("a*").test("a/b.c"), "with no separator `*` is any run");
   assert.ok(!v("a*").test("ba"));
 });
+
+Deno.test("presets: npm packuments as npm 11 and Deno ask for them get the metadata TTL", () => {
+  const npm = decide(
+    "/some-pkg",
+    fields(["Accept", "application/json"], ["pacote-req-type", "packument"]),
+  );
+  assert.equal(npm.ttl, 300);
+  assert.equal(npm.forever, false);
+  const deno = decide("/@scope%2fpkg", fields(["Accept", "*/*"], ["User-Agent", "Deno/2.9.6"]));
+  assert.equal(deno.ttl, 300);
+  // Deno's tarball downloads are immutable artifacts, not metadata.
+  const tarball = decide("/pkg/-/pkg-1.0.0.tgz", fields(["User-Agent", "Deno/2.9.6"]));
+  assert.equal(tarball.forever, true);
+  assert.equal(tarball.ttl, undefined);
+  // Without either sign, a one-segment path is nothing special.
+  assert.equal(decide("/some-pkg", fields(["Accept", "application/json"])).ttl, undefined);
+});
