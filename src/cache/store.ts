@@ -17,7 +17,8 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
+import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffered_conn.ts";
 import { type Meta, parseMeta, type ResponseMeta, serializeMeta } from "./meta.ts";
 
 const MARKER = "hoard-cache.json";
@@ -33,12 +34,15 @@ export interface ScannedEntry {
   usedAt: number;
 }
 
-/** A body being written to a temp file, hashed as it goes. */
+/**
+ * A body being written to a temp file. Its SHA-256 is computed when it is
+ * finished, by reading the file back: off the path of the client being served
+ * while it arrives, and over the bytes that really reached the disk.
+ */
 export class TempBody {
   /** Temp file path. */
   readonly path: string;
   #file: Deno.FsFile;
-  #hash: Hash = createHash("sha256");
   #size = 0;
   #closed = false;
 
@@ -57,15 +61,31 @@ export class TempBody {
   async write(data: Uint8Array): Promise<void> {
     let off = 0;
     while (off < data.length) off += await this.#file.write(data.subarray(off));
-    this.#hash.update(data);
     this.#size += data.length;
   }
 
   /** Flushes to disk and closes; returns the body's SHA-256 (hex). */
   async finish(): Promise<string> {
     await this.#file.sync();
-    this.#close();
-    return this.#hash.digest("hex");
+    const hash = createHash("sha256");
+    const buf = borrowStreamBuffer();
+    try {
+      await this.#file.seek(0, Deno.SeekMode.Start);
+      let read = 0;
+      for (;;) {
+        const n = await this.#file.read(buf);
+        if (n === null) break;
+        hash.update(buf.subarray(0, n));
+        read += n;
+      }
+      if (read !== this.#size) {
+        throw new Error(`temp body holds ${read} bytes, ${this.#size} were written`);
+      }
+    } finally {
+      returnStreamBuffer(buf);
+      this.#close();
+    }
+    return hash.digest("hex");
   }
 
   /** Closes and deletes the temp file. */
@@ -152,7 +172,7 @@ export class Store {
   /** Starts a body in the temp directory. */
   async createTemp(): Promise<TempBody> {
     const path = `${this.dir}/tmp/${crypto.randomUUID()}.part`;
-    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    const file = await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o600 });
     return new TempBody(path, file);
   }
 
