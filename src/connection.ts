@@ -6,7 +6,7 @@
  */
 
 import type { ProxyContext } from "./context.ts";
-import { decide } from "./decide.ts";
+import { decide, type Route } from "./decide.ts";
 import { isDisconnect, oneLine, ProxyError, toProxyError } from "./errors.ts";
 import { parseRequestHead } from "./http1/parse_head.ts";
 import { HttpSyntaxError } from "./http1/syntax_error.ts";
@@ -18,8 +18,7 @@ import { local } from "./local.ts";
 import { miss } from "./miss.ts";
 import { refreshInBackground, revalidate } from "./revalidate.ts";
 import { pass } from "./pass.ts";
-import { interpretRequest, type ProxyRequest } from "./read_request.ts";
-import { isRequestStart } from "./read_request.ts";
+import { interpretRequest, isRequestStart, type ProxyRequest } from "./read_request.ts";
 import { type Exchange, sendError } from "./respond.ts";
 import { tunnel } from "./tunnel.ts";
 
@@ -97,49 +96,7 @@ export async function serveConnection(
         const route = await decide(req, proxy);
         ex.record.route = route.kind;
         if (route.kind !== "local") proxy.report.requests++;
-        switch (route.kind) {
-          case "tunnel":
-            await tunnel(proxy, ex, route.origin);
-            break;
-          case "local":
-            await local(proxy, ex, route.path, req.framing.kind !== "none");
-            break;
-          case "pass": {
-            const status = route.why === "method"
-              ? "hoard; fwd=method"
-              : `hoard; fwd=bypass; detail=${route.why}`;
-            await pass(proxy, ex, req, route.target.origin, route.target.path, status);
-            break;
-          }
-          case "hit": {
-            if (route.refresh) refreshInBackground(proxy, req, route.target, route.entry);
-            const detail = route.offline
-              ? "; detail=offline"
-              : route.refresh
-              ? "; detail=stale-while-revalidate"
-              : "";
-            const status = `hoard; hit; ttl=${Math.floor(route.ttl)}${detail}`;
-            if (!(await hit(proxy, ex, req, route.entry, route.age, status))) {
-              // Gone or corrupt on disk (and now deleted): fetch it again.
-              ex.record.route = "miss";
-              await miss(proxy, ex, req, route.target, route.entry.id, "uri-miss");
-            }
-            break;
-          }
-          case "revalidate":
-            await revalidate(proxy, ex, req, route.target, route.entry, route.why);
-            break;
-          case "miss":
-            await miss(
-              proxy,
-              ex,
-              req,
-              route.target,
-              route.id,
-              route.vary ? "vary-miss" : "uri-miss",
-            );
-            break;
-        }
+        await runStep(proxy, ex, req, route);
       } catch (err) {
         await fail(proxy, ex, err);
       }
@@ -150,6 +107,58 @@ export async function serveConnection(
   } finally {
     deadline.clear();
     io.close();
+  }
+}
+
+/** Runs the step the route names: tunnel, local, pass, hit, revalidate or miss. */
+async function runStep(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  route: Route,
+): Promise<void> {
+  switch (route.kind) {
+    case "tunnel":
+      await tunnel(proxy, ex, route.origin);
+      break;
+    case "local":
+      await local(proxy, ex, route.path, req.framing.kind !== "none");
+      break;
+    case "pass": {
+      const status = route.why === "method"
+        ? "hoard; fwd=method"
+        : `hoard; fwd=bypass; detail=${route.why}`;
+      await pass(proxy, ex, req, route.target.origin, route.target.path, status);
+      break;
+    }
+    case "hit": {
+      if (route.refresh) refreshInBackground(proxy, req, route.target, route.entry);
+      const detail = route.offline
+        ? "; detail=offline"
+        : route.refresh
+        ? "; detail=stale-while-revalidate"
+        : "";
+      const status = `hoard; hit; ttl=${Math.floor(route.ttl)}${detail}`;
+      if (!(await hit(proxy, ex, req, route.entry, route.age, status))) {
+        // Gone or corrupt on disk (and now deleted): fetch it again.
+        ex.record.route = "miss";
+        await miss(proxy, ex, req, route.target, route.entry.id, "uri-miss");
+      }
+      break;
+    }
+    case "revalidate":
+      await revalidate(proxy, ex, req, route.target, route.entry, route.why);
+      break;
+    case "miss":
+      await miss(
+        proxy,
+        ex,
+        req,
+        route.target,
+        route.id,
+        route.vary ? "vary-miss" : "uri-miss",
+      );
+      break;
   }
 }
 
