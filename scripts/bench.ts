@@ -1,282 +1,395 @@
 #!/usr/bin/env -S deno run --allow-all
 /**
- * Benchmark of hoard against direct access to the origin, in one run, on
- * loopback: 1 KiB requests/s and latency at 64 keep-alive connections (wrk)
- * for pass-through and cache hits; 100 MiB throughput (curl) for pass, miss
- * and hit; 100 concurrent misses of one object (origin requests, time); peak
- * RSS while streaming 1 GiB.
+ * Benchmark of hoard against the caches people use today, in one run, on one
+ * machine, over loopback (issue 7): direct to the origin (baseline), hoard
+ * (forward proxy), nginx with proxy_cache (reverse proxy) and squid (forward
+ * proxy), each in turn against the same origin. Figures per contender: 1 KiB
+ * hit requests/s and p50/p99 latency at 64 keep-alive connections (wrk);
+ * 100 MiB hit throughput (curl, checksum verified) and RSS growth per
+ * concurrent stream; 1 KiB miss latency added to direct; 100 MiB miss
+ * throughput against direct; 100 concurrent misses of one 10 MiB object
+ * (origin requests, total time).
  *
- * Installs wrk and curl with apt-get when missing. Never part of CI pass/fail.
+ * Prints a table with the ratios hoard/nginx and hoard/squid and writes
+ * `bench/results.json`, `bench/results.md` and `bench/ratios.svg`. Installs
+ * wrk, curl, nginx and squid with apt-get when missing; a contender that
+ * cannot be set up is skipped with the reason. Never part of CI pass/fail.
  *
- * Usage: deno task bench [--seconds N]
+ * Usage: deno task bench [--seconds N] [--quick] [--out DIR]
+ *        [--contenders direct,hoard,nginx,squid] [--nginx-workers N|auto]
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import {
+  type Contender,
+  type ContenderName,
+  CONTENDERS,
+  start,
+  type Target,
+  target,
+} from "./bench/contenders.ts";
+import {
+  concurrentMisses,
+  download,
+  flushPageCache,
+  medianSpeed,
+  rssPerStream,
+  sequentialLatency,
+  verifyChecksum,
+  wrk,
+} from "./bench/measure.ts";
+import {
+  computeRatios,
+  type ContenderResult,
+  evaluateTargets,
+  issues,
+  ratiosSvg,
+  type Results,
+  resultsJson,
+  resultsMd,
+  table,
+} from "./bench/report.ts";
+import {
+  ensurePackage,
+  lastLines,
+  run,
+  runRaw,
+  spawnServer,
+  stopAll,
+  stopChild,
+  waitForOutput,
+} from "./bench/_proc.ts";
 
+const KiB = 1024;
 const MiB = 1024 * 1024;
 const root = new URL("..", import.meta.url).pathname;
-const decoder = new TextDecoder();
 
-/** Installs Debian packages providing `commands` that are not on PATH. */
-async function ensureTools(commands: Record<string, string>): Promise<void> {
-  const missing: string[] = [];
-  for (const [cmd, pkg] of Object.entries(commands)) {
-    const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .output();
-    if (r.code !== 0) missing.push(pkg);
-  }
-  if (missing.length === 0) return;
-  console.log(`installing ${missing.join(", ")} with apt-get`);
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", ...missing]]) {
-    const r = await new Deno.Command("apt-get", { args, stdout: "null", stderr: "inherit" })
-      .output();
-    if (r.code !== 0) throw new Error(`apt-get ${args.join(" ")} failed`);
-  }
+/** Options of one run. */
+export interface BenchOptions {
+  /** wrk duration of each measured 1 KiB run, s. @default 15 (1 with quick) */
+  seconds: number;
+  /** wrk warm-up before it, s. @default 2 (1 with quick) */
+  warmSeconds: number;
+  /** 100 MiB hit downloads (median). @default 7 (2 with quick) */
+  hitRuns: number;
+  /** 100 MiB miss downloads, each of a new URL (median). @default 5 (1 with quick) */
+  missRuns: number;
+  /** Concurrent 100 MiB hit downloads for the RSS figure. @default 4 */
+  streams: number;
+  /** Sequential 1 KiB miss requests measured. @default 500 (100 with quick) */
+  missRequests: number;
+  /** Unmeasured ones before them. @default 50 (10 with quick) */
+  missWarmup: number;
+  /** Concurrent clients asking for one uncached 10 MiB object. @default 100 */
+  collapseClients: number;
+  /** nginx worker_processes. @default "auto" */
+  nginxWorkers: string;
 }
 
-/** Starts a Deno script and waits for a line matching `ready`; returns the child and the match. */
-async function spawnDeno(
-  args: string[],
-  ready: RegExp,
-): Promise<{ child: Deno.ChildProcess; match: RegExpExecArray }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    cwd: root,
-  }).spawn();
-  let text = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) {
-      text += decoder.decode(chunk);
-      const m = ready.exec(text);
-      if (m) return m;
+/** The 100 MiB object's SHA-256: bench_origin.ts serves `n` bytes of 'a'. */
+async function originSha256(size: number): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new Uint8Array(size).fill(0x61));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Runs every step against one contender; a failed step is recorded, the others go on. */
+async function measure(
+  c: Contender,
+  o: BenchOptions,
+  originPort: number,
+  originCount: () => Promise<number>,
+  sha100m: string,
+  direct: ContenderResult | undefined,
+): Promise<ContenderResult> {
+  const res: ContenderResult = {
+    status: "ok",
+    version: c.version,
+    figures: {},
+    errors: {},
+    notes: [],
+    details: {},
+    config: c.config,
+  };
+  const T = (path: string): Target => target(c, originPort, path);
+  const tag = c.name;
+  const f = res.figures;
+  const step = async (name: string, fn: () => Promise<void>) => {
+    const started = performance.now();
+    try {
+      await fn();
+      console.log(`  ${name}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    } catch (e) {
+      const msg = (e as Error).message;
+      res.errors[name] = msg;
+      console.log(`  ${name}: FAILED — ${msg}`);
+      const out = lastLines(c.output(), 3);
+      if (out) console.log(`    ${c.name} said: ${out}`);
     }
-    throw new Error(`exited before ready:\n${text}`);
   };
-  const match = await Promise.any([pump(child.stdout), pump(child.stderr)]);
-  return { child, match };
-}
 
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (out.code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${decoder.decode(out.stderr)}`);
-  return decoder.decode(out.stdout);
-}
+  const hit100m = T(`/100m?hit-${tag}`);
+  await step("100 MiB hit", async () => {
+    await download(hit100m, 100 * MiB); // stores it
+    await verifyChecksum(hit100m, sha100m);
+    const before = await originCount();
+    const r = await medianSpeed(() => hit100m, o.hitRuns, 100 * MiB);
+    const origin = (await originCount()) - before;
+    f.hit100mMBps = r.median / 1e6;
+    res.details["hit100m"] = { runsMBps: r.runs.map((s) => s / 1e6), originRequests: origin };
+    if (c.name !== "direct" && origin > 0) {
+      res.notes.push(`100 MiB hit: the origin served ${origin} requests during the hit runs`);
+    }
+  });
 
-interface WrkResult {
-  rps: number;
-  p50ms: number;
-  p99ms: number;
-  errors: number;
-}
+  if (c.pid !== undefined) {
+    const pid = c.pid;
+    await step("RSS per stream", async () => {
+      const r = await rssPerStream(pid, hit100m, 100 * MiB, o.streams);
+      f.hit100mRssPerStreamMiB = r.perStreamMiB;
+      res.details["rss"] = r;
+    });
+  }
 
-/** wrk at 64 connections; `absoluteUrl` makes it send absolute-form requests to a proxy. */
-async function wrk(target: string, seconds: number, absoluteUrl?: string): Promise<WrkResult> {
-  const args = ["-t2", "-c64", `-d${seconds}s`, "--latency"];
-  if (absoluteUrl !== undefined) {
-    const script = await Deno.makeTempFile({ suffix: ".lua" });
-    const host = new URL(absoluteUrl).host;
-    await Deno.writeTextFile(
-      script,
-      `wrk.path = "${absoluteUrl}"\nwrk.headers["Host"] = "${host}"\n`,
+  await step("1 KiB hit", async () => {
+    const t = T(`/1k?hit-${tag}`);
+    await download(t, KiB); // stores it
+    await wrk(t, o.warmSeconds);
+    const before = await originCount();
+    const r = await wrk(t, o.seconds);
+    const origin = (await originCount()) - before;
+    f.hit1kRps = r.rps;
+    f.hit1kP50Ms = r.p50ms;
+    f.hit1kP99Ms = r.p99ms;
+    res.details["hit1k"] = { ...r, originRequests: origin };
+    if (r.errors > 0) res.notes.push(`1 KiB hit: wrk counted ${r.errors} errors of ${r.requests}`);
+    if (c.name !== "direct" && origin > 0) {
+      res.notes.push(`1 KiB hit: the origin served ${origin} requests during the hit run`);
+    }
+  });
+
+  await step("1 KiB miss latency", async () => {
+    await flushPageCache();
+    const before = await originCount();
+    const r = await sequentialLatency(
+      (i) => T(`/1k?miss-${tag}-${i}`),
+      o.missRequests,
+      o.missWarmup,
+      KiB,
     );
-    args.push("-s", script);
+    const origin = (await originCount()) - before;
+    f.miss1kP50Ms = r.p50ms;
+    res.details["miss1k"] = { ...r, originRequests: origin };
+    if (origin !== o.missRequests + o.missWarmup) {
+      res.notes.push(
+        `1 KiB miss: the origin served ${origin} requests for ${
+          o.missRequests + o.missWarmup
+        } unique URLs`,
+      );
+    }
+    if (r.reconnects > 0) {
+      res.notes.push(`1 KiB miss: the client connection was reopened ${r.reconnects} times`);
+    }
+  });
+
+  await step("100 MiB miss", async () => {
+    const before = await originCount();
+    const r = await medianSpeed((i) => T(`/100m?miss-${tag}-${i}`), o.missRuns, 100 * MiB);
+    const origin = (await originCount()) - before;
+    f.miss100mMBps = r.median / 1e6;
+    res.details["miss100m"] = { runsMBps: r.runs.map((s) => s / 1e6), originRequests: origin };
+    if (origin !== o.missRuns) {
+      res.notes.push(`100 MiB miss: the origin served ${origin} requests for ${o.missRuns} URLs`);
+    }
+  });
+
+  await step("collapsing", async () => {
+    await flushPageCache();
+    const r = await concurrentMisses(
+      T(`/10m?collapse-${tag}`),
+      o.collapseClients,
+      10 * MiB,
+      originCount,
+    );
+    f.collapseOriginRequests = r.originRequests;
+    f.collapseMs = r.totalMs;
+    res.details["collapse"] = r;
+    if (r.failures > 0) {
+      res.notes.push(
+        `collapsing: ${r.failures} of ${o.collapseClients} responses were not 200 with 10 MiB`,
+      );
+    }
+  });
+
+  const d = direct?.figures;
+  if (d?.miss1kP50Ms !== undefined && f.miss1kP50Ms !== undefined && c.name !== "direct") {
+    f.miss1kAddedP50Ms = f.miss1kP50Ms - d.miss1kP50Ms;
   }
-  const out = await run("wrk", [...args, target]);
-  const unit = (v: string, u: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[u] ?? 1);
-  const lat = (p: string) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(out);
-    return m ? unit(m[1]!, m[2]!) : NaN;
+  if (d?.miss100mMBps !== undefined && f.miss100mMBps !== undefined) {
+    f.miss100mVsDirect = f.miss100mMBps / d.miss100mMBps;
+  }
+  return res;
+}
+
+async function toolVersions(): Promise<Record<string, string>> {
+  const first = async (cmd: string, args: string[]) => {
+    const r = await runRaw(cmd, args).catch(() => undefined);
+    return (r ? (r.stdout || r.stderr).split("\n")[0]!.trim() : "?");
   };
-  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
-    p50ms: lat("50"),
-    p99ms: lat("99"),
-    errors: (errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0) +
-      Number(non2xx?.[1] ?? 0),
+    wrk: (await first("wrk", ["-v"])).replace(/^wrk /, "").replace(/ \[.*$/, ""),
+    curl: (await first("curl", ["-V"])).split(" ")[1] ?? "?",
+    deno: Deno.version.deno,
   };
-}
-
-/** Median MiB/s of `runs` curl downloads of `url` (through `proxy` when given). */
-async function download(url: string, runs: number, proxy?: string): Promise<number> {
-  const speeds: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const args = [
-      "-sS",
-      "-o",
-      "/dev/null",
-      "-w",
-      "%{speed_download}",
-      ...(proxy ? ["-x", proxy] : []),
-      url,
-    ];
-    speeds.push(Number(await run("curl", args)) / MiB);
-  }
-  speeds.sort((a, b) => a - b);
-  return speeds[Math.floor(speeds.length / 2)]!;
-}
-
-async function rssKiB(pid: number, field: "VmHWM" | "VmRSS"): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { seconds: { type: "string", default: "5" } },
+    options: {
+      seconds: { type: "string" },
+      quick: { type: "boolean", default: false },
+      out: { type: "string" },
+      contenders: { type: "string", default: CONTENDERS.join(",") },
+      "nginx-workers": { type: "string", default: "auto" },
+      help: { type: "boolean", short: "h", default: false },
+    },
   });
-  const seconds = Number(values.seconds);
-  await ensureTools({ wrk: "wrk", curl: "curl" });
+  if (values.help) {
+    console.log(
+      "deno task bench [--seconds N] [--quick] [--out DIR] [--contenders LIST] [--nginx-workers N]",
+    );
+    return;
+  }
+  const quick = values.quick;
+  const o: BenchOptions = {
+    seconds: Number(values.seconds ?? (quick ? 1 : 15)),
+    warmSeconds: quick ? 1 : 2,
+    hitRuns: quick ? 2 : 7,
+    missRuns: quick ? 1 : 5,
+    streams: 4,
+    missRequests: quick ? 100 : 500,
+    missWarmup: quick ? 10 : 50,
+    collapseClients: 100,
+    nginxWorkers: values["nginx-workers"],
+  };
+  if (!(o.seconds >= 1)) throw new Error("--seconds must be a number ≥ 1");
+  const names = values.contenders.split(",").map((s) => s.trim()) as ContenderName[];
+  for (const n of names) {
+    if (!CONTENDERS.includes(n)) throw new Error(`unknown contender ${n}`);
+  }
+  if (!names.includes("direct")) names.unshift("direct"); // the baseline of the miss figures
+  const outDir = values.out ?? (quick ? undefined : `${root}bench`);
+  const started = performance.now();
 
-  const cacheDir = await Deno.makeTempDir({ prefix: "hoard-bench-" });
-  const origin = await spawnDeno(
-    ["run", "--allow-net", "scripts/bench_origin.ts"],
-    /origin listening on (\d+)/,
+  await ensurePackage("wrk", ["wrk"]);
+  await ensurePackage("curl", ["curl"]);
+  const sha100m = await originSha256(100 * MiB);
+
+  const origin = spawnServer(Deno.execPath(), ["run", "--allow-net", "scripts/bench_origin.ts"], {
+    cwd: root,
+  });
+  const originPort = await waitForOutput(origin, /origin listening on (\d+)/).then(
+    (m) => Number(m[1]),
+    async (e) => {
+      await stopChild(origin.child);
+      throw new Error(`the benchmark origin did not start: ${(e as Error).message}`);
+    },
   );
-  const hoard = await spawnDeno(
-    [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "mod.ts",
-      "--port",
-      "0",
-      "--log-level",
-      "warn",
-      "--cache-dir",
-      cacheDir,
-    ],
-    /listening on (http:\/\/\S+)/,
-  );
-  const originUrl = `http://127.0.0.1:${origin.match[1]}`;
-  const proxyUrl = hoard.match[1]!;
-  const originCount = async () => Number(await run("curl", ["-sS", `${originUrl}/count`]));
+  const originCount = async () =>
+    Number(await run("curl", ["-sS", "--noproxy", "*", `http://127.0.0.1:${originPort}/count`]));
+
+  const contenders: Results["contenders"] = {};
   try {
-    // Memory first, on a fresh process: later load grows the heap by itself.
-    await download(originUrl + "/1m?nostore", 1, proxyUrl);
-    const rssBefore = await rssKiB(hoard.child.pid, "VmHWM");
-    const speed1g = await download(originUrl + "/1g?nostore", 1, proxyUrl);
-    const rssAfter = await rssKiB(hoard.child.pid, "VmHWM");
-
-    // Warm every path (JIT, pools, the stored 1 KiB object) before measuring.
-    await wrk(originUrl + "/1k", 1);
-    await wrk(proxyUrl, 1, originUrl + "/1k?nostore");
-    await wrk(proxyUrl, 1, originUrl + "/1k");
-
-    const direct1k = await wrk(originUrl + "/1k", seconds);
-    const pass1k = await wrk(proxyUrl, seconds, originUrl + "/1k?nostore");
-    const hit1k = await wrk(proxyUrl, seconds, originUrl + "/1k");
-    const direct100m = await download(originUrl + "/100m", 5);
-    const pass100m = await download(originUrl + "/100m?nostore", 5, proxyUrl);
-    const missSpeeds: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      missSpeeds.push(await download(`${originUrl}/100m?miss=${i}`, 1, proxyUrl));
+    for (const name of CONTENDERS.filter((n) => names.includes(n))) {
+      console.log(`\n${name}`);
+      let c: Contender;
+      try {
+        c = await start(name, { originPort, root, nginxWorkers: o.nginxWorkers });
+      } catch (e) {
+        const reason = (e as Error).message;
+        console.log(`  skipped: could not set up ${name}: ${reason}`);
+        contenders[name] = {
+          status: "skipped",
+          reason,
+          figures: {},
+          errors: {},
+          notes: [],
+          details: {},
+        };
+        continue;
+      }
+      console.log(`  ${c.version} on 127.0.0.1:${c.port}`);
+      try {
+        contenders[name] = await measure(
+          c,
+          o,
+          originPort,
+          originCount,
+          sha100m,
+          contenders.direct,
+        );
+      } finally {
+        await c.stop();
+      }
     }
-    const miss100m = missSpeeds.sort((a, b) => a - b)[1]!;
-    const hit100m = await download(originUrl + "/100m?miss=0", 5, proxyUrl);
-
-    // 100 concurrent requests for one uncached 10 MiB object.
-    const before = await originCount();
-    const started = performance.now();
-    const urls = Array.from({ length: 100 }, () => `${originUrl}/10m?collapse`);
-    await run("curl", [
-      "-sS",
-      "-Z",
-      "--parallel-max",
-      "100",
-      "-x",
-      proxyUrl,
-      ...urls.flatMap((u) => ["-o", "/dev/null", u]),
-    ]);
-    const collapseMs = performance.now() - started;
-    const collapseRequests = (await originCount()) - before;
-    const rssUnderLoad = await rssKiB(hoard.child.pid, "VmHWM");
-
-    const ratio = (a: number, b: number) => (a / b).toFixed(2);
-    const rows: [string, string, string, string][] = [
-      [
-        "1 KiB, 64 conns: requests/s, pass (no-store)",
-        direct1k.rps.toFixed(0),
-        pass1k.rps.toFixed(0),
-        ratio(pass1k.rps, direct1k.rps),
-      ],
-      [
-        "1 KiB, 64 conns: requests/s, cache hit",
-        direct1k.rps.toFixed(0),
-        hit1k.rps.toFixed(0),
-        ratio(hit1k.rps, direct1k.rps),
-      ],
-      [
-        "1 KiB: p50 latency (ms), pass",
-        direct1k.p50ms.toFixed(3),
-        pass1k.p50ms.toFixed(3),
-        ratio(pass1k.p50ms, direct1k.p50ms),
-      ],
-      [
-        "1 KiB: p50 latency (ms), hit",
-        direct1k.p50ms.toFixed(3),
-        hit1k.p50ms.toFixed(3),
-        ratio(hit1k.p50ms, direct1k.p50ms),
-      ],
-      [
-        "1 KiB: p99 latency (ms), hit",
-        direct1k.p99ms.toFixed(3),
-        hit1k.p99ms.toFixed(3),
-        ratio(hit1k.p99ms, direct1k.p99ms),
-      ],
-      [
-        "100 MiB: MiB/s, pass (no-store)",
-        direct100m.toFixed(0),
-        pass100m.toFixed(0),
-        ratio(pass100m, direct100m),
-      ],
-      [
-        "100 MiB: MiB/s, miss (stored)",
-        direct100m.toFixed(0),
-        miss100m.toFixed(0),
-        ratio(miss100m, direct100m),
-      ],
-      [
-        "100 MiB: MiB/s, cache hit",
-        direct100m.toFixed(0),
-        hit100m.toFixed(0),
-        ratio(hit100m, direct100m),
-      ],
-    ];
-    console.log(
-      `\nhoard vs direct to the origin, loopback, ${Deno.build.target}, ${navigator.hardwareConcurrency} cores\n`,
-    );
-    console.log("| figure | direct | through hoard | ratio |\n|---|---:|---:|---:|");
-    for (const r of rows) console.log(`| ${r.join(" | ")} |`);
-    console.log(
-      `\n100 concurrent misses of one 10 MiB object: ${collapseRequests} origin request(s), ${
-        collapseMs.toFixed(0)
-      } ms in all`,
-    );
-    console.log(
-      `1 GiB through hoard (no-store): ${speed1g.toFixed(0)} MiB/s; peak RSS ${
-        (rssBefore / 1024).toFixed(1)
-      } -> ${(rssAfter / 1024).toFixed(1)} MiB (+${
-        ((rssAfter - rssBefore) / 1024).toFixed(1)
-      } MiB); peak after all runs ${(rssUnderLoad / 1024).toFixed(1)} MiB`,
-    );
-    const errors = direct1k.errors + pass1k.errors + hit1k.errors;
-    if (errors > 0) console.log(`wrk errors: ${errors}`);
   } finally {
-    for (const p of [hoard.child, origin.child]) {
-      p.kill("SIGTERM");
-      await p.status;
-    }
-    await Deno.remove(cacheDir, { recursive: true });
+    await stopChild(origin.child);
+  }
+
+  const ratios = computeRatios(contenders);
+  const results: Results = {
+    date: new Date().toISOString(),
+    command: ["deno task bench", ...Deno.args].join(" "),
+    machine: {
+      target: Deno.build.target,
+      cores: navigator.hardwareConcurrency,
+      memoryGiB: Math.round(Deno.systemMemoryInfo().total / 1024 ** 3),
+      kernel: Deno.osRelease(),
+    },
+    tools: await toolVersions(),
+    settings: { ...o, quick },
+    durationSeconds: (performance.now() - started) / 1000,
+    contenders,
+    ratios,
+    targets: evaluateTargets(contenders, ratios),
+  };
+
+  console.log(
+    `\nhoard vs nginx and squid, loopback, ${results.machine.cores} cores, ${
+      results.durationSeconds.toFixed(0)
+    } s\n`,
+  );
+  console.log(table(results));
+  const notes = issues(results);
+  if (notes.length > 0) console.log(`\n${notes.join("\n")}`);
+  if (outDir) {
+    await Deno.mkdir(outDir, { recursive: true });
+    await Deno.writeTextFile(`${outDir}/results.json`, resultsJson(results));
+    await Deno.writeTextFile(`${outDir}/results.md`, resultsMd(results));
+    await Deno.writeTextFile(`${outDir}/ratios.svg`, ratiosSvg(results));
+    console.log(`\nwrote ${outDir}/results.json, results.md, ratios.svg`);
+  } else {
+    console.log("\n--quick: nothing written (pass --out DIR to write the results)");
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  // An interrupted run stops what it started (nginx, squid, hoard, the origin) by pid.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      console.error(`\n${signal}: stopping the servers`);
+      stopAll().finally(() => Deno.exit(130));
+    });
+  }
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    await stopAll();
+    Deno.exitCode = 1;
+  }
+  // The signal listeners would keep the process alive.
+  Deno.exit();
+}

@@ -2,7 +2,7 @@
 /**
  * A fixed, fast origin for benchmarks: raw TCP, keep-alive, GET only.
  * `/<n>k`, `/<n>m`, `/<n>g` answer with that many bytes (KiB, MiB, GiB) of 'a',
- * cacheable for an hour; with `nostore` anywhere in the path, `no-store`.
+ * cacheable for an hour (with a Date field); with `nostore` anywhere in the path, `no-store`.
  * `/count` answers how many body requests it served so far.
  * Prints `origin listening on PORT` and serves until killed.
  *
@@ -15,6 +15,10 @@ const UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 const encoder = new TextEncoder();
 const block = new Uint8Array(1024 * 1024).fill(0x61);
 let served = 0;
+// RFC 9110 §6.6.1: an origin with a clock sends Date. squid treats max-age without Date as
+// already stale (HttpReply::hdrExpirationTime), so without it squid would never hit.
+let date = new Date().toUTCString();
+setInterval(() => date = new Date().toUTCString(), 1000);
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let off = 0;
@@ -51,7 +55,8 @@ async function serve(conn: Deno.Conn): Promise<void> {
       }
       const total = Number(size[1]) * UNITS[size[2]!]!;
       const head200 =
-        `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${total}\r\n` +
+        `HTTP/1.1 200 OK\r\nDate: ${date}\r\nContent-Type: application/octet-stream\r\n` +
+        `Content-Length: ${total}\r\n` +
         `Cache-Control: ${path.includes("nostore") ? "no-store" : "max-age=3600"}\r\n\r\n`;
       served++;
       if (total <= 64 * 1024) {
