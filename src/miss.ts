@@ -94,7 +94,7 @@ export async function lead(
 ): Promise<void> {
   const cache = proxy.cache;
   const params = fwdStatus ? `fwd=${fwd}; fwd-status=${res.head.status}` : `fwd=${fwd}`;
-  const storing = await startStoring(proxy, req, target, fill, res);
+  const storing = startStoring(proxy, req, target, fill, res);
   if (storing.kind === "bypass") {
     const bytes = await relay(ex, res, `hoard; ${params}; detail=${storing.reason}`);
     cache.counters.bytesFromOrigin += bytes;
@@ -105,7 +105,7 @@ export async function lead(
   // client leaves, it goes on for the followers and the store.
   const sink = startFillResponse(ex, storing.head, `hoard; ${params}; stored`);
   const served = Promise.withResolvers<void>();
-  cache.track(runFill(proxy, fill, res, storing.temp, storing.meta, { sink, served }));
+  cache.track(runFill(proxy, fill, res, storing, { sink, served }));
   try {
     await served.promise;
   } finally {
@@ -118,31 +118,31 @@ type Storing =
   | {
     kind: "store";
     head: FillHead;
-    temp: TempBody;
+    /** The temp file being opened (undefined if it cannot be). */
+    temp: Promise<TempBody | undefined>;
     meta: Omit<ResponseMeta, "body" | "size" | "sha256">;
   }
   | { kind: "bypass"; reason: string };
 
 /**
- * Decides whether `res` is stored; if so, announces it to the fill's
- * followers, else tells them to ask the origin themselves.
+ * Decides whether `res` is stored; if so, starts opening its temp file, else
+ * tells the fill's followers to ask the origin themselves.
  */
-async function startStoring(
+function startStoring(
   proxy: ProxyContext,
   req: ProxyRequest,
   target: Target,
   fill: Fill,
   res: OriginResponse,
-): Promise<Storing> {
+): Storing {
   const now = Date.now();
   const { status, reason, fields } = res.head;
   const st = storability(target.cache, status, fields, now);
   let why = st.storable ? undefined : st.reason;
   // A body that ends at close cannot be told apart from a cut one: never stored.
   if (why === undefined && res.framing.kind === "close") why = "unframed";
-  const temp = why === undefined ? await proxy.cache.createTemp() : undefined;
-  if (why === undefined && temp === undefined) why = "cache-unavailable";
-  if (temp === undefined || !st.storable) {
+  if (why === undefined && !proxy.cache.writable) why = "cache-unavailable";
+  if (why !== undefined || !st.storable) {
     fill.bypass(why ?? "not stored");
     proxy.cache.fills.remove(fill);
     return { kind: "bypass", reason: why ?? "not stored" };
@@ -166,7 +166,6 @@ async function startStoring(
     vary,
     secondary: vary.length > 0 ? secondaryKey(vary, req.head.fields) : undefined,
   };
-  fill.follow(head, temp);
   const meta: Omit<ResponseMeta, "body" | "size" | "sha256"> = {
     v: 1,
     kind: "response",
@@ -180,26 +179,32 @@ async function startStoring(
     policy: st.policy.toObject(),
     storedAt: now,
   };
-  return { kind: "store", head, temp, meta };
+  // Creating a file can take most of a millisecond here (the file system's
+  // journal): the leader's client is answered meanwhile, followers wait for it.
+  return { kind: "store", head, temp: proxy.cache.createTemp(), meta };
 }
 
 /**
  * Stores `res` through `fill` with no client waiting on it (a background
  * refresh); a response that is not stored is read and dropped.
  */
-export async function storeDetached(
+export function storeDetached(
   proxy: ProxyContext,
   req: ProxyRequest,
   target: Target,
   fill: Fill,
   res: OriginResponse,
 ): Promise<void> {
-  const storing = await startStoring(proxy, req, target, fill, res);
-  if (storing.kind === "store") {
-    return runFill(proxy, fill, res, storing.temp, storing.meta, undefined);
-  }
+  const storing = startStoring(proxy, req, target, fill, res);
+  if (storing.kind === "store") return runFill(proxy, fill, res, storing, undefined);
   res.finish(false);
+  return Promise.resolve();
 }
+
+// Body pieces up to this size are copied and written to disk behind the
+// client's write; at most this many bytes wait for the disk that way.
+const WRITE_BEHIND_PIECE = 64 * 1024;
+const WRITE_BEHIND_LIMIT = 1024 * 1024;
 
 /** The leader's client, while the fill writes to it. */
 interface Leader {
@@ -217,53 +222,67 @@ async function runFill(
   proxy: ProxyContext,
   fill: Fill,
   res: OriginResponse,
-  temp: TempBody,
-  meta: Omit<ResponseMeta, "body" | "size" | "sha256">,
+  storing: Extract<Storing, { kind: "store" }>,
   leader: Leader | undefined,
 ): Promise<void> {
   const cache = proxy.cache;
-  let complete = false, storing = true;
+  const { head, meta } = storing;
+  let bodyRead = false, stored = true;
   let trailers: FieldList | undefined;
+  let temp: TempBody | undefined;
+  // Disk writes run behind the client's: a file write can wait behind another
+  // entry's fsync (the file system's journal), and the client must not.
+  let disk: Promise<void> = storing.temp.then((t) => {
+    temp = t;
+    if (t !== undefined) return fill.follow(head, t);
+    stored = false;
+    fill.bypass("cache-unavailable");
+  });
+  let behind = 0, fromOrigin = 0;
+  const store = (piece: Uint8Array): Promise<void> =>
+    disk = disk.then(async () => {
+      if (stored) {
+        await fill.write(piece).catch((err) => {
+          stored = false;
+          fill.fail(err);
+          cache.writeFailed(err);
+        });
+      }
+      behind -= piece.length;
+    });
   try {
     for (;;) {
       const step = await res.body.next();
       if (step.done) {
         trailers = step.value;
+        bodyRead = true;
         break;
       }
+      // `data` is a view of the read buffer, valid until the next read: a
+      // small piece is copied and left to the disk; a large one is written
+      // side by side with the client's and both finish before the next read.
       const data = step.value;
-      // Both writes finish before the next read: `data` is a view of the read buffer.
-      await Promise.all([
-        storing &&
-        fill.write(data).catch((err) => {
-          storing = false;
-          fill.fail(err);
-          cache.writeFailed(err);
-        }),
-        leader?.sink.write(data).catch((err) => {
-          leader!.served.reject(err);
-          leader = undefined;
-        }),
-      ]);
-      if (!storing && leader === undefined) break; // nobody needs the rest
+      fromOrigin += data.length;
+      const small = data.length <= WRITE_BEHIND_PIECE;
+      if (stored) {
+        behind += data.length;
+        store(small ? data.slice() : data);
+      }
+      await leader?.sink.write(data).catch((err) => {
+        leader!.served.reject(err);
+        leader = undefined;
+      });
+      if (!small || behind > WRITE_BEHIND_LIMIT) await disk;
+      if (!stored && leader === undefined) break; // nobody needs the rest
     }
-    complete = storing;
   } catch (err) {
     fill.fail(err);
     leader?.served.reject(err);
     leader = undefined;
-    proxy.logger.log(
-      "info",
-      `fill of ${meta.key} failed: ${errorLine(err)}`,
-    );
-  } finally {
-    res.finish(complete);
+    proxy.logger.log("info", `fill of ${meta.key} failed: ${errorLine(err)}`);
   }
-  cache.counters.bytesFromOrigin += fill.written;
-  if (complete) {
-    fill.end();
-    proxy.report.fetched(performance.now() - fill.startedAt, fill.written);
-  }
+  // Back to the pool before the leader's client is answered: its next request may want it.
+  res.finish(bodyRead);
   if (leader !== undefined) {
     // The leader got every byte (also when storing failed half-way).
     await leader.sink.end(trailers).then(
@@ -271,8 +290,15 @@ async function runFill(
       (err) => leader!.served.reject(err),
     );
   }
-  if (complete) await cache.commit(temp, meta, (path) => fill.moved(path));
-  else await temp.discard();
+  await disk;
+  cache.counters.bytesFromOrigin += fromOrigin;
+  if (bodyRead && temp !== undefined && stored) {
+    fill.end();
+    proxy.report.fetched(performance.now() - fill.startedAt, fill.written);
+    await cache.commit(temp, meta, (path) => fill.moved(path));
+  } else {
+    await temp?.discard();
+  }
   cache.fills.remove(fill);
 }
 

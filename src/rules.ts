@@ -120,9 +120,21 @@ export interface Presets {
   signedUrls?: boolean;
 }
 
+interface CompiledRule {
+  rule: Rule;
+  host?: RegExp;
+  path?: RegExp;
+  header?: [string, RegExp][];
+}
+
+// URLs whose matching rules are remembered (emptied when full): matching every
+// preset's patterns for each request was 2.6% of the CPU profile of 1 KiB hits.
+const RECENT_URLS = 4096;
+
 /** Rules compiled for matching. */
 export class Rules {
-  #rules: { rule: Rule; host?: RegExp; path?: RegExp; header?: [string, RegExp][] }[];
+  #rules: CompiledRule[];
+  #recent = new Map<string, CompiledRule[]>();
 
   /** @param rules user rules, applied after the presets that are on. */
   constructor(rules: readonly Rule[] = [], presets: Presets = {}) {
@@ -144,10 +156,7 @@ export class Rules {
   /** What the rules say about a request for `path` (query included) on `host`. */
   decide(host: string, path: string, fields: FieldList): RuleDecision {
     const d: RuleDecision = { names: [], forever: false, cache: true, ignoreQuery: [] };
-    const pathOnly = path.split("?", 1)[0]!;
-    for (const { rule, host: h, path: p, header } of this.#rules) {
-      if (h !== undefined && !h.test(host)) continue;
-      if (p !== undefined && !p.test(pathOnly)) continue;
+    for (const { rule, header } of this.#matching(host, path.split("?", 1)[0]!)) {
       // A header pattern needs the field present: `*` does not match its absence.
       if (
         header !== undefined &&
@@ -168,6 +177,20 @@ export class Rules {
       if (rule.ignoreQuery !== undefined) d.ignoreQuery.push(...rule.ignoreQuery);
     }
     return d;
+  }
+
+  /** The rules whose host and path patterns match, remembered for recent URLs. */
+  #matching(host: string, path: string): CompiledRule[] {
+    const url = `${host} ${path}`;
+    let found = this.#recent.get(url);
+    if (found === undefined) {
+      found = this.#rules.filter((r) =>
+        (r.host === undefined || r.host.test(host)) && (r.path === undefined || r.path.test(path))
+      );
+      if (this.#recent.size >= RECENT_URLS) this.#recent.clear();
+      this.#recent.set(url, found);
+    }
+    return found;
   }
 }
 

@@ -35,7 +35,19 @@ export function varyNames(vary: string | undefined): string[] {
   return names.includes("*") ? ["*"] : [...new Set(names)];
 }
 
+// Ids of recent keys: a hit looks its key up instead of hashing it (hashing
+// was 4.5% of the CPU profile of 1 KiB hits). Emptied when full.
+const recentIds = new Map<string, string>();
+const RECENT_IDS = 8192;
+
 /** Store id of a key: 64 hex digits. */
 export function storeId(...parts: string[]): string {
-  return createHash("sha256").update(parts.join("\0")).digest("hex");
+  const joined = parts.join("\0");
+  let id = recentIds.get(joined);
+  if (id === undefined) {
+    id = createHash("sha256").update(joined).digest("hex");
+    if (recentIds.size >= RECENT_IDS) recentIds.clear();
+    recentIds.set(joined, id);
+  }
+  return id;
 }

@@ -34,10 +34,15 @@ export interface ScannedEntry {
   usedAt: number;
 }
 
+/** Bodies up to this size are also kept in memory while written: hashed there, and served from there. */
+export const SMALL_BODY_BYTES = 64 * 1024;
+
 /**
  * A body being written to a temp file. Its SHA-256 is computed when it is
- * finished, by reading the file back: off the path of the client being served
- * while it arrives, and over the bytes that really reached the disk.
+ * finished: a large body's by reading the file back (off the path of the
+ * client being served while it arrives, and over the bytes that really reached
+ * the disk), a small one's from the copy kept in memory (no more file system
+ * round trips on the way of a miss).
  */
 export class TempBody {
   /** Temp file path. */
@@ -45,6 +50,7 @@ export class TempBody {
   #file: Deno.FsFile;
   #size = 0;
   #closed = false;
+  #small: Uint8Array | undefined = new Uint8Array(0);
 
   /** @internal */
   constructor(path: string, file: Deno.FsFile) {
@@ -57,8 +63,17 @@ export class TempBody {
     return this.#size;
   }
 
+  /** The whole body, once finished, when it is small (at most {@link SMALL_BODY_BYTES}). */
+  get bytes(): Uint8Array | undefined {
+    return this.#small;
+  }
+
   /** Appends `data`. */
   async write(data: Uint8Array): Promise<void> {
+    if (this.#small !== undefined) {
+      const grown = this.#small.length + data.length;
+      this.#small = grown > SMALL_BODY_BYTES ? undefined : concat(this.#small, data);
+    }
     let off = 0;
     while (off < data.length) off += await this.#file.write(data.subarray(off));
     this.#size += data.length;
@@ -67,6 +82,10 @@ export class TempBody {
   /** Flushes to disk and closes; returns the body's SHA-256 (hex). */
   async finish(): Promise<string> {
     await this.#file.sync();
+    if (this.#small !== undefined) {
+      this.#close();
+      return createHash("sha256").update(this.#small).digest("hex");
+    }
     const hash = createHash("sha256");
     const buf = borrowStreamBuffer();
     try {
@@ -105,12 +124,20 @@ export class TempBody {
   }
 }
 
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 /** The store in one cache directory. */
 export class Store {
   /** The cache directory. */
   readonly dir: string;
 
   #openedAt: number;
+  #shards = new Set<string>();
 
   private constructor(dir: string, openedAt: number) {
     this.dir = dir;
@@ -155,8 +182,18 @@ export class Store {
 
   /** Writes metadata atomically (a vary index, or updated fields of an entry after a 304). */
   async writeMeta(meta: Meta): Promise<void> {
-    await Deno.mkdir(this.#shard(meta.id), { recursive: true, mode: 0o700 });
+    await this.#makeShard(meta.id);
     await this.#writeAtomic(this.#metaPath(meta.id), serializeMeta(meta));
+  }
+
+  /** Creates the shard directory of `id` the first time this process needs it. */
+  async #makeShard(id: string): Promise<string> {
+    const shard = this.#shard(id);
+    if (!this.#shards.has(shard)) {
+      await Deno.mkdir(shard, { recursive: true, mode: 0o700 });
+      this.#shards.add(shard);
+    }
+    return shard;
   }
 
   /** Opens the body of an entry for reading. */
@@ -179,24 +216,27 @@ export class Store {
   /**
    * Makes a finished temp body the entry `meta` (whose `body`, `size` and
    * `sha256` are filled in here): body renamed into place, then metadata. A
-   * previous entry with the same id is replaced and its body deleted.
+   * previous entry with the same id is replaced and its body deleted;
+   * `previous` is that entry when the caller knows it (null: there is none).
    */
   async commit(
     temp: TempBody,
     meta: Omit<ResponseMeta, "body" | "size" | "sha256">,
     onPlaced?: (path: string) => void,
+    previous?: Meta | null,
   ): Promise<ResponseMeta> {
     const sha256 = await temp.finish();
-    const shard = this.#shard(meta.id);
-    await Deno.mkdir(shard, { recursive: true, mode: 0o700 });
-    const previous = await this.readMeta(meta.id).catch(() => undefined);
+    const shard = await this.#makeShard(meta.id);
+    const replaced = previous === undefined
+      ? await this.readMeta(meta.id).catch(() => undefined)
+      : previous;
     const body = `${meta.id}-${crypto.randomUUID().slice(0, 8)}.body`;
     await Deno.rename(temp.path, `${shard}/${body}`);
     onPlaced?.(`${shard}/${body}`);
     const full: ResponseMeta = { ...meta, body, size: temp.size, sha256 };
     await this.writeMeta(full);
-    if (previous?.kind === "response" && previous.body !== body) {
-      await Deno.remove(`${shard}/${previous.body}`).catch(() => {});
+    if (replaced?.kind === "response" && replaced.body !== body) {
+      await Deno.remove(`${shard}/${replaced.body}`).catch(() => {});
     }
     return full;
   }

@@ -172,10 +172,13 @@ async function writeFile(path: string, text: string, mode: number): Promise<void
   if (Deno.build.os !== "windows") await Deno.chmod(path, mode);
 }
 
-/** A positive random serial number, hex. */
+/**
+ * A positive random serial number, hex, always 16 bytes: a leading zero byte
+ * would be dropped in DER, leaving a shorter serial whose top bit may be set.
+ */
 export function randomSerial(): string {
   const b = crypto.getRandomValues(new Uint8Array(16));
-  b[0]! &= 0x7f;
+  b[0] = (b[0]! & 0x3f) | 0x40;
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 

@@ -116,6 +116,41 @@ Deno.test("Cache.body serves the exact bytes of small and large entries", async 
   });
 });
 
+Deno.test("a small body committed by this process is served from memory, a large one from its file", async () => {
+  await withDir(async (dir) => {
+    await withCache(dir, async (cache) => {
+      const small = await put(cache, "http://a.test/small", SMALL_BODY_BYTES);
+      const large = await put(cache, "http://a.test/large", SMALL_BODY_BYTES + 1);
+      await Deno.remove(cache.bodyPath(small));
+      await Deno.remove(cache.bodyPath(large));
+      assert.deepEqual(
+        await bodyOf(cache, small),
+        bodyBytes("http://a.test/small", SMALL_BODY_BYTES),
+      );
+      assert.equal(await bodyOf(cache, large), undefined, "a large body is read from its file");
+      assert.equal(
+        await entryFor(cache, "http://a.test/large"),
+        undefined,
+        "and deleted when gone",
+      );
+    });
+  });
+});
+
+Deno.test("after the start-up scan, the cache knows what is stored without asking the disk", async () => {
+  await withDir(async (dir) => {
+    await withCache(dir, async (cache) => void await put(cache, "http://a.test/old", 10));
+    await withCache(dir, async (cache) => {
+      assert.ok(await entryFor(cache, "http://a.test/old"), "found by the scan");
+      await put(cache, "http://a.test/new", 10);
+      assert.ok(await entryFor(cache, "http://a.test/new"), "committed by this process");
+      await cache.remove(storeId("http://a.test/old"));
+      assert.equal(await entryFor(cache, "http://a.test/old"), undefined, "removed");
+      assert.equal(await entryFor(cache, "http://a.test/never"), undefined);
+    });
+  });
+});
+
 for (const [name, size] of [["small", 1000], ["large", 300 * 1024]] as const) {
   for (
     const [how, corrupt] of [

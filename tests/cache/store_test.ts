@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { Cache } from "../../src/cache/cache.ts";
 import { storeId } from "../../src/cache/key.ts";
 import { type Meta, parseMeta, type ResponseMeta, type VaryMeta } from "../../src/cache/meta.ts";
-import { Store } from "../../src/cache/store.ts";
+import { SMALL_BODY_BYTES, Store } from "../../src/cache/store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/log.ts";
 import { crashBodySize } from "./_fixtures/crash_child.ts";
@@ -144,6 +144,54 @@ Deno.test("Store.commit of an existing id replaces the entry and deletes the old
     );
     assert.deepEqual(await store.readMeta(first.id), second);
     assert.deepEqual(await Deno.readFile(store.bodyPath(second)), bodyBytes("2", 700));
+  });
+});
+
+Deno.test("Store.commit with the replaced entry given deletes its body without reading it", async () => {
+  await withDir(async (dir) => {
+    const store = await Store.open(dir);
+    const first = await commitBytes(store, pendingMeta("http://a.test/"), bodyBytes("1", 500));
+    // The metadata on disk is gone: only the entry handed in can name the old body.
+    await Deno.remove(metaPath(dir, first.id));
+    const temp = await store.createTemp();
+    await temp.write(bodyBytes("2", 700));
+    const second = await store.commit(temp, pendingMeta("http://a.test/"), undefined, first);
+    assert.deepEqual(
+      await listFiles(shardOf(dir, first.id)),
+      [`${first.id}.json`, second.body].sort(),
+    );
+    // null says there is nothing to replace: a stray body is left for the scan.
+    const stray = `${shardOf(dir, first.id)}/${first.id}-00000000.body`;
+    await Deno.writeFile(stray, bodyBytes("3", 10));
+    const temp3 = await store.createTemp();
+    await temp3.write(bodyBytes("4", 10));
+    const third = await store.commit(temp3, pendingMeta("http://a.test/"), undefined, null);
+    assert.ok(await exists(store.bodyPath(second)), "the old body is not looked up");
+    assert.deepEqual(await Deno.readFile(store.bodyPath(third)), bodyBytes("4", 10));
+  });
+});
+
+Deno.test("TempBody keeps a small body in memory and hashes it there; a large one is read back", async () => {
+  await withDir(async (dir) => {
+    const store = await Store.open(dir);
+    for (const size of [0, 1, SMALL_BODY_BYTES, SMALL_BODY_BYTES + 1, 300_000]) {
+      const bytes = bodyBytes(`s${size}`, size);
+      const temp = await store.createTemp();
+      // In pieces, from one reused buffer: what is kept must be a copy.
+      const buf = new Uint8Array(40_000);
+      for (let off = 0; off < size; off += buf.length) {
+        const piece = bytes.subarray(off, off + buf.length);
+        buf.set(piece);
+        await temp.write(buf.subarray(0, piece.length));
+        buf.fill(0);
+      }
+      const sha = await temp.finish();
+      assert.equal(sha, sha256(bytes), `sha256 of ${size} bytes`);
+      if (size <= SMALL_BODY_BYTES) assert.deepEqual(temp.bytes, bytes, `${size} kept`);
+      else assert.equal(temp.bytes, undefined, `${size} not kept`);
+      assert.deepEqual(await Deno.readFile(temp.path), bytes, `${size} on disk`);
+      await temp.discard();
+    }
   });
 });
 

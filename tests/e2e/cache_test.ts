@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { get, httpDateAgo, sleep, startRoutedOrigin } from "../_helpers/cache_origin.ts";
 import { curl, rawExchange } from "../_helpers/clients.ts";
 import { startTestProxy } from "../_helpers/proxy.ts";
+import { SMALL_BODY_BYTES } from "../../src/cache/store.ts";
 
 const HIT = /^hoard; hit; ttl=(\d+)$/;
 
@@ -548,8 +549,11 @@ Deno.test("an unusable cache directory: hoard proxies without it and says why", 
 });
 
 Deno.test("the cache directory removed while running: requests still succeed", async () => {
+  // Larger than the bodies kept in memory: a hit on /a must read the (removed) file.
+  const large = "x".repeat(SMALL_BODY_BYTES);
   await using origin = startRoutedOrigin({
-    "/a": (_req, n) => new Response(`a ${n}\n`, { headers: { "cache-control": "max-age=60" } }),
+    "/a": (_req, n) =>
+      new Response(`a ${n}\n${large}`, { headers: { "cache-control": "max-age=60" } }),
     "/b": (_req, n) => new Response(`b ${n}\n`, { headers: { "cache-control": "max-age=60" } }),
   });
   await using proxy = await startTestProxy();
@@ -562,7 +566,7 @@ Deno.test("the cache directory removed while running: requests still succeed", a
   for (let n = 1; n <= 2; n++) {
     const a = await get(proxy, `${origin.url}/a`);
     assert.equal(a.status, 200);
-    assert.equal(a.text, `a ${n}\n`, "its body is gone: fetched again");
+    assert.equal(a.text, `a ${n}\n${large}`, "its body is gone: fetched again");
     assert.equal(origin.count("/a"), n + 1);
   }
   const b = await get(proxy, `${origin.url}/b`);

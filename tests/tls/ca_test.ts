@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { CA_CERT_FILE, CA_KEY_FILE, createCa, loadOrCreateCa, toPem } from "../../src/tls/ca.ts";
+import {
+  CA_CERT_FILE,
+  CA_KEY_FILE,
+  createCa,
+  loadOrCreateCa,
+  randomSerial,
+  toPem,
+} from "../../src/tls/ca.ts";
 import { makeCert } from "../_helpers/tls.ts";
 
 /** A temp directory removed at the end of the test. */
@@ -242,8 +249,10 @@ Deno.test("createCa: each call makes a new CA with a positive random serial", as
   const ca = new x509.X509Certificate(a.certPem), cb = new x509.X509Certificate(b.certPem);
   assert.notEqual(ca.serialNumber, cb.serialNumber);
   assert.notEqual(a.keyPem, b.keyPem);
-  // DER INTEGER serials must be positive: the first hex digit is below 8.
-  assert.match(ca.serialNumber, /^[0-7][0-9a-f]{31}$/);
+  // DER INTEGER serials must be positive and keep all 16 bytes: the first hex
+  // digit is 4 to 7, never 0 (dropped in DER) nor 8 or more (negative).
+  for (let i = 0; i < 300; i++) assert.match(randomSerial(), /^[4-7][0-9a-f]{31}$/);
+  assert.match(ca.serialNumber, /^[4-7][0-9a-f]{31}$/);
   const now = Date.parse("2030-01-02T00:00:00Z");
   const dated = new x509.X509Certificate((await createCa(now)).certPem);
   assert.match(dated.subject, /CN=hoard CA 2030-01-02/);
