@@ -16,8 +16,12 @@ import { NO_BODY } from "./http1/framing.ts";
 import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffered_conn.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
+import type { BodySink } from "./io/body.ts";
 
 const MAX_AGE_HEADER = 2147483648;
+// Pieces of a stored body sent from its file: 1 MiB reads and writes measured
+// 2.9 GB/s for a 100 MiB hit here, 256 KiB ones 2.6 GB/s (two per stream).
+const FILE_PIECE_BYTES = 1024 * 1024;
 
 /**
  * Serves `entry` (whose current age is `age` seconds) to the client;
@@ -94,22 +98,52 @@ export async function hit(
     await sink.write(body.bytes.subarray(start, start + length));
     await sink.end();
   } else {
-    const buf = borrowStreamBuffer();
     try {
       if (start > 0) await body.file.seek(start, Deno.SeekMode.Start);
-      for (let left = length; left > 0;) {
-        const n = await body.file.read(buf.subarray(0, Math.min(buf.length, left)));
-        if (n === null) throw new Error(`cache body of ${entry.key} ended early`);
-        await sink.write(buf.subarray(0, n));
-        left -= n;
-      }
+      await sendFile(body.file, length, sink, entry.key);
       await sink.end();
     } finally {
-      returnStreamBuffer(buf);
       body.file.close();
     }
   }
   ex.record.bytes = sink.bytes;
   counters.bytesFromCache += sink.bytes;
   return true;
+}
+
+/**
+ * Sends `length` bytes of `file` from its current position: the next piece is
+ * read while the last one is written (two buffers), so the file's reads and
+ * the socket's writes overlap instead of taking turns.
+ */
+async function sendFile(
+  file: Deno.FsFile,
+  length: number,
+  sink: BodySink,
+  key: string,
+): Promise<void> {
+  const bufs = [
+    borrowStreamBuffer(FILE_PIECE_BYTES),
+    borrowStreamBuffer(FILE_PIECE_BYTES),
+  ] as const;
+  let left = length;
+  const readInto = async (buf: Uint8Array): Promise<Uint8Array> => {
+    const n = await file.read(buf.subarray(0, Math.min(buf.length, left)));
+    if (n === null) throw new Error(`cache body of ${key} ended early`);
+    left -= n;
+    return buf.subarray(0, n);
+  };
+  let next: Promise<Uint8Array> | undefined = left > 0 ? readInto(bufs[0]) : undefined;
+  try {
+    for (let i = 1; next !== undefined; i ^= 1) {
+      const piece = await next;
+      next = left > 0 ? readInto(i === 0 ? bufs[0] : bufs[1]) : undefined;
+      await sink.write(piece);
+    }
+  } finally {
+    // A read still in flight writes into its buffer: let it land before the buffer is lent again.
+    await next?.catch(() => {});
+    returnStreamBuffer(bufs[0]);
+    returnStreamBuffer(bufs[1]);
+  }
 }

@@ -26,6 +26,7 @@ import { serveStale } from "./revalidate.ts";
 import type { TempBody } from "./cache/store.ts";
 import type { FieldList } from "./http1/fields.ts";
 import type { BodySink } from "./io/body.ts";
+import { borrowStreamBuffer, returnStreamBuffer, STREAM_BUFFER_BYTES } from "./io/buffered_conn.ts";
 
 /** Cache-Status `fwd` values (RFC 9211 §2.2) hoard uses when it went forward. */
 export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request";
@@ -201,9 +202,7 @@ export function storeDetached(
   return Promise.resolve();
 }
 
-// Body pieces up to this size are copied and written to disk behind the
-// client's write; at most this many bytes wait for the disk that way.
-const WRITE_BEHIND_PIECE = 64 * 1024;
+// At most this many body bytes wait for the disk, copied, behind the client's writes.
 const WRITE_BEHIND_LIMIT = 1024 * 1024;
 
 /** The leader's client, while the fill writes to it. */
@@ -239,7 +238,7 @@ async function runFill(
     fill.bypass("cache-unavailable");
   });
   let behind = 0, fromOrigin = 0;
-  const store = (piece: Uint8Array): Promise<void> =>
+  const store = (piece: Uint8Array, buffer: Uint8Array): Promise<void> =>
     disk = disk.then(async () => {
       if (stored) {
         await fill.write(piece).catch((err) => {
@@ -249,6 +248,7 @@ async function runFill(
         });
       }
       behind -= piece.length;
+      returnStreamBuffer(buffer);
     });
   try {
     for (;;) {
@@ -258,21 +258,22 @@ async function runFill(
         bodyRead = true;
         break;
       }
-      // `data` is a view of the read buffer, valid until the next read: a
-      // small piece is copied and left to the disk; a large one is written
-      // side by side with the client's and both finish before the next read.
+      // `data` is a view of the read buffer, valid until the next read: the
+      // disk gets a copy, so that the next read and the client's write need
+      // not wait for it (up to WRITE_BEHIND_LIMIT bytes behind).
       const data = step.value;
       fromOrigin += data.length;
-      const small = data.length <= WRITE_BEHIND_PIECE;
       if (stored) {
+        const buffer = borrowStreamBuffer(Math.max(data.length, STREAM_BUFFER_BYTES));
+        buffer.set(data);
         behind += data.length;
-        store(small ? data.slice() : data);
+        store(buffer.subarray(0, data.length), buffer);
       }
       await leader?.sink.write(data).catch((err) => {
         leader!.served.reject(err);
         leader = undefined;
       });
-      if (!small || behind > WRITE_BEHIND_LIMIT) await disk;
+      if (behind > WRITE_BEHIND_LIMIT) await disk;
       if (!stored && leader === undefined) break; // nobody needs the rest
     }
   } catch (err) {

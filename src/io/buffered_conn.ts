@@ -20,19 +20,23 @@ export const READ_BUFFER_BYTES = 64 * 1024;
  */
 export const STREAM_BUFFER_BYTES = 256 * 1024;
 
-const spareStreamBuffers: Uint8Array[] = [];
-const MAX_SPARE_STREAM_BUFFERS = 16;
+// Spare buffers by size, so that streaming allocates (and zeroes) nothing per request.
+const spareBuffers = new Map<number, Uint8Array[]>();
+const MAX_SPARE_BUFFERS = 16;
 
-/** Lends a {@linkcode STREAM_BUFFER_BYTES} buffer; give it back with {@linkcode returnStreamBuffer}. */
-export function borrowStreamBuffer(): Uint8Array {
-  return spareStreamBuffers.pop() ?? new Uint8Array(STREAM_BUFFER_BYTES);
+/**
+ * Lends a buffer of `size` bytes (default {@linkcode STREAM_BUFFER_BYTES});
+ * give it back with {@linkcode returnStreamBuffer}.
+ */
+export function borrowStreamBuffer(size: number = STREAM_BUFFER_BYTES): Uint8Array {
+  return spareBuffers.get(size)?.pop() ?? new Uint8Array(size);
 }
 
 /** Takes back a buffer lent by {@linkcode borrowStreamBuffer}. */
 export function returnStreamBuffer(buf: Uint8Array): void {
-  if (buf.length === STREAM_BUFFER_BYTES && spareStreamBuffers.length < MAX_SPARE_STREAM_BUFFERS) {
-    spareStreamBuffers.push(buf);
-  }
+  let spares = spareBuffers.get(buf.length);
+  if (spares === undefined) spareBuffers.set(buf.length, spares = []);
+  if (spares.length < MAX_SPARE_BUFFERS) spares.push(buf);
 }
 
 /**
