@@ -26,7 +26,7 @@ import { serveStale } from "./revalidate.ts";
 import type { TempBody } from "./cache/store.ts";
 import type { FieldList } from "./http1/fields.ts";
 import type { BodySink } from "./io/body.ts";
-import { borrowStreamBuffer, returnStreamBuffer, STREAM_BUFFER_BYTES } from "./io/buffered_conn.ts";
+import { WriteBehind } from "./cache/write_behind.ts";
 
 /** Cache-Status `fwd` values (RFC 9211 §2.2) hoard uses when it went forward. */
 export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request";
@@ -202,9 +202,6 @@ export function storeDetached(
   return Promise.resolve();
 }
 
-// At most this many body bytes wait for the disk, copied, behind the client's writes.
-const WRITE_BEHIND_LIMIT = 1024 * 1024;
-
 /** The leader's client, while the fill writes to it. */
 interface Leader {
   sink: BodySink;
@@ -229,27 +226,23 @@ async function runFill(
   let bodyRead = false, stored = true;
   let trailers: FieldList | undefined;
   let temp: TempBody | undefined;
-  // Disk writes run behind the client's: a file write can wait behind another
+  // The disk runs behind the client: a file write can wait behind another
   // entry's fsync (the file system's journal), and the client must not.
-  let disk: Promise<void> = storing.temp.then((t) => {
+  const opened = storing.temp.then((t) => {
     temp = t;
     if (t !== undefined) return fill.follow(head, t);
     stored = false;
     fill.bypass("cache-unavailable");
   });
-  let behind = 0, fromOrigin = 0;
-  const store = (piece: Uint8Array, buffer: Uint8Array): Promise<void> =>
-    disk = disk.then(async () => {
-      if (stored) {
-        await fill.write(piece).catch((err) => {
-          stored = false;
-          fill.fail(err);
-          cache.writeFailed(err);
-        });
-      }
-      behind -= piece.length;
-      returnStreamBuffer(buffer);
+  const disk = new WriteBehind(async (piece) => {
+    if (!stored) return;
+    await fill.write(piece).catch((err) => {
+      stored = false;
+      fill.fail(err);
+      cache.writeFailed(err);
     });
+  }, opened);
+  let fromOrigin = 0;
   try {
     for (;;) {
       const step = await res.body.next();
@@ -259,21 +252,16 @@ async function runFill(
         break;
       }
       // `data` is a view of the read buffer, valid until the next read: the
-      // disk gets a copy, so that the next read and the client's write need
-      // not wait for it (up to WRITE_BEHIND_LIMIT bytes behind).
+      // disk gets a copy, the client the original.
       const data = step.value;
       fromOrigin += data.length;
-      if (stored) {
-        const buffer = borrowStreamBuffer(Math.max(data.length, STREAM_BUFFER_BYTES));
-        buffer.set(data);
-        behind += data.length;
-        store(buffer.subarray(0, data.length), buffer);
-      }
-      await leader?.sink.write(data).catch((err) => {
-        leader!.served.reject(err);
-        leader = undefined;
-      });
-      if (behind > WRITE_BEHIND_LIMIT) await disk;
+      await Promise.all([
+        stored && disk.add(data),
+        leader?.sink.write(data).catch((err) => {
+          leader!.served.reject(err);
+          leader = undefined;
+        }),
+      ]);
       if (!stored && leader === undefined) break; // nobody needs the rest
     }
   } catch (err) {
@@ -291,7 +279,7 @@ async function runFill(
       (err) => leader!.served.reject(err),
     );
   }
-  await disk;
+  await disk.drain();
   cache.counters.bytesFromOrigin += fromOrigin;
   if (bodyRead && temp !== undefined && stored) {
     fill.end();
