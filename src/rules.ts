@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { FieldList } from "./http1/fields.ts";
+import { FieldList } from "./http1/fields.ts";
 
 /** What a rule matches; every given field must match. */
 export interface RuleMatch {
@@ -134,7 +134,7 @@ const RECENT_URLS = 4096;
 /** Rules compiled for matching. */
 export class Rules {
   #rules: CompiledRule[];
-  #recent = new Map<string, CompiledRule[]>();
+  #recent = new Map<string, MatchingRules>();
 
   /** @param rules user rules, applied after the presets that are on. */
   constructor(rules: readonly Rule[] = [], presets: Presets = {}) {
@@ -153,45 +153,67 @@ export class Rules {
     }));
   }
 
-  /** What the rules say about a request for `path` (query included) on `host`. */
-  decide(host: string, path: string, fields: FieldList): RuleDecision {
-    const d: RuleDecision = { names: [], forever: false, cache: true, ignoreQuery: [] };
-    for (const { rule, header } of this.#matching(host, path.split("?", 1)[0]!)) {
-      // A header pattern needs the field present: `*` does not match its absence.
-      if (
-        header !== undefined &&
-        !header.every(([n, re]) => re.test(fields.combined(n) ?? "\0") && fields.has(n))
-      ) {
-        continue;
-      }
-      d.names.push(rule.name ?? "rule");
-      if (rule.fresh === "forever") {
-        d.forever = true;
-        delete d.ttl;
-      }
-      if (rule.ttl !== undefined) {
-        d.ttl = rule.ttl;
-        d.forever = false;
-      }
-      if (rule.cache !== undefined) d.cache = rule.cache;
-      if (rule.ignoreQuery !== undefined) d.ignoreQuery.push(...rule.ignoreQuery);
-    }
-    return d;
+  /**
+   * What the rules say about a request for `path` (query included) on `host`.
+   * The decision may be shared between requests: it must not be changed.
+   */
+  decide(host: string, path: string, fields: FieldList): Readonly<RuleDecision> {
+    const url = this.#matching(host, path.split("?", 1)[0]!);
+    return url.decision ?? decideBy(url.rules, fields);
   }
 
-  /** The rules whose host and path patterns match, remembered for recent URLs. */
-  #matching(host: string, path: string): CompiledRule[] {
+  /**
+   * The rules whose host and path patterns match, remembered for recent URLs,
+   * with their decision when none of them looks at header fields.
+   */
+  #matching(host: string, path: string): MatchingRules {
     const url = `${host} ${path}`;
     let found = this.#recent.get(url);
     if (found === undefined) {
-      found = this.#rules.filter((r) =>
+      const rules = this.#rules.filter((r) =>
         (r.host === undefined || r.host.test(host)) && (r.path === undefined || r.path.test(path))
       );
+      found = {
+        rules,
+        decision: rules.some((r) => r.header !== undefined)
+          ? undefined
+          : Object.freeze(decideBy(rules, new FieldList())),
+      };
       if (this.#recent.size >= RECENT_URLS) this.#recent.clear();
       this.#recent.set(url, found);
     }
     return found;
   }
+}
+
+interface MatchingRules {
+  rules: CompiledRule[];
+  decision: Readonly<RuleDecision> | undefined;
+}
+
+function decideBy(rules: readonly CompiledRule[], fields: FieldList): RuleDecision {
+  const d: RuleDecision = { names: [], forever: false, cache: true, ignoreQuery: [] };
+  for (const { rule, header } of rules) {
+    // A header pattern needs the field present: `*` does not match its absence.
+    if (
+      header !== undefined &&
+      !header.every(([n, re]) => re.test(fields.combined(n) ?? "\0") && fields.has(n))
+    ) {
+      continue;
+    }
+    d.names.push(rule.name ?? "rule");
+    if (rule.fresh === "forever") {
+      d.forever = true;
+      delete d.ttl;
+    }
+    if (rule.ttl !== undefined) {
+      d.ttl = rule.ttl;
+      d.forever = false;
+    }
+    if (rule.cache !== undefined) d.cache = rule.cache;
+    if (rule.ignoreQuery !== undefined) d.ignoreQuery.push(...rule.ignoreQuery);
+  }
+  return d;
 }
 
 /**
@@ -210,15 +232,19 @@ export function keyPath(path: string, patterns: readonly string[]): string {
 }
 
 // Query name patterns compiled once per list: compiling them for every request
-// with a query cost a quarter of the 1 KiB hit rate (57k -> 42k req/s).
-const compiledQueryNames = new Map<string, RegExp>();
+// with a query cost a quarter of the 1 KiB hit rate (57k -> 42k req/s). Lists
+// of shared decisions are found by identity, others by their text.
+const queryNamesOf = new WeakMap<readonly string[], RegExp>();
+const queryNamesByText = new Map<string, RegExp>();
 
 function queryNames(patterns: readonly string[]): RegExp {
-  const list = patterns.join("\n");
-  let re = compiledQueryNames.get(list);
+  let re = queryNamesOf.get(patterns);
   if (re === undefined) {
-    re = new RegExp(patterns.map((p) => glob(p.toLowerCase(), "").source).join("|"));
-    compiledQueryNames.set(list, re);
+    const text = patterns.join("\n");
+    re = queryNamesByText.get(text) ??
+      new RegExp(patterns.map((p) => glob(p.toLowerCase(), "").source).join("|"));
+    queryNamesByText.set(text, re);
+    queryNamesOf.set(patterns, re);
   }
   return re;
 }

@@ -15,7 +15,7 @@
 
 import assert from "node:assert/strict";
 import { curl, rawExchange } from "../_helpers/clients.ts";
-import { pseudoRandom, sha256, sleep } from "../_helpers/cache_origin.ts";
+import { cacheSettled, pseudoRandom, sha256 } from "../_helpers/cache_origin.ts";
 import { startOrigin, startRawOrigin, writeText } from "../_helpers/origin.ts";
 import { startTestProxy, type TestProxy } from "../_helpers/proxy.ts";
 
@@ -45,15 +45,6 @@ async function stored(cacheDir: string): Promise<string[]> {
     ...(await filesUnder(`${cacheDir}/data`)).map((f) => `data/${f}`),
     ...(await filesUnder(`${cacheDir}/tmp`)).map((f) => `tmp/${f}`),
   ];
-}
-
-/** Waits until the fill in progress (if any) has finished: nothing left in tmp/. */
-async function tmpEmpty(cacheDir: string, ms = 3000): Promise<void> {
-  const until = Date.now() + ms;
-  while ((await filesUnder(`${cacheDir}/tmp`)).length > 0) {
-    if (Date.now() > until) throw new Error(`${cacheDir}/tmp not emptied in ${ms} ms`);
-    await sleep(10);
-  }
 }
 
 /** The request log lines (`TIME METHOD URL STATUS ...`) for `url`. */
@@ -90,7 +81,7 @@ Deno.test("fault: origin closes mid-body (Content-Length): curl sees exit 18, no
   assert.equal(first.code, 18, `curl: ${first.code} ${first.stderr}`);
   assert.equal(first.status, 200);
   assert.equal(first.body.length, 400, "every byte the origin sent, and no more");
-  await tmpEmpty(proxy.cacheDir);
+  await cacheSettled(proxy.cacheDir);
   assert.deepEqual(await stored(proxy.cacheDir), []);
   const second = await curl([...LIMIT, "-x", proxy.url, url]);
   assert.equal(second.code, 18);
@@ -124,7 +115,7 @@ Deno.test("fault: origin closes mid-body (chunked): the client's chunked stream 
   // curl agrees that the transfer was cut.
   const c = await curl([...LIMIT, "-x", proxy.url, url]);
   assert.equal(c.code, 18, `curl: ${c.code} ${c.stderr}`);
-  await tmpEmpty(proxy.cacheDir);
+  await cacheSettled(proxy.cacheDir);
   assert.deepEqual(await stored(proxy.cacheDir), []);
   assert.equal(origin.connections, 2, "each request went to the origin");
   assert.deepEqual(internalErrors(proxy), []);
@@ -155,7 +146,7 @@ for (
     assert.equal(r.status, 502);
     assert.match(r.text, /^502 Bad Gateway: bad response from 127\.0\.0\.1:\d+: [^\n]+\n$/);
     assert.match(r.headers["proxy-status"] ?? "", /^hoard; error=http_protocol_error; details="/);
-    await tmpEmpty(proxy.cacheDir);
+    await cacheSettled(proxy.cacheDir);
     assert.deepEqual(await stored(proxy.cacheDir), []);
     assert.deepEqual(internalErrors(proxy), []);
   });
@@ -287,7 +278,7 @@ Deno.test({
       assert.equal(first.status, 200);
       assert.equal(first.body.length, big.length);
       assert.equal(sha256(first.body), sha256(big), "every byte, unchanged");
-      await tmpEmpty(proxy.cacheDir);
+      await cacheSettled(proxy.cacheDir);
       assert.deepEqual(await stored(proxy.cacheDir), [], "no partial body or metadata");
 
       // Later requests are relayed (the disk is still full, so not stored).
@@ -297,7 +288,7 @@ Deno.test({
       const other = await curl([...LIMIT, "-x", proxy.url, `${origin.url}/small`]);
       assert.equal(other.text, "small and cacheable");
       assert.equal(origin.requests.length, 3, "nothing was served from a broken entry");
-      await tmpEmpty(proxy.cacheDir);
+      await cacheSettled(proxy.cacheDir);
       assert.deepEqual(await stored(proxy.cacheDir), []);
 
       const warnings = proxy.logs.filter((l) => / warn: cache write failed/.test(l));
@@ -324,7 +315,7 @@ Deno.test("fault: the cache directory is removed while hoard runs: requests keep
     const get = (path: string) => curl([...LIMIT, "-x", proxy.url, `${origin.url}${path}`]);
     const before = await get("/stored");
     assert.match(before.headers["cache-status"] ?? "", /stored/);
-    await tmpEmpty(cacheDir);
+    await cacheSettled(cacheDir);
     assert.ok((await stored(cacheDir)).length >= 2, "an entry was stored");
 
     await Deno.remove(cacheDir, { recursive: true });
@@ -363,7 +354,7 @@ Deno.test("fault: origin stalls mid-body past originIdleTimeoutMs: client cut, n
   assert.equal(r.code, 18, `curl: ${r.code} ${r.stderr}`);
   assert.equal(r.body.length, 300);
   assert.ok(ms >= 250 && ms < 5000, `cut after ${ms.toFixed(0)} ms`);
-  await tmpEmpty(proxy.cacheDir);
+  await cacheSettled(proxy.cacheDir);
   assert.deepEqual(await stored(proxy.cacheDir), []);
   const second = await curl([...LIMIT, "-x", proxy.url, url]);
   assert.equal(second.code, 18);
