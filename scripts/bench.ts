@@ -34,6 +34,7 @@ import {
   concurrentMisses,
   download,
   flushPageCache,
+  median,
   medianSpeed,
   rssPerStream,
   sequentialLatency,
@@ -44,6 +45,7 @@ import {
   computeRatios,
   type ContenderResult,
   evaluateTargets,
+  type FigureId,
   issues,
   ratiosSvg,
   type Results,
@@ -86,6 +88,8 @@ export interface BenchOptions {
   collapseClients: number;
   /** nginx worker_processes. @default "auto" */
   nginxWorkers: string;
+  /** Rounds of every contender in turn; each figure is the median over the rounds. @default 1 */
+  rounds: number;
 }
 
 /** The 100 MiB object's SHA-256: bench_origin.ts serves `n` bytes of 'a'. */
@@ -232,6 +236,59 @@ async function measure(
   return res;
 }
 
+/** Starts one contender, measures it and stops it; one that cannot be set up is skipped. */
+async function runContender(
+  name: ContenderName,
+  o: BenchOptions,
+  originPort: number,
+  originCount: () => Promise<number>,
+  sha100m: string,
+  direct: ContenderResult | undefined,
+): Promise<ContenderResult> {
+  console.log(`\n${name}`);
+  let c: Contender;
+  try {
+    c = await start(name, { originPort, root, nginxWorkers: o.nginxWorkers });
+  } catch (e) {
+    const reason = (e as Error).message;
+    console.log(`  skipped: could not set up ${name}: ${reason}`);
+    return { status: "skipped", reason, figures: {}, errors: {}, notes: [], details: {} };
+  }
+  console.log(`  ${c.version} on 127.0.0.1:${c.port}`);
+  try {
+    return await measure(c, o, originPort, originCount, sha100m, direct);
+  } finally {
+    await c.stop();
+  }
+}
+
+/**
+ * One result from several rounds of a contender: each figure is the median of
+ * the rounds that have it; notes and errors are kept with their round.
+ */
+function medianOfRounds(rounds: ContenderResult[]): ContenderResult {
+  if (rounds.length === 1) return rounds[0]!;
+  const ok = rounds.filter((r) => r.status === "ok");
+  if (ok.length === 0) return rounds[0]!;
+  const figures: ContenderResult["figures"] = {};
+  const ids = new Set(ok.flatMap((r) => Object.keys(r.figures))) as Set<FigureId>;
+  for (const id of ids) {
+    const values = ok.map((r) => r.figures[id]).filter((v): v is number => v !== undefined);
+    figures[id] = median(values);
+  }
+  return {
+    ...ok[ok.length - 1]!,
+    figures,
+    errors: Object.fromEntries(
+      rounds.flatMap((r, i) =>
+        Object.entries(r.errors).map(([k, v]) => [`${k} (round ${i + 1})`, v])
+      ),
+    ),
+    notes: rounds.flatMap((r, i) => r.notes.map((n) => `round ${i + 1}: ${n}`)),
+    details: { rounds: rounds.map((r) => ({ figures: r.figures, details: r.details })) },
+  };
+}
+
 async function toolVersions(): Promise<Record<string, string>> {
   const first = async (cmd: string, args: string[]) => {
     const r = await runRaw(cmd, args).catch(() => undefined);
@@ -253,12 +310,13 @@ async function main(): Promise<void> {
       out: { type: "string" },
       contenders: { type: "string", default: CONTENDERS.join(",") },
       "nginx-workers": { type: "string", default: "auto" },
+      rounds: { type: "string", default: "1" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(
-      "deno task bench [--seconds N] [--quick] [--out DIR] [--contenders LIST] [--nginx-workers N]",
+      "deno task bench [--seconds N] [--rounds N] [--quick] [--out DIR] [--contenders LIST] [--nginx-workers N]",
     );
     return;
   }
@@ -273,8 +331,12 @@ async function main(): Promise<void> {
     missWarmup: quick ? 10 : 50,
     collapseClients: 100,
     nginxWorkers: values["nginx-workers"],
+    rounds: Number(values.rounds),
   };
   if (!(o.seconds >= 1)) throw new Error("--seconds must be a number ≥ 1");
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) {
+    throw new Error("--rounds must be an integer ≥ 1");
+  }
   const names = values.contenders.split(",").map((s) => s.trim()) as ContenderName[];
   for (const n of names) {
     if (!CONTENDERS.includes(n)) throw new Error(`unknown contender ${n}`);
@@ -300,42 +362,26 @@ async function main(): Promise<void> {
   const originCount = async () =>
     Number(await run("curl", ["-sS", "--noproxy", "*", `http://127.0.0.1:${originPort}/count`]));
 
-  const contenders: Results["contenders"] = {};
+  // Rounds interleave the contenders, so that a machine whose speed drifts
+  // during the run (other tenants, page cache, writeback) weighs on all alike.
+  const byName: Partial<Record<ContenderName, ContenderResult[]>> = {};
   try {
-    for (const name of CONTENDERS.filter((n) => names.includes(n))) {
-      console.log(`\n${name}`);
-      let c: Contender;
-      try {
-        c = await start(name, { originPort, root, nginxWorkers: o.nginxWorkers });
-      } catch (e) {
-        const reason = (e as Error).message;
-        console.log(`  skipped: could not set up ${name}: ${reason}`);
-        contenders[name] = {
-          status: "skipped",
-          reason,
-          figures: {},
-          errors: {},
-          notes: [],
-          details: {},
-        };
-        continue;
-      }
-      console.log(`  ${c.version} on 127.0.0.1:${c.port}`);
-      try {
-        contenders[name] = await measure(
-          c,
-          o,
-          originPort,
-          originCount,
-          sha100m,
-          contenders.direct,
-        );
-      } finally {
-        await c.stop();
+    for (let round = 1; round <= o.rounds; round++) {
+      if (o.rounds > 1) console.log(`\nround ${round} of ${o.rounds}`);
+      let direct: ContenderResult | undefined;
+      for (const name of CONTENDERS.filter((n) => names.includes(n))) {
+        const r = await runContender(name, o, originPort, originCount, sha100m, direct);
+        if (name === "direct") direct = r;
+        (byName[name] ??= []).push(r);
       }
     }
   } finally {
     await stopChild(origin.child);
+  }
+  const contenders: Results["contenders"] = {};
+  for (const name of CONTENDERS) {
+    const rounds = byName[name];
+    if (rounds !== undefined) contenders[name] = medianOfRounds(rounds);
   }
 
   const ratios = computeRatios(contenders);

@@ -388,7 +388,13 @@ ${short.length ? short.map(targetLine).join("\n") : "- none"}
 
 All on one machine over loopback, one contender at a time against the same origin
 (\`scripts/bench_origin.ts\`: raw TCP, keep-alive, \`Cache-Control: max-age=3600\`), each with an
-empty cache in its own temp dir. Versions: ${versions}. Tools: ${tools}.
+empty cache in its own temp dir. Versions: ${versions}. Tools: ${tools}.${
+    Number(r.settings["rounds"] ?? 1) > 1
+      ? `\nEach figure is the median of ${
+        r.settings["rounds"]
+      } rounds; in every round each contender ran in\nturn, so that the machine's drift during the run weighs on all alike.`
+      : ""
+  }
 
 - **1 KiB hit**: one request stores the object, wrk warms for ${r.settings["warmSeconds"]} s, then
   \`wrk -t2 -c64 -d${r.settings["seconds"]}s --latency\`. Forward proxies (hoard, squid) get
