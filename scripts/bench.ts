@@ -98,13 +98,21 @@ async function originSha256(size: number): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** What every contender is measured against. */
+interface Bench {
+  o: BenchOptions;
+  /** Port of the benchmark origin. */
+  originPort: number;
+  /** Body requests the origin served so far. */
+  originCount: () => Promise<number>;
+  /** SHA-256 of the 100 MiB object. */
+  sha100m: string;
+}
+
 /** Runs every step against one contender; a failed step is recorded, the others go on. */
 async function measure(
   c: Contender,
-  o: BenchOptions,
-  originPort: number,
-  originCount: () => Promise<number>,
-  sha100m: string,
+  { o, originPort, originCount, sha100m }: Bench,
   direct: ContenderResult | undefined,
 ): Promise<ContenderResult> {
   const res: ContenderResult = {
@@ -239,16 +247,17 @@ async function measure(
 /** Starts one contender, measures it and stops it; one that cannot be set up is skipped. */
 async function runContender(
   name: ContenderName,
-  o: BenchOptions,
-  originPort: number,
-  originCount: () => Promise<number>,
-  sha100m: string,
+  bench: Bench,
   direct: ContenderResult | undefined,
 ): Promise<ContenderResult> {
   console.log(`\n${name}`);
   let c: Contender;
   try {
-    c = await start(name, { originPort, root, nginxWorkers: o.nginxWorkers });
+    c = await start(name, {
+      originPort: bench.originPort,
+      root,
+      nginxWorkers: bench.o.nginxWorkers,
+    });
   } catch (e) {
     const reason = (e as Error).message;
     console.log(`  skipped: could not set up ${name}: ${reason}`);
@@ -256,7 +265,7 @@ async function runContender(
   }
   console.log(`  ${c.version} on 127.0.0.1:${c.port}`);
   try {
-    return await measure(c, o, originPort, originCount, sha100m, direct);
+    return await measure(c, bench, direct);
   } finally {
     await c.stop();
   }
@@ -370,7 +379,7 @@ async function main(): Promise<void> {
       if (o.rounds > 1) console.log(`\nround ${round} of ${o.rounds}`);
       let direct: ContenderResult | undefined;
       for (const name of CONTENDERS.filter((n) => names.includes(n))) {
-        const r = await runContender(name, o, originPort, originCount, sha100m, direct);
+        const r = await runContender(name, { o, originPort, originCount, sha100m }, direct);
         if (name === "direct") direct = r;
         (byName[name] ??= []).push(r);
       }
