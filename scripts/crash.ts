@@ -18,8 +18,8 @@
  * 3. after a random delay, note the fills in flight (`tmp/*.part`) and SIGKILL
  *    hoard; responses cut by the kill must be visibly cut (short of their
  *    Content-Length, or a chunked body without its last chunk);
- * 4. with hoard dead, check every entry on disk: its body file exists and its
- *    SHA-256 matches both its metadata and the origin (body files without
+ * 4. with hoard dead, check every entry on disk: its body (a file, or inline
+ *    in the metadata) exists and its SHA-256 matches both its metadata and the origin (body files without
  *    metadata, left by a kill inside a commit, are counted: start-up removes
  *    them);
  * 5. restart hoard on the directory (its `tmp/` must be empty once it
@@ -432,7 +432,14 @@ async function checkDisk(
       if (f.name.endsWith(".body")) bodies.add(`${shard.name}/${f.name}`);
       bytes += (await Deno.stat(`${shardDir}/${f.name}`).catch(() => ({ size: 0 }))).size;
       if (!f.name.endsWith(".json")) continue;
-      let meta: { kind?: string; key?: string; body?: string; size?: number; sha256?: string };
+      let meta: {
+        kind?: string;
+        key?: string;
+        body?: string;
+        inline?: string;
+        size?: number;
+        sha256?: string;
+      };
       try {
         meta = JSON.parse(await Deno.readTextFile(`${shardDir}/${f.name}`));
       } catch (err) {
@@ -440,12 +447,15 @@ async function checkDisk(
         continue;
       }
       if (meta.kind !== "response") continue;
-      named.add(`${shard.name}/${meta.body}`);
+      if (meta.inline === undefined) named.add(`${shard.name}/${meta.body}`);
       const object = byUrl.get(meta.key ?? "");
       if (object === undefined) continue; // from another run's origin
       let body: Uint8Array;
       try {
-        body = await Deno.readFile(`${shardDir}/${meta.body}`);
+        // A small body lives inside its metadata (base64).
+        body = meta.inline !== undefined
+          ? Uint8Array.from(atob(meta.inline), (c) => c.charCodeAt(0))
+          : await Deno.readFile(`${shardDir}/${meta.body}`);
       } catch (err) {
         bad.push(`${meta.key}: body ${meta.body}: ${err}`);
         continue;

@@ -23,7 +23,7 @@ import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
 import { hit } from "./hit.ts";
 import { serveStale } from "./revalidate.ts";
-import type { TempBody } from "./cache/store.ts";
+import { SMALL_BODY_BYTES, type TempBody } from "./cache/store.ts";
 import type { FieldList } from "./http1/fields.ts";
 import type { BodySink } from "./io/body.ts";
 import { WriteBehind } from "./cache/write_behind.ts";
@@ -180,9 +180,13 @@ function startStoring(
     policy: st.policy.toObject(),
     storedAt: now,
   };
-  // Creating a file can take most of a millisecond here (the file system's
-  // journal): the leader's client is answered meanwhile, followers wait for it.
-  return { kind: "store", head, temp: proxy.cache.createTemp(), meta };
+  // A body known to be small stays in memory and is stored inside its
+  // metadata: one file per entry. Creating a file can take most of a
+  // millisecond here (the file system's journal, its inode allocator): for a
+  // larger body the leader's client is answered meanwhile, followers wait.
+  const small = head.length !== undefined && head.length <= SMALL_BODY_BYTES;
+  const temp = small ? Promise.resolve(proxy.cache.memoryTemp()) : proxy.cache.createTemp();
+  return { kind: "store", head, temp, meta };
 }
 
 /**

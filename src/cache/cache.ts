@@ -15,7 +15,8 @@ import { Fills } from "./fill.ts";
 import { secondaryKey, storeId } from "./key.ts";
 import { type Meta, type ResponseMeta, serializeMeta, type VaryMeta } from "./meta.ts";
 import { type CacheRequest, type Freshness, freshness } from "./policy.ts";
-import { SMALL_BODY_BYTES, Store, type TempBody } from "./store.ts";
+import { Buffer } from "node:buffer";
+import { SMALL_BODY_BYTES, Store, TempBody } from "./store.ts";
 
 export { SMALL_BODY_BYTES };
 import { createHash } from "node:crypto";
@@ -209,6 +210,16 @@ export class Cache {
       this.#used(entry.id);
       return { bytes: kept };
     }
+    if (entry.inline !== undefined) {
+      const bytes = Uint8Array.from(Buffer.from(entry.inline, "base64"));
+      if (bytes.length !== entry.size || sha256(bytes) !== entry.sha256) {
+        return await this.#corrupt(entry);
+      }
+      this.verified.add(entry.id);
+      this.#keepSmall(entry.id, bytes);
+      this.#used(entry.id);
+      return { bytes };
+    }
     let file: Deno.FsFile;
     try {
       file = await this.#store!.openBody(entry);
@@ -289,6 +300,11 @@ export class Cache {
     return this.#store !== undefined && Date.now() >= this.#writesPausedUntil;
   }
 
+  /** A temp body in memory only, for a fill whose body is known to be small (stored inline). */
+  memoryTemp(): TempBody {
+    return TempBody.inMemory();
+  }
+
   /** Starts a temp body for a fill; undefined when the cache cannot write. */
   async createTemp(): Promise<TempBody | undefined> {
     if (!this.writable) return undefined;
@@ -336,7 +352,7 @@ export class Cache {
       this.#remember(full);
       this.verified.add(full.id);
       if (temp.bytes !== undefined) this.#keepSmall(full.id, temp.bytes);
-      this.#account(full.id, full.size + metaBytes(full));
+      this.#account(full.id, diskBytes(full));
       this.counters.stored++;
       this.#evictIfNeeded();
       return full;
@@ -359,7 +375,7 @@ export class Cache {
     try {
       await this.#store?.writeMeta(entry);
       this.#remember(entry);
-      if (this.#usage.has(entry.id)) this.#account(entry.id, entry.size + metaBytes(entry));
+      if (this.#usage.has(entry.id)) this.#account(entry.id, diskBytes(entry));
     } catch (err) {
       this.#failed("write", err);
     }
@@ -546,4 +562,9 @@ export function formatBytes(n: number): string {
 /** Bytes a metadata file takes (as Store.writeMeta writes it). */
 function metaBytes(meta: Meta): number {
   return new TextEncoder().encode(serializeMeta(meta)).length;
+}
+
+/** What an entry takes on disk: its metadata, and its body file unless the body is inline. */
+function diskBytes(entry: ResponseMeta): number {
+  return metaBytes(entry) + (entry.inline === undefined ? entry.size : 0);
 }

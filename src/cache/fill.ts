@@ -83,6 +83,11 @@ export class Fill {
     return this.#path;
   }
 
+  /** The body being filled, when it is kept in memory only (no file to read). */
+  get memory(): TempBody | undefined {
+    return this.#temp?.inMemory ? this.#temp : undefined;
+  }
+
   /** Announces the response: followers start reading `temp`. */
   follow(head: FillHead, temp: TempBody): void {
     this.#temp = temp;
@@ -170,6 +175,8 @@ const READ_BYTES = 256 * 1024;
  * @throws the fill's error when it fails before the reader has everything.
  */
 export async function* followFill(fill: Fill): AsyncGenerator<Uint8Array, void, void> {
+  const memory = fill.memory;
+  if (memory !== undefined) return yield* followMemory(fill, memory);
   let file: Deno.FsFile;
   try {
     file = await Deno.open(fill.path!, { read: true });
@@ -195,5 +202,24 @@ export async function* followFill(fill: Fill): AsyncGenerator<Uint8Array, void, 
     }
   } finally {
     file.close();
+  }
+}
+
+/** Reads a fill's body kept in memory as it grows. */
+async function* followMemory(
+  fill: Fill,
+  memory: TempBody,
+): AsyncGenerator<Uint8Array, void, void> {
+  for (let position = 0;;) {
+    if (fill.error !== undefined) throw fill.error;
+    const written = fill.written;
+    if (position < written) {
+      // `bytes` is replaced, never changed, by later writes: this view stays valid.
+      yield memory.bytes!.subarray(position, written);
+      position = written;
+      continue;
+    }
+    if (fill.done) return;
+    await fill.changed();
   }
 }

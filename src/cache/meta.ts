@@ -36,8 +36,10 @@ export interface ResponseMeta {
   size: number;
   /** SHA-256 of the body, hex. */
   sha256: string;
-  /** Body file name, in the same directory. */
+  /** Body file name, in the same directory; "" when the body is `inline`. */
   body: string;
+  /** The body itself, base64, when it is small enough to live in the metadata. */
+  inline?: string;
 }
 
 /** Where the variants of a URL whose response varies are found. */
@@ -83,7 +85,7 @@ export function parseMeta(text: string, id: string): Meta | undefined {
   if (o["kind"] !== "response") return undefined;
   const ok = typeof o["status"] === "number" && typeof o["size"] === "number" &&
     typeof o["sha256"] === "string" && typeof o["body"] === "string" &&
-    /^[\w.-]+$/.test(o["body"]) &&
+    (typeof o["inline"] === "string" ? o["body"] === "" : /^[\w.-]+$/.test(o["body"])) &&
     Array.isArray(o["headers"]) && typeof o["policy"] === "object" &&
     typeof o["storedAt"] === "number";
   return ok ? m as ResponseMeta : undefined;

@@ -5,8 +5,9 @@
  * ```
  * hoard-cache.json            format marker
  * tmp/                        bodies being filled, metadata being written; emptied at start
- * data/ab/<id>.json           metadata (JSON), id = SHA-256 of the cache key
- * data/ab/<id>-<random>.body  the body it names
+ * data/ab/<id>.json           metadata (JSON), id = SHA-256 of the cache key; a body of
+ *                             at most 64 KiB known in advance is inside it (base64)
+ * data/ab/<id>-<random>.body  the body it names (the others)
  * ```
  *
  * Every file appears by rename of a complete, fsynced temp file, metadata
@@ -17,6 +18,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffered_conn.ts";
 import { type Meta, parseMeta, type ResponseMeta, serializeMeta } from "./meta.ts";
@@ -38,24 +40,35 @@ export interface ScannedEntry {
 export const SMALL_BODY_BYTES = 64 * 1024;
 
 /**
- * A body being written to a temp file. Its SHA-256 is computed when it is
- * finished: a large body's by reading the file back (off the path of the
- * client being served while it arrives, and over the bytes that really reached
- * the disk), a small one's from the copy kept in memory (no more file system
- * round trips on the way of a miss).
+ * A body being written to a temp file, or only to memory when it is known to
+ * be small (it is then stored inside its metadata: one file per entry). Its
+ * SHA-256 is computed when it is finished: a large body's by reading the file
+ * back (off the path of the client being served while it arrives, and over the
+ * bytes that really reached the disk), a small one's from the copy kept in
+ * memory (no more file system round trips on the way of a miss).
  */
 export class TempBody {
-  /** Temp file path. */
+  /** Temp file path ("" for a body kept in memory only). */
   readonly path: string;
-  #file: Deno.FsFile;
+  #file: Deno.FsFile | undefined;
   #size = 0;
   #closed = false;
   #small: Uint8Array | undefined = new Uint8Array(0);
 
   /** @internal */
-  constructor(path: string, file: Deno.FsFile) {
+  constructor(path: string, file: Deno.FsFile | undefined) {
     this.path = path;
     this.#file = file;
+  }
+
+  /** A body written to memory only: at most {@link SMALL_BODY_BYTES}. */
+  static inMemory(): TempBody {
+    return new TempBody("", undefined);
+  }
+
+  /** Whether it is kept in memory only. */
+  get inMemory(): boolean {
+    return this.#file === undefined;
   }
 
   /** Bytes written so far. */
@@ -63,36 +76,48 @@ export class TempBody {
     return this.#size;
   }
 
-  /** The whole body, once finished, when it is small (at most {@link SMALL_BODY_BYTES}). */
+  /**
+   * The body so far while it is small (at most {@link SMALL_BODY_BYTES}), as
+   * an array that later writes do not change.
+   */
   get bytes(): Uint8Array | undefined {
     return this.#small;
   }
 
-  /** Appends `data`. */
+  /**
+   * Appends `data`.
+   *
+   * @throws when a body kept in memory only grows past {@link SMALL_BODY_BYTES}.
+   */
   async write(data: Uint8Array): Promise<void> {
     if (this.#small !== undefined) {
       const grown = this.#small.length + data.length;
       this.#small = grown > SMALL_BODY_BYTES ? undefined : concat(this.#small, data);
     }
-    let off = 0;
-    while (off < data.length) off += await this.#file.write(data.subarray(off));
+    if (this.#file === undefined) {
+      if (this.#small === undefined) throw new Error("a body kept in memory grew too large");
+    } else {
+      let off = 0;
+      while (off < data.length) off += await this.#file.write(data.subarray(off));
+    }
     this.#size += data.length;
   }
 
   /** Flushes to disk and closes; returns the body's SHA-256 (hex). */
   async finish(): Promise<string> {
-    await this.#file.sync();
+    await this.#file?.sync();
     if (this.#small !== undefined) {
       this.#close();
       return createHash("sha256").update(this.#small).digest("hex");
     }
+    const file = this.#file!;
     const hash = createHash("sha256");
     const buf = borrowStreamBuffer();
     try {
-      await this.#file.seek(0, Deno.SeekMode.Start);
+      await file.seek(0, Deno.SeekMode.Start);
       let read = 0;
       for (;;) {
-        const n = await this.#file.read(buf);
+        const n = await file.read(buf);
         if (n === null) break;
         hash.update(buf.subarray(0, n));
         read += n;
@@ -110,14 +135,14 @@ export class TempBody {
   /** Closes and deletes the temp file. */
   async discard(): Promise<void> {
     this.#close();
-    await Deno.remove(this.path).catch(() => {});
+    if (this.#file !== undefined) await Deno.remove(this.path).catch(() => {});
   }
 
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.#file.close();
+      this.#file?.close();
     } catch {
       // already closed
     }
@@ -190,7 +215,10 @@ export class Store {
   async #makeShard(id: string): Promise<string> {
     const shard = this.#shard(id);
     if (!this.#shards.has(shard)) {
-      await Deno.mkdir(shard, { recursive: true, mode: 0o700 });
+      // Not recursive: a cache directory removed while hoard runs stays removed.
+      await Deno.mkdir(shard, { mode: 0o700 }).catch((err) => {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      });
       this.#shards.add(shard);
     }
     return shard;
@@ -215,7 +243,8 @@ export class Store {
 
   /**
    * Makes a finished temp body the entry `meta` (whose `body`, `size` and
-   * `sha256` are filled in here): body renamed into place, then metadata. A
+   * `sha256` are filled in here): body renamed into place, then metadata; a
+   * body kept in memory goes inside the metadata instead (`inline`). A
    * previous entry with the same id is replaced and its body deleted;
    * `previous` is that entry when the caller knows it (null: there is none).
    */
@@ -230,12 +259,24 @@ export class Store {
     const replaced = previous === undefined
       ? await this.readMeta(meta.id).catch(() => undefined)
       : previous;
-    const body = `${meta.id}-${crypto.randomUUID().slice(0, 8)}.body`;
-    await Deno.rename(temp.path, `${shard}/${body}`);
-    onPlaced?.(`${shard}/${body}`);
-    const full: ResponseMeta = { ...meta, body, size: temp.size, sha256 };
+    let full: ResponseMeta;
+    if (temp.inMemory) {
+      const inline = Buffer.from(temp.bytes!).toString("base64");
+      full = { ...meta, body: "", inline, size: temp.size, sha256 };
+      // The body file of a replaced entry goes first: once the new metadata
+      // names no file, the start-up scan would take that one for its body.
+      // A crash in between leaves metadata whose body is gone: a miss.
+      if (replaced?.kind === "response" && replaced.body !== "") {
+        await Deno.remove(`${shard}/${replaced.body}`).catch(() => {});
+      }
+    } else {
+      const body = `${meta.id}-${crypto.randomUUID().slice(0, 8)}.body`;
+      await Deno.rename(temp.path, `${shard}/${body}`);
+      onPlaced?.(`${shard}/${body}`);
+      full = { ...meta, body, size: temp.size, sha256 };
+    }
     await this.writeMeta(full);
-    if (replaced?.kind === "response" && replaced.body !== body) {
+    if (!temp.inMemory && replaced?.kind === "response" && replaced.body !== "") {
       await Deno.remove(`${shard}/${replaced.body}`).catch(() => {});
     }
     return full;
@@ -245,7 +286,7 @@ export class Store {
   async remove(id: string): Promise<void> {
     const meta = await this.readMeta(id).catch(() => undefined);
     await Deno.remove(this.#metaPath(id)).catch(() => {});
-    if (meta?.kind === "response") {
+    if (meta?.kind === "response" && meta.body !== "") {
       await Deno.remove(`${this.#shard(id)}/${meta.body}`).catch(() => {});
     }
   }

@@ -137,6 +137,38 @@ Deno.test("a small body committed by this process is served from memory, a large
   });
 });
 
+Deno.test("an inline body is served after a restart, checked once; a corrupted one is deleted", async () => {
+  await withDir(async (dir) => {
+    const bytes = bodyBytes("inline", 3000);
+    let id = "";
+    await withCache(dir, async (cache) => {
+      const temp = cache.memoryTemp();
+      await temp.write(bytes);
+      const stored = await cache.commit(temp, pendingMeta("http://a.test/i"));
+      assert.ok(stored?.inline !== undefined);
+      id = stored.id;
+    });
+    await withCache(dir, async (cache) => {
+      const entry = await entryFor(cache, "http://a.test/i");
+      assert.ok(entry !== undefined);
+      assert.deepEqual(await bodyOf(cache, entry), bytes);
+      assert.ok(cache.verified.has(id));
+    });
+    // One base64 digit changed: the body no longer matches its SHA-256.
+    const path = `${dir}/data/${id.slice(0, 2)}/${id}.json`;
+    const meta = JSON.parse(await Deno.readTextFile(path));
+    meta.inline = (meta.inline[0] === "A" ? "B" : "A") + meta.inline.slice(1);
+    await Deno.writeTextFile(path, JSON.stringify(meta));
+    await withCache(dir, async (cache) => {
+      const entry = await entryFor(cache, "http://a.test/i");
+      assert.ok(entry !== undefined);
+      assert.equal(await bodyOf(cache, entry), undefined);
+      assert.equal(await entryFor(cache, "http://a.test/i"), undefined, "deleted");
+      assert.ok(!(await exists(path)));
+    });
+  });
+});
+
 Deno.test("after the start-up scan, the cache knows what is stored without asking the disk", async () => {
   await withDir(async (dir) => {
     await withCache(dir, async (cache) => void await put(cache, "http://a.test/old", 10));

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { Cache } from "../../src/cache/cache.ts";
 import { storeId } from "../../src/cache/key.ts";
 import { type Meta, parseMeta, type ResponseMeta, type VaryMeta } from "../../src/cache/meta.ts";
-import { SMALL_BODY_BYTES, Store } from "../../src/cache/store.ts";
+import { SMALL_BODY_BYTES, Store, TempBody } from "../../src/cache/store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/log.ts";
 import { crashBodySize } from "./_fixtures/crash_child.ts";
@@ -169,6 +169,57 @@ Deno.test("Store.commit with the replaced entry given deletes its body without r
     assert.ok(await exists(store.bodyPath(second)), "the old body is not looked up");
     assert.deepEqual(await Deno.readFile(store.bodyPath(third)), bodyBytes("4", 10));
   });
+});
+
+Deno.test("Store.commit of a body kept in memory writes one file: the metadata, body inside", async () => {
+  await withDir(async (dir) => {
+    const store = await Store.open(dir);
+    const key = "http://a.test/small";
+    const bytes = bodyBytes("s", 5000);
+    const temp = TempBody.inMemory();
+    await temp.write(bytes.subarray(0, 1000));
+    await temp.write(bytes.subarray(1000));
+    assert.equal(temp.path, "");
+    const stored = await store.commit(temp, pendingMeta(key));
+    assert.equal(stored.body, "");
+    assert.equal(stored.size, bytes.length);
+    assert.equal(stored.sha256, sha256(bytes));
+    assert.deepEqual(Uint8Array.from(atob(stored.inline!), (c) => c.charCodeAt(0)), bytes);
+    assert.deepEqual(await listFiles(shardOf(dir, stored.id)), [`${stored.id}.json`]);
+    assert.deepEqual(await listFiles(`${dir}/tmp`), []);
+    assert.deepEqual(await store.readMeta(stored.id), stored);
+    // The scan counts it by its metadata alone, and keeps it.
+    const [scanned] = await store.scan();
+    assert.equal(scanned?.id, stored.id);
+    assert.equal(scanned?.size, (await Deno.stat(metaPath(dir, stored.id))).size);
+    await store.remove(stored.id);
+    assert.deepEqual(await listFiles(shardOf(dir, stored.id)), []);
+  });
+});
+
+Deno.test("Store.commit: an inline body replaces a body file and the other way round, nothing left over", async () => {
+  await withDir(async (dir) => {
+    const store = await Store.open(dir);
+    const key = "http://a.test/r";
+    const fileBodied = await commitBytes(store, pendingMeta(key), bodyBytes("1", 100_000));
+    const small = TempBody.inMemory();
+    await small.write(bodyBytes("2", 10));
+    const inline = await store.commit(small, pendingMeta(key));
+    assert.deepEqual(await listFiles(shardOf(dir, inline.id)), [`${inline.id}.json`]);
+    assert.ok(!(await exists(store.bodyPath(fileBodied))));
+    const again = await commitBytes(store, pendingMeta(key), bodyBytes("3", 100_000));
+    assert.deepEqual(
+      await listFiles(shardOf(dir, again.id)),
+      [`${again.id}.json`, again.body].sort(),
+    );
+    assert.deepEqual(await Deno.readFile(store.bodyPath(again)), bodyBytes("3", 100_000));
+  });
+});
+
+Deno.test("TempBody kept in memory refuses to grow past the small-body size", async () => {
+  const temp = TempBody.inMemory();
+  await temp.write(new Uint8Array(SMALL_BODY_BYTES));
+  await assert.rejects(() => temp.write(new Uint8Array(1)), /grew too large/);
 });
 
 Deno.test("TempBody keeps a small body in memory and hashes it there; a large one is read back", async () => {

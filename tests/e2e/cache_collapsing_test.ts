@@ -272,3 +272,46 @@ Deno.test("collapsing: an origin that cuts the body cuts every follower, and not
   assert.equal(hit.text, "y".repeat(100));
   assert.equal(origin.connections, 2);
 });
+
+Deno.test("collapsing: a small body is filled in memory, followed while it trickles in, stored as one file", async () => {
+  const body = pseudoRandom(40 * 1024);
+  await using origin = startRawOrigin(async (conn, readUntil) => {
+    await readUntil(/\r\n\r\n/);
+    await writeText(
+      conn,
+      `HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    // Four pieces 100 ms apart: the followers join while it is in flight.
+    for (let at = 0; at < body.length; at += body.length / 4) {
+      await conn.write(body.subarray(at, at + body.length / 4));
+      await sleep(100);
+    }
+  });
+  await using proxy = await startTestProxy({ logLevel: "warn" });
+  const url = `${origin.url}/small.bin`;
+  const leader = viaCurl(proxy.url, url);
+  await sleep(150);
+  const followers = await Promise.all(Array.from({ length: 9 }, () => viaCurl(proxy.url, url)));
+  const got = [await leader, ...followers];
+  assert.equal(origin.connections, 1);
+  for (const [i, g] of got.entries()) {
+    assert.equal(g.hash, sha256(body), `client ${i}`);
+  }
+  assert.equal(got[0]!.cacheStatus, "hoard; fwd=uri-miss; stored");
+  assert.ok(
+    followers.every((g) => g.cacheStatus === "hoard; fwd=uri-miss; stored; collapsed"),
+    followers.map((g) => g.cacheStatus).join("\n"),
+  );
+
+  await cacheSettled(proxy.cacheDir);
+  const files: string[] = [];
+  for await (const shard of Deno.readDir(`${proxy.cacheDir}/data`)) {
+    for await (const f of Deno.readDir(`${proxy.cacheDir}/data/${shard.name}`)) files.push(f.name);
+  }
+  assert.equal(files.length, 1, `one file, the metadata with the body inside: ${files}`);
+  assert.match(files[0]!, /^[0-9a-f]{64}\.json$/);
+  const after = await viaCurl(proxy.url, url);
+  assert.match(after.cacheStatus, /^hoard; hit; ttl=\d+$/);
+  assert.equal(after.hash, sha256(body));
+  assert.equal(origin.connections, 1);
+});

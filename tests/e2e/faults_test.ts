@@ -316,7 +316,7 @@ Deno.test("fault: the cache directory is removed while hoard runs: requests keep
     const before = await get("/stored");
     assert.match(before.headers["cache-status"] ?? "", /stored/);
     await cacheSettled(cacheDir);
-    assert.ok((await stored(cacheDir)).length >= 2, "an entry was stored");
+    assert.ok((await stored(cacheDir)).length >= 1, "an entry was stored");
 
     await Deno.remove(cacheDir, { recursive: true });
 
