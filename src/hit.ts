@@ -17,6 +17,8 @@ import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffered_conn.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
 import type { BodySink } from "./io/body.ts";
+import type { BodyCheck } from "./cache/cache.ts";
+import { ProxyError } from "./errors.ts";
 
 const MAX_AGE_HEADER = 2147483648;
 // Pieces of a stored body sent from its file: 1 MiB reads and writes measured
@@ -81,7 +83,8 @@ export async function hit(
   if (entry.status !== 204 && entry.status !== 304) fields.set("Content-Length", String(length));
 
   const wantsBody = req.head.method !== "HEAD" && length > 0;
-  const body = wantsBody ? await proxy.cache.body(entry) : undefined;
+  const whole = start === 0 && length === entry.size;
+  const body = wantsBody ? await proxy.cache.body(entry, { checkWhileSending: whole }) : undefined;
   if (wantsBody && body === undefined) return false;
 
   const sink = startResponse(
@@ -100,7 +103,7 @@ export async function hit(
   } else {
     try {
       if (start > 0) await body.file.seek(start, Deno.SeekMode.Start);
-      await sendFile(body.file, length, sink, entry.key);
+      await sendFile(body.file, length, sink, entry.key, body.check);
       await sink.end();
     } finally {
       body.file.close();
@@ -114,13 +117,16 @@ export async function hit(
 /**
  * Sends `length` bytes of `file` from its current position: the next piece is
  * read while the last one is written (two buffers), so the file's reads and
- * the socket's writes overlap instead of taking turns.
+ * the socket's writes overlap instead of taking turns. With `check`, the last
+ * piece goes out only if the whole body matched its SHA-256; otherwise the
+ * response is cut (the client sees it incomplete) and the entry was deleted.
  */
 async function sendFile(
   file: Deno.FsFile,
   length: number,
   sink: BodySink,
   key: string,
+  check?: BodyCheck,
 ): Promise<void> {
   const bufs = [
     borrowStreamBuffer(FILE_PIECE_BYTES),
@@ -138,6 +144,14 @@ async function sendFile(
     for (let i = 1; next !== undefined; i ^= 1) {
       const piece = await next;
       next = left > 0 ? readInto(i === 0 ? bufs[0] : bufs[1]) : undefined;
+      check?.update(piece);
+      if (next === undefined && check !== undefined && !(await check.passes())) {
+        throw new ProxyError(
+          502,
+          "http_response_incomplete",
+          `cache body of ${key} failed its checksum`,
+        );
+      }
       await sink.write(piece);
     }
   } finally {

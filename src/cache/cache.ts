@@ -197,12 +197,15 @@ export class Cache {
   /**
    * The body of a stored response: small ones as bytes (kept in memory after
    * the first read), larger ones as an open file. The first read of an entry
-   * by this process checks its SHA-256 before anything is served; a body that
-   * is missing or does not match is deleted with its entry (undefined).
+   * by this process checks its SHA-256 before anything is served — or, with
+   * `checkWhileSending` (the whole body is about to be sent), only its size,
+   * and the file comes with a {@link BodyCheck} for the sender to feed. A body
+   * that is missing or does not match is deleted with its entry (undefined).
    */
   async body(
     entry: ResponseMeta,
-  ): Promise<{ bytes: Uint8Array } | { file: Deno.FsFile } | undefined> {
+    { checkWhileSending = false } = {},
+  ): Promise<{ bytes: Uint8Array } | { file: Deno.FsFile; check?: BodyCheck } | undefined> {
     const kept = this.#small.get(entry.id);
     if (kept !== undefined) {
       this.#small.delete(entry.id);
@@ -244,15 +247,22 @@ export class Cache {
         this.#used(entry.id);
         return { bytes };
       }
+      let check: BodyCheck | undefined;
       if (!this.verified.has(entry.id)) {
-        if (!(await verifyFile(file, entry))) {
+        // Checking while sending reads the file once instead of twice, and the
+        // first byte goes out at once (a first hit of 100 MiB waited 94 ms).
+        const intact = checkWhileSending
+          ? (await file.stat()).size === entry.size
+          : await verifyFile(file, entry);
+        if (!intact) {
           file.close();
           return await this.#corrupt(entry);
         }
-        this.verified.add(entry.id);
+        if (checkWhileSending) check = this.#checkOf(entry);
+        else this.verified.add(entry.id);
       }
       this.#used(entry.id);
-      return { file };
+      return check === undefined ? { file } : { file, check };
     } catch (err) {
       try {
         file.close();
@@ -265,6 +275,21 @@ export class Cache {
   /** Where an entry's body file is. */
   bodyPath(entry: ResponseMeta): string {
     return this.#store!.bodyPath(entry);
+  }
+
+  #checkOf(entry: ResponseMeta): BodyCheck {
+    const hash = createHash("sha256");
+    return {
+      update: (piece) => void hash.update(piece),
+      passes: async () => {
+        if (hash.digest("hex") === entry.sha256) {
+          this.verified.add(entry.id);
+          return true;
+        }
+        await this.#corrupt(entry);
+        return false;
+      },
+    };
   }
 
   async #corrupt(entry: ResponseMeta): Promise<undefined> {
@@ -516,6 +541,18 @@ export class Cache {
 /** Store id of a stored 206 for `range` of `key`. */
 export function rangeId(key: string, range: string): string {
   return storeId(key, "range", range.replace(/\s+/g, ""));
+}
+
+/**
+ * The SHA-256 check of a body sent for the first time by this process: the
+ * sender feeds it every piece and asks it before the last one goes out, so a
+ * body that does not match is never delivered whole.
+ */
+export interface BodyCheck {
+  /** Adds the next piece, in order. */
+  update(piece: Uint8Array): void;
+  /** Whether the whole body matched; when it did not, the entry is deleted. */
+  passes(): Promise<boolean>;
 }
 
 /** Store id for a response to `fields` under `key`, varying on `vary`. */

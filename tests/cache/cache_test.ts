@@ -169,6 +169,47 @@ Deno.test("an inline body is served after a restart, checked once; a corrupted o
   });
 });
 
+Deno.test("Cache.body with checkWhileSending: the file at once, its SHA-256 checked by what the sender feeds", async () => {
+  await withDir(async (dir) => {
+    const size = 300 * 1024, key = "http://a.test/check";
+    let entry!: ResponseMeta;
+    await withCache(dir, async (cache) => void (entry = await put(cache, key, size)));
+    for (const flip of [false, true]) {
+      if (flip) {
+        const path = `${dir}/data/${entry.id.slice(0, 2)}/${entry.body}`;
+        const bytes = await Deno.readFile(path);
+        bytes[size - 1]! ^= 0x01;
+        await Deno.writeFile(path, bytes);
+      }
+      await withCache(dir, async (cache) => {
+        const found = (await entryFor(cache, key))!;
+        const body = await cache.body(found, { checkWhileSending: true });
+        assert.ok(body !== undefined && "file" in body && body.check !== undefined);
+        assert.ok(!cache.verified.has(entry.id), "not checked yet");
+        const bytes = await readAndClose(body.file);
+        body.check.update(bytes.subarray(0, 1000));
+        body.check.update(bytes.subarray(1000));
+        assert.equal(await body.check.passes(), !flip);
+        assert.equal(cache.verified.has(entry.id), !flip);
+        assert.equal((await entryFor(cache, key)) !== undefined, !flip, "deleted when it failed");
+        if (!flip) {
+          const again = await cache.body(found, { checkWhileSending: true });
+          assert.ok(again !== undefined && "file" in again && again.check === undefined);
+          again.file.close();
+        }
+      });
+    }
+    // A file of the wrong size is refused at once.
+    await withCache(dir, async (cache) => {
+      const stored = await put(cache, key, size);
+      await Deno.truncate(`${dir}/data/${stored.id.slice(0, 2)}/${stored.body}`, size - 1);
+      cache.verified.delete(stored.id);
+      assert.equal(await cache.body(stored, { checkWhileSending: true }), undefined);
+      assert.equal(await entryFor(cache, key), undefined);
+    });
+  });
+});
+
 Deno.test("after the start-up scan, the cache knows what is stored without asking the disk", async () => {
   await withDir(async (dir) => {
     await withCache(dir, async (cache) => void await put(cache, "http://a.test/old", 10));
