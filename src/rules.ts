@@ -10,7 +10,7 @@
  * @module
  */
 
-import { FieldList } from "./http1/fields.ts";
+import type { FieldList } from "./http1/fields.ts";
 
 /** What a rule matches; every given field must match. */
 export interface RuleMatch {
@@ -159,13 +159,22 @@ export class Rules {
    */
   decide(host: string, path: string, fields: FieldList): Readonly<RuleDecision> {
     const url = this.#matching(host, path.split("?", 1)[0]!);
-    return url.decision ?? decideBy(url.rules, fields);
+    // Which of the rules that look at header fields apply ("1" or "0" each, in
+    // order): the decision for each combination is made once per URL.
+    let applying = "";
+    for (const header of url.headers) {
+      const match = header.every(([n, re]) => re.test(fields.combined(n) ?? "\0") && fields.has(n));
+      applying += match ? "1" : "0";
+    }
+    let d = url.decisions.get(applying);
+    if (d === undefined) {
+      d = Object.freeze(decideBy(url.rules, applying));
+      url.decisions.set(applying, d);
+    }
+    return d;
   }
 
-  /**
-   * The rules whose host and path patterns match, remembered for recent URLs,
-   * with their decision when none of them looks at header fields.
-   */
+  /** The rules whose host and path patterns match, remembered for recent URLs. */
   #matching(host: string, path: string): MatchingRules {
     const url = `${host} ${path}`;
     let found = this.#recent.get(url);
@@ -173,12 +182,8 @@ export class Rules {
       const rules = this.#rules.filter((r) =>
         (r.host === undefined || r.host.test(host)) && (r.path === undefined || r.path.test(path))
       );
-      found = {
-        rules,
-        decision: rules.some((r) => r.header !== undefined)
-          ? undefined
-          : Object.freeze(decideBy(rules, new FieldList())),
-      };
+      const headers = rules.flatMap((r) => r.header === undefined ? [] : [r.header]);
+      found = { rules, headers, decisions: new Map() };
       if (this.#recent.size >= RECENT_URLS) this.#recent.clear();
       this.#recent.set(url, found);
     }
@@ -188,19 +193,21 @@ export class Rules {
 
 interface MatchingRules {
   rules: CompiledRule[];
-  decision: Readonly<RuleDecision> | undefined;
+  /** The header patterns of those rules that have any, in order. */
+  headers: [string, RegExp][][];
+  /** Decisions by which of those apply ("1" or "0" each). */
+  decisions: Map<string, Readonly<RuleDecision>>;
 }
 
-function decideBy(rules: readonly CompiledRule[], fields: FieldList): RuleDecision {
+/**
+ * The decision of `rules`; the k-th rule with header patterns counts only if
+ * `applying[k]` is "1".
+ */
+function decideBy(rules: readonly CompiledRule[], applying: string): RuleDecision {
   const d: RuleDecision = { names: [], forever: false, cache: true, ignoreQuery: [] };
+  let k = 0;
   for (const { rule, header } of rules) {
-    // A header pattern needs the field present: `*` does not match its absence.
-    if (
-      header !== undefined &&
-      !header.every(([n, re]) => re.test(fields.combined(n) ?? "\0") && fields.has(n))
-    ) {
-      continue;
-    }
+    if (header !== undefined && applying[k++] !== "1") continue;
     d.names.push(rule.name ?? "rule");
     if (rule.fresh === "forever") {
       d.forever = true;
