@@ -60,7 +60,7 @@ export async function serveConnection(
       client.busy = false;
       readingHead = false;
       deadline.extend(keepAliveTimeoutMs);
-      if (io.buffered.length === 0 && !(await nextRequestArrives(io))) return;
+      if (io.bufferedLength === 0 && !(await nextRequestArrives(io))) return;
       client.busy = true;
       readingHead = true;
       deadline.extend(headerTimeoutMs);

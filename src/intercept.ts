@@ -113,7 +113,7 @@ async function peekServerName(io: BufferedConn): Promise<string | undefined> {
   for (;;) {
     const need = firstRecordLength(io.buffered);
     if (need === -1) throw new Error("the client did not start TLS");
-    if (io.buffered.length >= need) return serverName(io.buffered.subarray(0, need));
+    if (io.bufferedLength >= need) return serverName(io.buffered.subarray(0, need));
     if (!(await io.fill())) throw new Error("the client closed the tunnel");
   }
 }

@@ -41,7 +41,7 @@ export async function* readBody(
   };
   if (framing.kind === "none") return undefined;
   const large = framing.kind !== "length" ||
-    framing.length > io.buffered.length + READ_BUFFER_BYTES;
+    framing.length > io.bufferedLength + READ_BUFFER_BYTES;
   if (large) io.beginStream();
   try {
     return yield* frames(io, framing, more);
@@ -61,7 +61,7 @@ async function* frames(
     case "length": {
       let remaining = framing.length;
       while (remaining > 0) {
-        if (io.buffered.length === 0 && !(await more())) throw new UnexpectedEofError("body");
+        if (io.bufferedLength === 0 && !(await more())) throw new UnexpectedEofError("body");
         const view = io.buffered;
         const take = Math.min(view.length, remaining);
         io.consume(take);
@@ -74,7 +74,7 @@ async function* frames(
       const decoder = new ChunkedDecoder();
       const out: Uint8Array[] = [];
       while (!decoder.done) {
-        if (io.buffered.length === 0 && !(await more())) {
+        if (io.bufferedLength === 0 && !(await more())) {
           throw new UnexpectedEofError("chunked body");
         }
         io.consume(decoder.decode(io.buffered, out));
@@ -85,7 +85,7 @@ async function* frames(
     }
     case "close":
       for (;;) {
-        if (io.buffered.length === 0 && !(await more())) return undefined;
+        if (io.bufferedLength === 0 && !(await more())) return undefined;
         const view = io.buffered;
         io.consume(view.length);
         yield view;

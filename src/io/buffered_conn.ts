@@ -119,6 +119,11 @@ export class BufferedConn {
     return this.#buf.subarray(this.#start, this.#end);
   }
 
+  /** How many bytes are read but not yet consumed (without making a view of them). */
+  get bufferedLength(): number {
+    return this.#end - this.#start;
+  }
+
   /** Whether {@linkcode BufferedConn.close} was called. */
   get closed(): boolean {
     return this.#closed;

@@ -73,7 +73,7 @@ export class OriginPool {
 
   /** Returns a connection whose last exchange ended cleanly; it will serve another request. */
   release(origin: Origin, io: BufferedConn): void {
-    if (this.#closed || io.buffered.length > 0) return io.close();
+    if (this.#closed || io.bufferedLength > 0) return io.close();
     const k = key(origin);
     let list = this.#idle.get(k);
     if (list === undefined) this.#idle.set(k, list = []);
