@@ -207,7 +207,7 @@ async function measure(
 
   await step("100 MiB miss", async () => {
     const before = await originCount();
-    const r = await medianSpeed((i) => T(`/100m?miss-${tag}-${i}`), o.missRuns, 100 * MiB);
+    const r = await medianSpeed((i) => T(`/100m?miss-${tag}-${i}`), o.missRuns, 100 * MiB, true);
     const origin = (await originCount()) - before;
     f.miss100mMBps = r.median / 1e6;
     res.details["miss100m"] = { runsMBps: r.runs.map((s) => s / 1e6), originRequests: origin };
@@ -217,7 +217,7 @@ async function measure(
   });
 
   await step("collapsing", async () => {
-    await flushPageCache();
+    await flushPageCache(true);
     const r = await concurrentMisses(
       T(`/10m?collapse-${tag}`),
       o.collapseClients,

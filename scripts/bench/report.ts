@@ -415,7 +415,9 @@ empty cache in its own temp dir. Versions: ${versions}. Tools: ${tools}.${
   unmeasured) to unique URLs on one kept client connection, from a small Deno client; p50 of each
   request's time; "added" is that minus direct's p50.
 - **100 MiB miss**: median of ${r.settings["missRuns"]} downloads of unique URLs (each stored as it
-  passes).
+  passes). Before each, and before the collapsing run, the page cache is also dropped (when run as
+  root): in a VM, filling page cache on memory the guest never used before is slow, and without
+  this whoever writes first pays for it (consecutive 100 MiB misses fell from 1.1 to 0.4 GB/s).
 - **Collapsing**: ${r.settings["collapseClients"]} concurrent curl transfers (one connection each)
   of one uncached 10 MiB URL; origin requests from the origin's own counter; every response checked
   for 200 and the full size.
