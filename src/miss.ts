@@ -119,7 +119,7 @@ type Storing =
   | {
     kind: "store";
     head: FillHead;
-    /** The temp file being opened (undefined if it cannot be). */
+    /** Where the body goes: memory for a small one, else a temp file being opened (undefined if it cannot be). */
     temp: Promise<TempBody | undefined>;
     meta: Omit<ResponseMeta, "body" | "size" | "sha256">;
   }

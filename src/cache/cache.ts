@@ -15,12 +15,12 @@ import { Fills } from "./fill.ts";
 import { secondaryKey, storeId } from "./key.ts";
 import { type Meta, type ResponseMeta, serializeMeta, type VaryMeta } from "./meta.ts";
 import { type CacheRequest, type Freshness, freshness } from "./policy.ts";
-import { Buffer } from "node:buffer";
 import { SMALL_BODY_BYTES, Store, TempBody } from "./store.ts";
-
-export { SMALL_BODY_BYTES };
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffered_conn.ts";
+
+export { SMALL_BODY_BYTES };
 
 /** What the store holds for a request. */
 export type Found =
@@ -56,7 +56,7 @@ interface Usage {
 }
 
 const META_CACHE_ENTRIES = 10_000;
-/** Bodies up to this size are kept in memory after their first hit. */
+// Bodies up to SMALL_BODY_BYTES are kept in memory, this many bytes of them in all.
 const SMALL_BODIES_TOTAL = 32 * 1024 * 1024;
 const NEGATIVE_TTL_MS = 5_000;
 const TOUCH_EVERY_MS = 3600_000;
