@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { startProxy } from "./accept.ts";
 import { errorLine, oneLine } from "./errors.ts";
-import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { flushStderr, LOG_LEVELS, type LogLevel } from "./log.ts";
 import type { ProxyOptions } from "./options.ts";
 import { VERSION } from "./version.ts";
 import { type CaSource, loadOrCreateCa } from "./tls/ca.ts";
@@ -442,6 +442,8 @@ function parseSeconds(flag: string, text: string): number {
 const encoder = new TextEncoder();
 
 function print(text: string, to: "stdout" | "stderr" = "stdout"): void {
+  // Log lines still waiting go first, so that stderr keeps its order.
+  flushStderr();
   const bytes = encoder.encode(text.endsWith("\n") ? text : text + "\n");
   let off = 0;
   const stream = to === "stdout" ? Deno.stdout : Deno.stderr;

@@ -70,7 +70,7 @@ export class Logger {
     const ms = (performance.now() - r.start).toFixed(1);
     if (this.#format === "json") {
       this.#sink(JSON.stringify({
-        time: new Date().toISOString(),
+        time: isoNow(),
         client: r.client,
         method: r.method,
         url: r.url,
@@ -86,9 +86,7 @@ export class Logger {
     }
     const error = r.error === undefined ? "" : ` error=${r.error}`;
     this.#sink(
-      `${
-        new Date().toISOString()
-      } ${r.method} ${r.url} ${r.status} ${r.bytes}B ${ms}ms ${r.route}${error}`,
+      `${isoNow()} ${r.method} ${r.url} ${r.status} ${r.bytes}B ${ms}ms ${r.route}${error}`,
     );
   }
 
@@ -99,14 +97,14 @@ export class Logger {
   summary(summary: Summary): void {
     if (this.#rank >= LOG_LEVELS.indexOf("silent")) return;
     if (this.#format === "json") {
-      this.#sink(JSON.stringify({ time: new Date().toISOString(), summary }));
+      this.#sink(JSON.stringify({ time: isoNow(), summary }));
     } else this.#sink(summaryText(summary).trimEnd());
   }
 
   /** Writes `message` at `level` (one JSON object in the json format). */
   log(level: Exclude<LogLevel, "silent">, message: string): void {
     if (!this.enabled(level)) return;
-    const time = new Date().toISOString();
+    const time = isoNow();
     this.#sink(
       this.#format === "json"
         ? JSON.stringify({ time, level, message })
@@ -117,8 +115,41 @@ export class Logger {
 
 const encoder = new TextEncoder();
 
+// The time of day for log lines, formatted once per millisecond (at 50k
+// requests/s, fifty lines share one).
+let isoMs = -1, iso = "";
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) [isoMs, iso] = [ms, new Date(ms).toISOString()];
+  return iso;
+}
+
+// Lines wait for the end of the event loop's turn and go out together: one
+// write per turn instead of one per request (a write per line took the 1 KiB
+// hit rate from 57k to 47k req/s with the default log level).
+let pending = "";
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+const FLUSH_BYTES = 64 * 1024;
+
 function writeStderr(line: string): void {
-  const bytes = encoder.encode(line + "\n");
+  pending += line + "\n";
+  if (pending.length >= FLUSH_BYTES) return flushStderr();
+  if (flushTimer === undefined) {
+    flushTimer = setTimeout(flushStderr, 0);
+    // Pending lines never keep the process alive: exit flushes them (below).
+    Deno.unrefTimer(flushTimer);
+  }
+}
+
+/** Writes the log lines still waiting; called at exit, and when stderr must be up to date. */
+export function flushStderr(): void {
+  if (flushTimer !== undefined) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (pending === "") return;
+  const bytes = encoder.encode(pending);
+  pending = "";
   let off = 0;
   while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
 }
+
+globalThis.addEventListener("unload", flushStderr);
