@@ -46,7 +46,10 @@ function sample(extra: Partial<Summary> = {}): Summary {
     bytesFromCache: 10 * MiB,
     bytesFromOrigin: 1536,
     timeSavedSeconds: 2.5,
-    topMissedHosts: [{ host: "registry.npmjs.org", misses: 3 }, { host: "pypi.org", misses: 2 }],
+    topMissedHosts: [{ host: "registry.example.test", misses: 3 }, {
+      host: "index.example.test",
+      misses: 2,
+    }],
     offlineMisses: [],
     ...extra,
   };
@@ -182,7 +185,7 @@ Deno.test("summaryText: the lines of the log", () => {
     "hoard: 20 requests in 42 s: 15 hits, 5 misses (75% hits), 3 revalidations (2 not modified), " +
       "1 stale served, 4 stored\n" +
       "hoard: 10.0 MiB from the cache, 1.5 KiB from origins; about 2.5 s saved\n" +
-      "hoard: most misses: registry.npmjs.org (3), pypi.org (2)\n" +
+      "hoard: most misses: registry.example.test (3), index.example.test (2)\n" +
       "hoard: offline, not in the cache (2):\n" +
       "  http://a.example/x\n" +
       "  https://b.example/y\n",
@@ -227,8 +230,8 @@ Deno.test("summaryMarkdown: a table of figures, then hosts and offline misses", 
       "| From origins | 1.5 KiB |\n" +
       "| Time saved (estimate) | 2.5 s |\n" +
       "\n| Most missed host | Misses |\n|---|---:|\n" +
-      "| registry.npmjs.org | 3 |\n" +
-      "| pypi.org | 2 |\n" +
+      "| registry.example.test | 3 |\n" +
+      "| index.example.test | 2 |\n" +
       "\nOffline, not in the cache:\n\n" +
       "- `http://a.example/x`\n" +
       "\n",

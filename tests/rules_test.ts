@@ -52,8 +52,8 @@ Deno.test("artifact presets: each package manager's immutable files are fresh fo
     ["/debian/pool/main/d/di/di_1.0_amd64.udeb", "udeb package"],
     ["/fedora/Packages/c/curl-8.6.0-1.fc40.x86_64.rpm", "rpm package"],
     ["/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/abc123", "apt by-hash"],
-    ["/github.com/pkg/errors/@v/v0.9.1.zip", "go module zip"],
-    ["/github.com/pkg/errors/@v/v0.9.1.mod", "go module mod"],
+    ["/code.example.test/pkg/errors/@v/v0.9.1.zip", "go module zip"],
+    ["/code.example.test/pkg/errors/@v/v0.9.1.mod", "go module mod"],
     ["/v2/library/alpine/blobs/sha256:0123abcd", "oci blob"],
     ["/v2/org/team/img/blobs/sha256:0123abcd", "oci blob"],
   ];
@@ -92,8 +92,8 @@ Deno.test("metadata presets: indexes get a short ttl, not forever", () => {
     ["/debian/dists/bookworm/main/binary-amd64/Packages.xz", "apt Packages", 60],
     ["/debian/dists/bookworm/main/binary-amd64/Packages", "apt Packages", 60],
     ["/debian/dists/bookworm/main/source/Sources.gz", "apt Sources", 60],
-    ["/github.com/pkg/errors/@v/list", "go module list", 300],
-    ["/github.com/pkg/errors/@latest", "go module latest", 300],
+    ["/code.example.test/pkg/errors/@v/list", "go module list", 300],
+    ["/code.example.test/pkg/errors/@latest", "go module latest", 300],
   ];
   for (const [path, rule, ttl] of cases) {
     const d = decide(path);
@@ -117,8 +117,8 @@ Deno.test("paths that look close to a preset but are not artifacts match nothing
       "/packagesx/requests-2.31.0.tar.gz",
       "/x.whl/readme",
       "/api/v1/crates/serde/download", // one segment short
-      "/github.com/pkg/errors/@v/v0.9.1.info",
-      "/github.com/pkg/errors/@v/sub/v0.9.1.zip",
+      "/code.example.test/pkg/errors/@v/v0.9.1.info",
+      "/code.example.test/pkg/errors/@v/sub/v0.9.1.zip",
       "/v2/library/alpine/manifests/latest",
       "/v2/library/alpine/blobs/md5:0123",
       "/dists/InRelease.bak",
@@ -135,7 +135,7 @@ Deno.test("paths that look close to a preset but are not artifacts match nothing
 });
 
 Deno.test("signed-URL preset: matches every request, lists the signature parameters", () => {
-  const d = decide("/anything?x=1", NONE, "bucket.s3.amazonaws.com");
+  const d = decide("/anything?x=1", NONE, "bucket.storage.example.test");
   assert.deepEqual(d.names, ["signed URL"]);
   assert.deepEqual(d.ignoreQuery, SIGNED);
   for (const p of ["X-Amz-*", "X-Goog-*", "Signature", "Expires", "Key-Pair-Id", "sig", "se"]) {

@@ -23,7 +23,7 @@ const ARTIFACTS: Record<string, string> = {
   "/pkg/-/pkg-1.0.0.tgz": "no-store",
   "/@scope/name/-/name-2.0.0.tgz": "max-age=0",
   "/packages/ab/cd/requests-2.31.0-py3-none-any.whl": "no-cache",
-  "/github.com/pkg/errors/@v/v0.9.1.zip": "private, no-store",
+  "/code.example.test/pkg/errors/@v/v0.9.1.zip": "private, no-store",
 };
 
 function artifactOrigin() {
