@@ -12,6 +12,7 @@ import { errorLine, oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
 import { Cache } from "./cache/cache.ts";
+import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
 import { publishSummary, RunReport, type Summary } from "./report.ts";
 import { Interception } from "./tls/interception.ts";
 import { Rules } from "./rules.ts";
@@ -72,7 +73,9 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   }
   let cache: Cache;
   let interception: Interception | undefined;
+  let dirLock: DirLock | undefined;
   try {
+    dirLock = await lockCacheDir(opts.cacheDir);
     cache = await Cache.open(opts.cacheDir, opts.maxSize, logger);
     if (opts.intercept.length > 0) {
       interception = await Interception.create(opts.intercept, {
@@ -87,6 +90,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     listener.close();
     // deno-lint-ignore no-explicit-any
     (cache! as any)?.stopScan();
+    dirLock?.release();
     throw err;
   }
   const addr = listener.addr as Deno.NetAddr;
@@ -101,6 +105,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   } catch (err) {
     listener.close();
     cache.stopScan();
+    dirLock?.release();
     throw new Error(`upstream proxy: ${errorLine(err)}`);
   }
   const pool = new OriginPool({
@@ -201,6 +206,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
         cacheDir: cache.enabled ? opts.cacheDir : undefined,
       });
       for (const f of failures) logger.log("warn", oneLine(f));
+      dirLock?.release();
       pool.close();
       resolveFinished();
     })();

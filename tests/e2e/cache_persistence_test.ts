@@ -280,3 +280,61 @@ Deno.test("the first hit of a large entry by a new process is checked while it i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("one process per cache directory: a second hoard on it is refused and leaves the first one's fills alone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-lock-" });
+  try {
+    const body = pseudoRandom(2 * 1024 * KiB, 9);
+    const open = gate();
+    await using origin = startRoutedOrigin({
+      // Half the body, then a pause until the second hoard has tried: a fill in flight.
+      "/slow.bin": () =>
+        new Response(slowBody(body, 1024 * KiB, 0, { after: 1024 * KiB, resume: open }), {
+          headers: { "cache-control": "max-age=3600", "content-length": String(body.length) },
+        }),
+    });
+    await using first = await startHoardProcess(["--cache-dir", dir]);
+    const download = curl(["--max-time", "20", "-x", first.url, `${origin.url}/slow.bin`]);
+    await sleep(300);
+
+    // Killed after 10 s if it starts anyway (a server does not exit on its own).
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "mod.ts", "--port", "0", "--cache-dir", dir],
+      cwd: new URL("../..", import.meta.url).pathname,
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(10_000),
+    }).output();
+    const second = { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    assert.notEqual(second.code, 0);
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `cache directory ${dir} is in use by another hoard process \\(pid ${first.child.pid}\\)`,
+      ),
+    );
+    assert.equal(second.stderr.trim().split("\n").length, 1, second.stderr);
+    // In-process too: the lock is per open file, not per process.
+    await assert.rejects(
+      () => startTestProxy({ cacheDir: dir }),
+      /is in use by another hoard process/,
+    );
+
+    open.open();
+    const r = await download;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(r.body), sha256(body), "the fill in flight went on");
+    const hit = await get({ url: first.url, cacheDir: dir }, `${origin.url}/slow.bin`);
+    assert.match(hit.headers["cache-status"]!, HIT);
+    assert.equal(sha256(hit.body), sha256(body));
+    assert.equal((await first.stop("SIGTERM")).code, 0);
+
+    // Once the first has ended, the directory is free again.
+    await using third = await startTestProxy({ cacheDir: dir });
+    const again = await get(third, `${origin.url}/slow.bin`);
+    assert.match(again.headers["cache-status"]!, HIT);
+    assert.equal(origin.requests.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
