@@ -21,6 +21,7 @@ import { Cache, formatBytes } from "./cache/cache.ts";
 import { readRunStats, summaryText } from "./report.ts";
 import { defaultCacheDir } from "./options.ts";
 import { Logger } from "./log.ts";
+import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
 
 /** Usage text, printed by `--help` and after a usage error. */
 export const USAGE = `hoard ${VERSION}: a caching HTTP/HTTPS forward proxy for CI
@@ -537,39 +538,71 @@ async function printEnv(command: Extract<Command, { kind: "env" }>): Promise<num
 }
 
 async function stats(dir: string): Promise<number> {
-  const cache = await openExisting(dir);
-  if (cache === undefined) return 1;
-  await cache.ready;
-  const last = await readRunStats(dir);
-  print(`cache ${dir}: ${cache.entryCount} entries, ${formatBytes(cache.usedBytes)}`);
-  if (last === undefined) print("last run: no record");
-  else {print(
-      `last run, ended ${new Date(last.endedAt).toISOString()}:\n${summaryText(last.summary)}`,
-    );}
-  return 0;
+  // A directory in use is read as it is: its temp files are the running hoard's fills.
+  const opened = await openExisting(dir, { inUse: "read" });
+  if (opened === undefined) return 1;
+  const { cache, release, note } = opened;
+  try {
+    await cache.ready;
+    const last = await readRunStats(dir);
+    print(`cache ${dir}: ${cache.entryCount} entries, ${formatBytes(cache.usedBytes)}${note}`);
+    if (last === undefined) print("last run: no record");
+    else {print(
+        `last run, ended ${new Date(last.endedAt).toISOString()}:\n${summaryText(last.summary)}`,
+      );}
+    return 0;
+  } finally {
+    release();
+  }
 }
 
 async function prune(dir: string, maxSize: number): Promise<number> {
-  const cache = await openExisting(dir);
-  if (cache === undefined) return 1;
-  const before = (await cache.ready, cache.usedBytes);
-  const removed = await cache.shrinkTo(maxSize);
-  print(
-    `pruned ${removed} entries: ${formatBytes(before)} -> ${formatBytes(cache.usedBytes)} (cap ${
-      formatBytes(maxSize)
-    })`,
-  );
-  return 0;
+  const opened = await openExisting(dir, { inUse: "refuse" });
+  if (opened === undefined) return 1;
+  const { cache, release } = opened;
+  try {
+    const before = (await cache.ready, cache.usedBytes);
+    const removed = await cache.shrinkTo(maxSize);
+    print(
+      `pruned ${removed} entries: ${formatBytes(before)} -> ${formatBytes(cache.usedBytes)} (cap ${
+        formatBytes(maxSize)
+      })`,
+    );
+    return 0;
+  } finally {
+    release();
+  }
 }
 
-async function openExisting(dir: string): Promise<Cache | undefined> {
+/**
+ * Opens an existing cache directory for a command, holding its lock; one a
+ * running hoard uses is opened read-only (`inUse: "read"`) or refused.
+ */
+async function openExisting(
+  dir: string,
+  { inUse }: { inUse: "read" | "refuse" },
+): Promise<{ cache: Cache; release: () => void; note: string } | undefined> {
   try {
     await Deno.stat(`${dir}/hoard-cache.json`);
   } catch {
     print(`hoard: ${dir} is not a hoard cache directory`, "stderr");
     return undefined;
   }
-  return await Cache.open(dir, Number.MAX_SAFE_INTEGER, new Logger("warn"));
+  let lock: DirLock | undefined;
+  try {
+    lock = await lockCacheDir(dir);
+  } catch (err) {
+    if (inUse === "refuse") {
+      print(`hoard: ${errorLine(err)}`, "stderr");
+      return undefined;
+    }
+    const cache = await Cache.open(dir, Number.MAX_SAFE_INTEGER, new Logger("warn"), {
+      readOnly: true,
+    });
+    return { cache, release: () => {}, note: " (in use by a running hoard)" };
+  }
+  const cache = await Cache.open(dir, Number.MAX_SAFE_INTEGER, new Logger("warn"));
+  return { cache, release: () => lock?.release(), note: "" };
 }
 
 async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<number> {

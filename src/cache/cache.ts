@@ -105,12 +105,18 @@ export class Cache {
 
   /**
    * Opens the cache in `dir`. When the directory cannot be used, hoard runs
-   * without a cache and says so once.
+   * without a cache and says so once. `readOnly` is for looking at a directory
+   * another process uses: nothing on disk is changed by opening and scanning.
    */
-  static async open(dir: string, maxBytes: number, logger: Logger): Promise<Cache> {
+  static async open(
+    dir: string,
+    maxBytes: number,
+    logger: Logger,
+    { readOnly = false } = {},
+  ): Promise<Cache> {
     let store: Store | undefined;
     try {
-      store = await Store.open(dir);
+      store = await Store.open(dir, { readOnly });
     } catch (err) {
       logger.log(
         "warn",

@@ -162,11 +162,13 @@ export class Store {
   readonly dir: string;
 
   #openedAt: number;
+  #readOnly: boolean;
   #shards = new Set<string>();
 
-  private constructor(dir: string, openedAt: number) {
+  private constructor(dir: string, openedAt: number, readOnly = false) {
     this.dir = dir;
     this.#openedAt = openedAt;
+    this.#readOnly = readOnly;
   }
 
   /**
@@ -175,7 +177,10 @@ export class Store {
    *
    * @throws when the directory cannot be created or written.
    */
-  static async open(dir: string): Promise<Store> {
+  static async open(dir: string, { readOnly = false } = {}): Promise<Store> {
+    // Another process uses the directory: look, never touch (no temp clean-up,
+    // no leftovers deleted — they may be that process's commits in flight).
+    if (readOnly) return new Store(dir, -Infinity, true);
     // File times come from a coarse kernel clock (a jiffy): allow for it.
     const openedAt = Date.now() - 100;
     await Deno.mkdir(`${dir}/data`, { recursive: true, mode: 0o700 });
@@ -201,7 +206,9 @@ export class Store {
       throw err;
     }
     const meta = parseMeta(text, id);
-    if (meta === undefined) await Deno.remove(this.#metaPath(id)).catch(() => {});
+    if (meta === undefined && !this.#readOnly) {
+      await Deno.remove(this.#metaPath(id)).catch(() => {});
+    }
     return meta;
   }
 

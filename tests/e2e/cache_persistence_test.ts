@@ -319,6 +319,17 @@ Deno.test("one process per cache directory: a second hoard on it is refused and 
       () => startTestProxy({ cacheDir: dir }),
       /is in use by another hoard process/,
     );
+    // `hoard stats` looks without touching (the temp file of the fill stays);
+    // `hoard prune` is refused.
+    const parts = async () => (await Array.fromAsync(Deno.readDir(`${dir}/tmp`))).length;
+    assert.equal(await parts(), 1, "a fill in flight");
+    const stats = await runHoard(["stats", "--cache-dir", dir]);
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.match(stats.stdout, /^cache .*: 0 entries, 0 B \(in use by a running hoard\)$/m);
+    const prune = await runHoard(["prune", "--max-size", "1K", "--cache-dir", dir]);
+    assert.equal(prune.code, 1);
+    assert.match(prune.stderr, /is in use by another hoard process/);
+    assert.equal(await parts(), 1, "still in flight");
 
     open.open();
     const r = await download;
