@@ -72,56 +72,51 @@ export class Metrics {
       [...this.#bytes].map(([route, v]) => [`{route="${route}"}`, v]),
     );
     const c = g.cache;
-    metric("hoard_cache_hits_total", "counter", "Requests answered from the cache.", [[
-      "",
-      c.hits,
-    ]]);
-    metric("hoard_cache_misses_total", "counter", "Requests that found nothing usable stored.", [[
-      "",
-      c.misses,
-    ]]);
-    metric("hoard_cache_revalidations_total", "counter", "Stale entries checked with the origin.", [
+    // Metrics of one sample (no labels): name, type, help, value.
+    const singles: [string, string, string, number][] = [
+      ["hoard_cache_hits_total", "counter", "Requests answered from the cache.", c.hits],
       [
-        "",
+        "hoard_cache_misses_total",
+        "counter",
+        "Requests that found nothing usable stored.",
+        c.misses,
+      ],
+      [
+        "hoard_cache_revalidations_total",
+        "counter",
+        "Stale entries checked with the origin.",
         c.revalidations,
       ],
-    ]);
-    metric("hoard_cache_not_modified_total", "counter", "Revalidations answered 304.", [[
-      "",
-      c.revalidated304,
-    ]]);
-    metric(
-      "hoard_cache_stale_served_total",
-      "counter",
-      "Stale entries served because the origin failed.",
-      [[
-        "",
+      [
+        "hoard_cache_not_modified_total",
+        "counter",
+        "Revalidations answered 304.",
+        c.revalidated304,
+      ],
+      [
+        "hoard_cache_stale_served_total",
+        "counter",
+        "Stale entries served because the origin failed.",
         c.staleServed,
-      ]],
-    );
-    metric("hoard_cache_stored_total", "counter", "Responses stored.", [["", c.stored]]);
-    metric("hoard_cache_served_bytes_total", "counter", "Body bytes sent from the cache.", [[
-      "",
-      c.bytesFromCache,
-    ]]);
-    metric(
-      "hoard_origin_fetched_bytes_total",
-      "counter",
-      "Body bytes fetched from origins for the cache.",
-      [[
-        "",
+      ],
+      ["hoard_cache_stored_total", "counter", "Responses stored.", c.stored],
+      [
+        "hoard_cache_served_bytes_total",
+        "counter",
+        "Body bytes sent from the cache.",
+        c.bytesFromCache,
+      ],
+      [
+        "hoard_origin_fetched_bytes_total",
+        "counter",
+        "Body bytes fetched from origins for the cache.",
         c.bytesFromOrigin,
-      ]],
-    );
-    metric("hoard_cache_size_bytes", "gauge", "Bytes the cache takes on disk.", [[
-      "",
-      g.cacheBytes,
-    ]]);
-    metric("hoard_cache_entries", "gauge", "Entries in the cache.", [["", g.cacheEntries]]);
-    metric("hoard_open_connections", "gauge", "Client connections open now.", [[
-      "",
-      g.openConnections,
-    ]]);
+      ],
+      ["hoard_cache_size_bytes", "gauge", "Bytes the cache takes on disk.", g.cacheBytes],
+      ["hoard_cache_entries", "gauge", "Entries in the cache.", g.cacheEntries],
+      ["hoard_open_connections", "gauge", "Client connections open now.", g.openConnections],
+    ];
+    for (const [name, type, help, value] of singles) metric(name, type, help, [["", value]]);
     let cumulative = 0;
     const buckets: [string, number][] = LATENCY_BUCKETS.map((b, i) => {
       cumulative += this.#latency[i]!;

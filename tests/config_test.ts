@@ -25,7 +25,7 @@ function refused(text: string, key: string, what: RegExp): void {
 }
 
 Deno.test("plain JSON: rules and presets as written", () => {
-  const text = JSON.stringify({
+  const config = {
     presets: { artifacts: false, signedUrls: true },
     rules: [
       {
@@ -38,21 +38,8 @@ Deno.test("plain JSON: rules and presets as written", () => {
       { match: { host: "storage.example.net" }, ignoreQuery: ["token", "X-Sig-*"] },
       { match: {}, ttl: 0.5 },
     ],
-  });
-  assert.deepEqual(parseConfig(text, FILE), {
-    presets: { artifacts: false, signedUrls: true },
-    rules: [
-      {
-        name: "release assets",
-        match: { host: "*.example.org", path: "/releases/**" },
-        fresh: "forever",
-      },
-      { match: { path: "/api/**" }, cache: false },
-      { match: { path: "/index/**", header: { accept: "application/json*" } }, ttl: 120 },
-      { match: { host: "storage.example.net" }, ignoreQuery: ["token", "X-Sig-*"] },
-      { match: {}, ttl: 0.5 },
-    ],
-  });
+  };
+  assert.deepEqual(parseConfig(JSON.stringify(config), FILE), config);
   // Empty and partial files are fine: no rules, presets at their defaults.
   assert.deepEqual(parseConfig("{}", FILE), { rules: [], presets: {} });
   assert.deepEqual(parseConfig('{"presets": {}}', FILE), { rules: [], presets: {} });

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import type { CacheCounters } from "../src/cache/cache.ts";
+import { newCounters as counters } from "../src/cache/cache.ts";
 import { LATENCY_BUCKETS, Metrics } from "../src/metrics.ts";
 
 /** One sample as the parser returns it. */
@@ -30,20 +30,6 @@ interface Family {
 function parseMetrics(text: string): Map<string, Family> {
   const families = parsePrometheusTextFormat(text) as Family[];
   return new Map(families.map((f) => [f.name, f]));
-}
-
-function counters(c: Partial<CacheCounters> = {}): CacheCounters {
-  return {
-    hits: 0,
-    misses: 0,
-    revalidations: 0,
-    revalidated304: 0,
-    stored: 0,
-    bytesFromCache: 0,
-    bytesFromOrigin: 0,
-    staleServed: 0,
-    ...c,
-  };
 }
 
 function family(m: Map<string, Family>, name: string): Family {

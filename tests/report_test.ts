@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { CacheCounters } from "../src/cache/cache.ts";
+import { newCounters as counters } from "../src/cache/cache.ts";
 import {
   publishSummary,
   readRunStats,
@@ -17,20 +17,6 @@ import {
 } from "../src/report.ts";
 
 const MiB = 1024 * 1024;
-
-function counters(c: Partial<CacheCounters> = {}): CacheCounters {
-  return {
-    hits: 0,
-    misses: 0,
-    revalidations: 0,
-    revalidated304: 0,
-    stored: 0,
-    bytesFromCache: 0,
-    bytesFromOrigin: 0,
-    staleServed: 0,
-    ...c,
-  };
-}
 
 /** A summary with every figure set, for the formatting tests. */
 function sample(extra: Partial<Summary> = {}): Summary {

@@ -20,8 +20,6 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffered_conn.ts";
 
-export { SMALL_BODY_BYTES };
-
 /** What the store holds for a request. */
 export type Found =
   /** Nothing usable: `id` is where a response to it would be stored. */
@@ -49,6 +47,21 @@ export interface CacheCounters {
   staleServed: number;
 }
 
+/** Counters at zero, with `set` applied. */
+export function newCounters(set: Partial<CacheCounters> = {}): CacheCounters {
+  return {
+    hits: 0,
+    misses: 0,
+    revalidations: 0,
+    revalidated304: 0,
+    stored: 0,
+    bytesFromCache: 0,
+    bytesFromOrigin: 0,
+    staleServed: 0,
+    ...set,
+  };
+}
+
 interface Usage {
   size: number;
   usedAt: number;
@@ -67,16 +80,7 @@ export class Cache {
   /** Fills in progress (request collapsing). */
   readonly fills: Fills = new Fills();
   /** Counters of this run. */
-  readonly counters: CacheCounters = {
-    hits: 0,
-    misses: 0,
-    revalidations: 0,
-    revalidated304: 0,
-    stored: 0,
-    bytesFromCache: 0,
-    bytesFromOrigin: 0,
-    staleServed: 0,
-  };
+  readonly counters: CacheCounters = newCounters();
   #store: Store | undefined;
   #logger: Logger;
   #maxBytes: number;

@@ -180,7 +180,7 @@ export class Store {
   static async open(dir: string, { readOnly = false } = {}): Promise<Store> {
     // Another process uses the directory: look, never touch (no temp clean-up,
     // no leftovers deleted — they may be that process's commits in flight).
-    if (readOnly) return new Store(dir, -Infinity, true);
+    if (readOnly) return new Store(dir, Date.now(), true);
     // File times come from a coarse kernel clock (a jiffy): allow for it.
     const openedAt = Date.now() - 100;
     await Deno.mkdir(`${dir}/data`, { recursive: true, mode: 0o700 });
@@ -305,15 +305,17 @@ export class Store {
 
   /**
    * Lists every entry with its size and last use, deleting orphaned bodies and
-   * temp names left by an earlier process on the way; stops early on `signal`. Reads directory entries and stats only (no JSON),
-   * so it stays fast with many entries.
+   * temp names left by an earlier process on the way (not when read-only);
+   * stops early on `signal`. Reads directory entries and stats only (no
+   * JSON), so it stays fast with many entries.
    */
   async scan(signal?: AbortSignal): Promise<ScannedEntry[]> {
     const out: ScannedEntry[] = [];
     // Files this process writes while the scan runs (a commit between its body
     // rename and its metadata write) look like crash leftovers: only files
     // older than this store's opening are ever deleted.
-    const leftover = (mtime: Date | null) => (mtime?.getTime() ?? 0) < this.#openedAt;
+    const leftover = (mtime: Date | null) =>
+      !this.#readOnly && (mtime?.getTime() ?? 0) < this.#openedAt;
     for await (const shard of Deno.readDir(`${this.dir}/data`)) {
       if (signal?.aborted) break;
       if (!shard.isDirectory) continue;

@@ -105,3 +105,20 @@ export async function rawExchange(
   }
   return { text, closed: !timedOut };
 }
+
+/** Runs `script` in real Node with `env`, for 15 s at most: its exit code, stdout and stderr. */
+export async function runNode(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number; out: string; err: string }> {
+  const out = await new Deno.Command("node", {
+    args: ["-e", script],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(15_000),
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, out: d.decode(out.stdout), err: d.decode(out.stderr) };
+}

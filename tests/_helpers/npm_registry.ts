@@ -11,6 +11,7 @@
  * @module
  */
 
+import { pseudoRandom } from "./cache_origin.ts";
 import { startOrigin, type TestOrigin } from "./origin.ts";
 import { makeCert, type TestCert } from "./tls.ts";
 
@@ -261,16 +262,8 @@ function routeKey(path: string): string {
 
 /** Deterministic incompressible bytes, different per `seed` text. */
 function noise(length: number, seed: string): Uint8Array<ArrayBuffer> {
+  // The text's FNV-1a hash seeds the generator.
   let x = 0x811c9dc5;
   for (const c of seed) x = Math.imul(x ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return pseudoRandom(length, x);
 }

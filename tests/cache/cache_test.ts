@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Cache, rangeId, SMALL_BODY_BYTES, variantId } from "../../src/cache/cache.ts";
+import { Cache, rangeId, variantId } from "../../src/cache/cache.ts";
 import { secondaryKey, storeId } from "../../src/cache/key.ts";
 import type { ResponseMeta } from "../../src/cache/meta.ts";
 import type { CacheRequest } from "../../src/cache/policy.ts";
-import { Store } from "../../src/cache/store.ts";
+import { SMALL_BODY_BYTES, Store } from "../../src/cache/store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/log.ts";
 import {

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { curl, rawExchange } from "../_helpers/clients.ts";
 import { startOrigin, startRawHttpOrigin, startRawOrigin, writeText } from "../_helpers/origin.ts";
+import { pseudoRandom } from "../_helpers/cache_origin.ts";
 import { startTestProxy } from "../_helpers/proxy.ts";
 
 // So that a proxy which stops answering fails a test instead of hanging it.
@@ -19,21 +20,6 @@ function sha256(...parts: Uint8Array[]): string {
   const h = createHash("sha256");
   for (const p of parts) h.update(p);
   return h.digest("hex");
-}
-
-/** Deterministic pseudo-random bytes (xorshift), so a body can be checked byte for byte. */
-function pseudoRandom(length: number, seed = 0x9e3779b9): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** An origin that answers every request with `METHOD sha256-of-body length`. */

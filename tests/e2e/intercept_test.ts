@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { cacheSettled, get, pseudoRandom, sha256 } from "../_helpers/cache_origin.ts";
-import { curl } from "../_helpers/clients.ts";
+import { curl, runNode } from "../_helpers/clients.ts";
 import { startOrigin, type TestOrigin } from "../_helpers/origin.ts";
 import { runHoard, startHoardProcess } from "../_helpers/process.ts";
 import { startTestProxy, type TestProxy } from "../_helpers/proxy.ts";
@@ -287,21 +287,6 @@ req.on("error", fail);
 req.end();
 `;
 
-async function runNode(
-  env: Record<string, string>,
-): Promise<{ code: number; out: string; err: string }> {
-  const out = await new Deno.Command("node", {
-    args: ["-e", NODE_CLIENT],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(15_000),
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, out: d.decode(out.stdout), err: d.decode(out.stderr) };
-}
-
 Deno.test({
   name: `node: CONNECT + tls.connect + https.get trusting NODE_EXTRA_CA_CERTS; second run is a hit${
     NODE ? "" : " (skipped: no `node` on PATH)"
@@ -315,14 +300,14 @@ Deno.test({
       TARGET_PATH: "/node/blob.bin",
     };
     // Without hoard's CA Node refuses the leaf: the CA is what makes it work.
-    const refused = await runNode(env);
+    const refused = await runNode(NODE_CLIENT, env);
     assert.notEqual(refused.code, 0);
     assert.match(refused.err, /certificate|UNABLE_TO|self.signed/i);
     assert.equal(s.origin.requests.length, 0);
 
     const results = [];
     for (let i = 0; i < 2; i++) {
-      const r = await runNode({ ...env, NODE_EXTRA_CA_CERTS: s.caFile });
+      const r = await runNode(NODE_CLIENT, { ...env, NODE_EXTRA_CA_CERTS: s.caFile });
       assert.equal(r.code, 0, r.err);
       results.push(JSON.parse(r.out));
       await cacheSettled(s.proxy.cacheDir);
@@ -590,9 +575,13 @@ async function midHandshake(proxy: TestProxy, port: number, hello: Uint8Array): 
   return conn;
 }
 
-Deno.test("proxy.close() cuts a tunnel whose client is silent in the middle of its TLS handshake", async () => {
+/**
+ * An intercepting proxy with a long header timeout and a short shutdown grace,
+ * a TLS origin, and a ClientHello to start a handshake with.
+ */
+async function shutdownSetup() {
   const cert = await makeCert();
-  await using origin = startOrigin(() => new Response("unused"), cert);
+  const origin = startOrigin(() => new Response("unused"), cert);
   const hello = await captureClientHello("localhost");
   const proxy = await startTestProxy({
     intercept: ["*"],
@@ -600,13 +589,23 @@ Deno.test("proxy.close() cuts a tunnel whose client is silent in the middle of i
     headerTimeoutMs: 5000,
     shutdownGraceMs: 200,
   });
+  /** Closes the proxy; fails unless it took well under the header timeout. */
+  const closesQuickly = async () => {
+    const started = Date.now();
+    await proxy.close();
+    const took = Date.now() - started;
+    assert.ok(took < 1500, `close took ${took} ms (shutdownGraceMs 200, headerTimeoutMs 5000)`);
+  };
+  return { origin, hello, proxy, closesQuickly };
+}
+
+Deno.test("proxy.close() cuts a tunnel whose client is silent in the middle of its TLS handshake", async () => {
+  const { origin, hello, proxy, closesQuickly } = await shutdownSetup();
+  await using _origin = origin;
   try {
     const conn = await midHandshake(proxy, origin.port, hello);
     try {
-      const started = Date.now();
-      await proxy.close();
-      const took = Date.now() - started;
-      assert.ok(took < 1500, `close took ${took} ms (shutdownGraceMs 200, headerTimeoutMs 5000)`);
+      await closesQuickly();
     } finally {
       conn.close();
     }
@@ -641,22 +640,12 @@ Deno.test({
 Deno.test({
   name: "proxy.close() does not wait for a tunnel whose client left mid-handshake",
   async fn() {
-    const cert = await makeCert();
-    await using origin = startOrigin(() => new Response("unused"), cert);
-    const hello = await captureClientHello("localhost");
-    const proxy = await startTestProxy({
-      intercept: ["*"],
-      connectPorts: [origin.port],
-      headerTimeoutMs: 5000,
-      shutdownGraceMs: 200,
-    });
+    const { origin, hello, proxy, closesQuickly } = await shutdownSetup();
+    await using _origin = origin;
     try {
       (await midHandshake(proxy, origin.port, hello)).close();
       await new Promise((r) => setTimeout(r, 100));
-      const started = Date.now();
-      await proxy.close();
-      const took = Date.now() - started;
-      assert.ok(took < 1500, `close took ${took} ms (shutdownGraceMs 200, headerTimeoutMs 5000)`);
+      await closesQuickly();
     } finally {
       await proxy.close();
     }

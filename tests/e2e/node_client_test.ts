@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runNode } from "../_helpers/clients.ts";
 import { startOrigin, startRawHttpOrigin } from "../_helpers/origin.ts";
 import { startTestProxy } from "../_helpers/proxy.ts";
 
@@ -16,18 +17,10 @@ const NODE = nodeVersion();
 const SKIP = NODE === undefined ? " (skipped: no `node` on PATH)" : "";
 
 /** Runs `script` in real Node with `env`, returning stdout; fails the test on a non-zero exit. */
-async function runNode(script: string, env: Record<string, string>): Promise<string> {
-  const out = await new Deno.Command("node", {
-    args: ["-e", script],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(15_000),
-  }).output();
-  const dec = new TextDecoder();
-  assert.equal(out.code, 0, `node failed: ${dec.decode(out.stderr)}`);
-  return dec.decode(out.stdout);
+async function nodeOut(script: string, env: Record<string, string>): Promise<string> {
+  const r = await runNode(script, env);
+  assert.equal(r.code, 0, `node failed: ${r.err}`);
+  return r.out;
 }
 
 // The classic way to use an HTTP proxy from node:http: connect to the proxy
@@ -67,12 +60,12 @@ Deno.test({
     const env = { PROXY_PORT: String(proxy.port), SET_HOST: "1" };
 
     const get = JSON.parse(
-      await runNode(ONE_REQUEST, { ...env, TARGET: `${origin.url}/n/get`, METHOD: "GET" }),
+      await nodeOut(ONE_REQUEST, { ...env, TARGET: `${origin.url}/n/get`, METHOD: "GET" }),
     );
     assert.deepEqual(get, { status: 200, via: "1.1 hoard", body: "GET /n/get []" });
 
     const post = JSON.parse(
-      await runNode(ONE_REQUEST, {
+      await nodeOut(ONE_REQUEST, {
         ...env,
         TARGET: `${origin.url}/n/post`,
         METHOD: "POST",
@@ -105,7 +98,7 @@ Deno.test({
     await using origin = startOrigin(() => new Response("plain"));
     await using proxy = await startTestProxy();
     const out = JSON.parse(
-      await runNode(ONE_REQUEST, {
+      await nodeOut(ONE_REQUEST, {
         PROXY_PORT: String(proxy.port),
         TARGET: `${origin.url}/n/plain`,
         METHOD: "GET",
@@ -156,7 +149,7 @@ Deno.test({
     });
     await using proxy = await startTestProxy();
     const results = JSON.parse(
-      await runNode(KEEP_ALIVE, { PROXY_PORT: String(proxy.port), TARGET: origin.url }),
+      await nodeOut(KEEP_ALIVE, { PROXY_PORT: String(proxy.port), TARGET: origin.url }),
     );
     assert.deepEqual(results, [
       { status: 200, body: "answer for /k/1", reused: false },
