@@ -5,6 +5,7 @@
  * @module
  */
 
+import { hostResolver } from "./origin/host_map.ts";
 import { type ClientConnection, serveConnection } from "./connection.ts";
 import type { ProxyContext } from "./context.ts";
 import { selfHosts } from "./decide.ts";
@@ -111,6 +112,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   const pool = new OriginPool({
     upstream,
     denyPrivate: opts.denyPrivate,
+    resolve: hostResolver(opts.resolve),
     connectTimeoutMs: opts.connectTimeoutMs,
     caCerts: opts.upstreamCaCerts,
     maxIdlePerOrigin: opts.maxIdlePerOrigin,

@@ -11,11 +11,19 @@ import { flushStderr, LOG_LEVELS, type LogLevel } from "./log.ts";
 import type { ProxyOptions } from "./options.ts";
 import { VERSION } from "./version.ts";
 import { type CaSource, loadOrCreateCa } from "./tls/ca.ts";
-import { writeBundle } from "./tls/bundle.ts";
-import { ENV_FORMATS, type EnvFormat, envVariables, formatEnv } from "./env.ts";
+import {
+  type Client,
+  ENV_FORMATS,
+  type EnvFormat,
+  envVariables,
+  formatEnv,
+  parseClients,
+} from "./env.ts";
+import { type EnvFiles, writeEnvFiles } from "./env_files.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { parseProxyUrl } from "./origin/upstream.ts";
+import { parseHostMapping } from "./origin/host_map.ts";
 import { isLoopbackHost, parseCidr } from "./access.ts";
 import { Cache, formatBytes } from "./cache/cache.ts";
 import { readRunStats, summaryText } from "./report.ts";
@@ -27,9 +35,10 @@ import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
 export const USAGE = `hoard ${VERSION}: a caching HTTP/HTTPS forward proxy for CI
 
 Usage: hoard [serve] [options]        run the proxy
-       hoard env [--format sh|fish|github|json] [--no-proxy LIST]
+       hoard env [--for CLIENTS] [--format sh|fish|github|json] [--no-proxy LIST]
                                       print the variables that make clients use
-                                      hoard and trust its CA
+                                      hoard and trust its CA (all clients, or
+                                      CLIENTS: npm,pip,cargo,go,maven,...)
        hoard ca [--pem]               print the CA certificate's path (or PEM)
        hoard stats                    entries, bytes and the last run's counters
        hoard prune --max-size SIZE    evict least recently used entries down to SIZE
@@ -59,6 +68,9 @@ Options:
   --allow-hosts HOSTS       origins the proxy may reach (names, *.example.com)
   --deny-hosts HOSTS        origins the proxy refuses
   --deny-private            refuse origins on loopback, private, link-local addresses
+  --resolve HOST=ADDR,...   connect to ADDR for HOST (a name or *.domain) instead of
+                            asking DNS; TLS still checks HOST (a mirror, a registry
+                            on this machine under its real name)
   --max-connections N       client connections at once; more get 503 (default 1024)
   --max-request-body SIZE   largest body of a GET or HEAD (default 1M)
   --offline                 never contact an origin: serve what is stored, whatever
@@ -106,7 +118,15 @@ export type Command =
   | { kind: "prune"; cacheDir?: string; maxSize: number }
   | { kind: "stats"; cacheDir?: string }
   | { kind: "ca"; ca: CaSource; pem: boolean }
-  | { kind: "env"; ca: CaSource; proxyUrl: string; noProxy: string; format: EnvFormat };
+  | {
+    kind: "env";
+    ca: CaSource;
+    proxyUrl: string;
+    noProxy: string;
+    format: EnvFormat;
+    /** Only what these clients need; every client's when undefined. */
+    clients?: Client[];
+  };
 
 const CA_FLAGS = ["host", "port", "cache-dir", "ca-dir", "ca-cert", "ca-key"];
 // The flags of each command but serve, which takes all the others.
@@ -114,9 +134,9 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
   prune: ["cache-dir", "max-size"],
   stats: ["cache-dir"],
   ca: [...CA_FLAGS, "pem"],
-  env: [...CA_FLAGS, "format", "no-proxy"],
+  env: [...CA_FLAGS, "format", "no-proxy", "for"],
 };
-const NOT_FOR_SERVE = ["pem", "format", "no-proxy"];
+const NOT_FOR_SERVE = ["pem", "format", "no-proxy", "for"];
 
 /** Hosts that skip the proxy in `hoard env` unless `--no-proxy` says otherwise. */
 export const DEFAULT_NO_PROXY = "localhost,127.0.0.1,::1";
@@ -151,6 +171,7 @@ export function parseCommandLine(args: string[]): Command {
         "allow-hosts": { type: "string" },
         "deny-hosts": { type: "string" },
         "deny-private": { type: "boolean" },
+        resolve: { type: "string", multiple: true },
         "max-connections": { type: "string" },
         "max-request-body": { type: "string" },
         "upstream-proxy": { type: "string" },
@@ -165,6 +186,7 @@ export function parseCommandLine(args: string[]): Command {
         pem: { type: "boolean" },
         format: { type: "string" },
         "no-proxy": { type: "string" },
+        for: { type: "string" },
         "upstream-ca": { type: "string", multiple: true },
         "connect-timeout": { type: "string" },
         "response-timeout": { type: "string" },
@@ -226,6 +248,7 @@ export function parseCommandLine(args: string[]): Command {
       proxyUrl: `http://${formatAuthority(clientHost, port)}`,
       noProxy: v["no-proxy"] ?? DEFAULT_NO_PROXY,
       format: format as EnvFormat,
+      ...(v.for === undefined ? {} : { clients: parseClientList(v.for) }),
     };
   }
   if (command === "prune") {
@@ -271,6 +294,13 @@ export function parseCommandLine(args: string[]): Command {
     options.denyHosts = hostPatterns("--deny-hosts", v["deny-hosts"]);
   }
   if (v["deny-private"]) options.denyPrivate = true;
+  if (v.resolve !== undefined) {
+    try {
+      options.resolve = v.resolve.flatMap(list).map(parseHostMapping);
+    } catch (err) {
+      throw new UsageError(`--resolve: ${errorLine(err)}`);
+    }
+  }
   if (v["max-connections"] !== undefined) {
     const n = /^\d{1,6}$/.test(v["max-connections"]) ? Number(v["max-connections"]) : 0;
     if (n < 1) {
@@ -374,6 +404,14 @@ export function parseDuration(flag: string, text: string): number {
     );
   }
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
+}
+
+function parseClientList(text: string): Client[] {
+  try {
+    return parseClients(text);
+  } catch (err) {
+    throw new UsageError(`--for: ${errorLine(err)}`);
+  }
 }
 
 function list(text: string): string[] {
@@ -510,30 +548,23 @@ async function printCa(source: CaSource, pem: boolean): Promise<number> {
 }
 
 async function printEnv(command: Extract<Command, { kind: "env" }>): Promise<number> {
-  let caFile: string, bundleFile: string;
+  let files: EnvFiles;
   try {
     const ca = await loadOrCreateCa(command.ca);
-    caFile = ca.certPath;
-    await Deno.mkdir(command.ca.dir, { recursive: true, mode: 0o700 });
-    const bundle = await writeBundle(command.ca.dir, ca.certPem);
-    if (bundle.system === undefined) {
-      print("hoard: no system CA bundle found; the bundle holds hoard's CA only", "stderr");
-    }
-    bundleFile = bundle.path;
+    files = await writeEnvFiles(command.ca.dir, ca.certPath, ca.certPem, command, readEnv);
   } catch (err) {
-    print(
-      `hoard: cannot load or create the CA: ${errorLine(err)}`,
-      "stderr",
-    );
+    print(`hoard: cannot load or create the CA: ${errorLine(err)}`, "stderr");
     return 1;
   }
-  const vars = envVariables({
-    proxyUrl: command.proxyUrl,
-    noProxy: command.noProxy,
-    caFile,
-    bundleFile,
-  });
-  print(formatEnv(vars, command.format));
+  if (files.systemBundle === undefined) {
+    print("hoard: no system CA bundle found; the bundle holds hoard's CA only", "stderr");
+  }
+  print(
+    formatEnv(
+      envVariables({ ...command, ...files, existing: readEnv }, command.clients),
+      command.format,
+    ),
+  );
   return 0;
 }
 

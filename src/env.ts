@@ -1,6 +1,14 @@
 /**
- * `hoard env`: the environment that makes common clients use hoard and trust
- * its CA, in the syntax of a shell or of CI.
+ * `hoard env`: the environment that makes clients use hoard and trust its CA,
+ * in the syntax of a shell or of CI.
+ *
+ * Clients are configured the way their users already configure them, often
+ * with a config file that pins its own CA file or proxy. Where a client lets
+ * the environment override its config files, the variables here are the ones
+ * that do (npm's `npm_config_*` beat every npmrc, `PIP_*` beat pip.conf,
+ * `CARGO_HTTP_*` beat config.toml, `YARN_*` beat .yarnrc.yml, …). Where a
+ * client reads no environment at all, the variables carry what it needs in
+ * its own terms (the JVM's system properties, apt's options, a wgetrc).
  *
  * @module
  */
@@ -20,37 +28,198 @@ export interface EnvInputs {
   caFile: string;
   /** System roots plus hoard's CA: for clients whose variable replaces their roots. */
   bundleFile: string;
+  /** The same as a Java KeyStore (JKS), for the JVM. */
+  trustStoreFile: string;
+  /** Its password. */
+  trustStorePassword: string;
+  /** A wgetrc: the user's own, then hoard's proxy and CA lines. */
+  wgetrcFile: string;
+  /**
+   * The caller's environment, for variables hoard adds to rather than
+   * replaces (JAVA_TOOL_OPTIONS, GIT_CONFIG_*). @default {none}
+   */
+  existing?: (name: string) => string | undefined;
 }
 
-/** The variables, in order. */
-export function envVariables(i: EnvInputs): [string, string][] {
-  return [
+type Vars = [string, string][];
+
+/**
+ * Every client `hoard env --for` knows, with the variables it needs beyond
+ * the common proxy ones, in output order.
+ */
+const CLIENT_VARS = {
+  curl: (i) => [["CURL_CA_BUNDLE", i.bundleFile]],
+  // GnuTLS builds of wget read no CA variable; WGETRC replaces ~/.wgetrc with a copy plus ours.
+  wget: (i) => [["WGETRC", i.wgetrcFile]],
+  git: (i) => [["GIT_SSL_CAINFO", i.bundleFile], ...gitProxy(i)],
+  node: (i) => [["NODE_EXTRA_CA_CERTS", i.caFile], ["NODE_USE_ENV_PROXY", "1"]],
+  // npm and pnpm: npm_config_* beat every npmrc; `ca` replaces the roots, so the bundle.
+  npm: (i) => [
+    ["npm_config_proxy", i.proxyUrl],
+    ["npm_config_https_proxy", i.proxyUrl],
+    ["npm_config_noproxy", i.noProxy],
+    ["npm_config_cafile", i.bundleFile],
+  ],
+  yarn: (i) => [
+    ["YARN_HTTP_PROXY", i.proxyUrl],
+    ["YARN_HTTPS_PROXY", i.proxyUrl],
+    ["YARN_HTTPS_CA_FILE_PATH", i.bundleFile],
+  ],
+  deno: (i) => [["DENO_CERT", i.caFile]],
+  python: (i) => [["SSL_CERT_FILE", i.bundleFile], ["REQUESTS_CA_BUNDLE", i.bundleFile]],
+  pip: (i) => [["PIP_PROXY", i.proxyUrl], ["PIP_CERT", i.bundleFile]],
+  cargo: (i) => [["CARGO_HTTP_PROXY", i.proxyUrl], ["CARGO_HTTP_CAINFO", i.bundleFile]],
+  go: (i) => [["SSL_CERT_FILE", i.bundleFile]],
+  ruby: (i) => [["SSL_CERT_FILE", i.bundleFile], ["BUNDLE_SSL_CA_CERT", i.bundleFile]],
+  composer: (i) => [["SSL_CERT_FILE", i.bundleFile]],
+  // The JVM reads no proxy or CA variable: system properties, for every JVM the job starts.
+  jvm: (
+    i,
+  ) => [["JAVA_TOOL_OPTIONS", appendOptions(i.existing?.("JAVA_TOOL_OPTIONS"), jvmOptions(i))]],
+  // apt reads no environment for https: pass these as `apt-get $HOARD_APT_OPTIONS ...`.
+  apt: (i) => [[
+    "HOARD_APT_OPTIONS",
+    `-o Acquire::http::Proxy=${i.proxyUrl} -o Acquire::https::Proxy=${i.proxyUrl} -o Acquire::https::CAInfo=${i.bundleFile}`,
+  ]],
+} satisfies Record<string, (i: EnvInputs) => Vars>;
+
+/** A client `hoard env --for` knows. */
+export type Client = keyof typeof CLIENT_VARS;
+
+/** Other names of clients, by the tool people type. */
+const ALIASES: Record<string, Client> = {
+  pnpm: "npm",
+  "yarn-berry": "yarn",
+  poetry: "python",
+  requests: "python",
+  uv: "python",
+  skopeo: "go",
+  podman: "go",
+  buildah: "go",
+  crane: "go",
+  maven: "jvm",
+  mvn: "jvm",
+  gradle: "jvm",
+  sbt: "jvm",
+  java: "jvm",
+  gem: "ruby",
+  bundler: "ruby",
+};
+
+/** Every name `--for` takes, sorted. */
+export const CLIENT_NAMES: readonly string[] = [
+  ...Object.keys(CLIENT_VARS),
+  ...Object.keys(ALIASES),
+]
+  .sort();
+
+/**
+ * The clients named in `text` (comma-separated, aliases allowed), in table order.
+ *
+ * @throws {SyntaxError} naming the first unknown client and listing the known ones.
+ */
+export function parseClients(text: string): Client[] {
+  const wanted = new Set<Client>();
+  for (const raw of text.split(",")) {
+    const name = raw.trim().toLowerCase();
+    if (name === "") continue;
+    const client = name in CLIENT_VARS ? name as Client : ALIASES[name];
+    if (client === undefined) {
+      throw new SyntaxError(
+        `unknown client ${JSON.stringify(name)}; known: ${CLIENT_NAMES.join(", ")}`,
+      );
+    }
+    wanted.add(client);
+  }
+  if (wanted.size === 0) throw new SyntaxError("no client named");
+  return (Object.keys(CLIENT_VARS) as Client[]).filter((c) => wanted.has(c));
+}
+
+/**
+ * The variables, in order: the proxy ones every client reads, then those of
+ * `clients` (all of them when undefined), each name once.
+ */
+export function envVariables(i: EnvInputs, clients?: readonly Client[]): Vars {
+  const vars: Vars = [
     ["HTTP_PROXY", i.proxyUrl],
     ["HTTPS_PROXY", i.proxyUrl],
     ["http_proxy", i.proxyUrl],
     ["https_proxy", i.proxyUrl],
     ["NO_PROXY", i.noProxy],
     ["no_proxy", i.noProxy],
-    // These add to the client's own roots.
-    ["NODE_EXTRA_CA_CERTS", i.caFile],
-    ["DENO_CERT", i.caFile],
-    // These replace the client's roots, so they get the system roots too.
-    ["SSL_CERT_FILE", i.bundleFile],
-    ["REQUESTS_CA_BUNDLE", i.bundleFile],
-    ["PIP_CERT", i.bundleFile],
-    ["CURL_CA_BUNDLE", i.bundleFile],
-    ["GIT_SSL_CAINFO", i.bundleFile],
-    ["CARGO_HTTP_CAINFO", i.bundleFile],
-    // apt reads no environment for https: pass these as `apt-get $HOARD_APT_OPTIONS ...`.
-    [
-      "HOARD_APT_OPTIONS",
-      `-o Acquire::http::Proxy=${i.proxyUrl} -o Acquire::https::Proxy=${i.proxyUrl} -o Acquire::https::CAInfo=${i.bundleFile}`,
-    ],
+  ];
+  const seen = new Set(vars.map(([n]) => n));
+  for (const client of clients ?? Object.keys(CLIENT_VARS) as Client[]) {
+    for (const [name, value] of CLIENT_VARS[client](i)) {
+      if (!seen.has(name)) vars.push([name, value]);
+      seen.add(name);
+    }
+  }
+  return vars;
+}
+
+/**
+ * The JVM's proxy and trust-store properties. `http.nonProxyHosts` is always
+ * set: its default skips loopback, which NO_PROXY may not want.
+ */
+function jvmOptions(i: EnvInputs): string {
+  const { hostname, port } = new URL(i.proxyUrl);
+  const host = hostname.replace(/^\[(.*)\]$/, "$1");
+  const nonProxy = i.noProxy.split(",").map((h) => h.trim()).filter((h) => h !== "")
+    .map((h) => h.startsWith(".") ? `*${h}` : h.includes(":") ? `[${h}]` : h).join("|");
+  return [
+    `-Dhttp.proxyHost=${host}`,
+    `-Dhttp.proxyPort=${port}`,
+    `-Dhttps.proxyHost=${host}`,
+    `-Dhttps.proxyPort=${port}`,
+    `-Dhttp.nonProxyHosts=${nonProxy || "none.invalid"}`,
+    `-Djavax.net.ssl.trustStore=${i.trustStoreFile}`,
+    `-Djavax.net.ssl.trustStorePassword=${i.trustStorePassword}`,
+    "-Djavax.net.ssl.trustStoreType=JKS",
+  ].join(" ");
+}
+
+/**
+ * `http.proxy` in a gitconfig beats https_proxy; a GIT_CONFIG_KEY_n beats
+ * every gitconfig. Keys the caller already passes this way are kept, ours
+ * after them (one of ours already there is replaced, so `hoard env` can run twice).
+ */
+function gitProxy(i: EnvInputs): Vars {
+  const given = Number(i.existing?.("GIT_CONFIG_COUNT") ?? 0);
+  const count = Number.isSafeInteger(given) && given > 0 ? given : 0;
+  let at = count;
+  for (let k = count - 1; k >= 0; k--) {
+    if (i.existing?.(`GIT_CONFIG_KEY_${k}`)?.toLowerCase() === "http.proxy") at = k;
+  }
+  return [
+    ["GIT_CONFIG_COUNT", String(Math.max(count, at + 1))],
+    [`GIT_CONFIG_KEY_${at}`, "http.proxy"],
+    [`GIT_CONFIG_VALUE_${at}`, i.proxyUrl],
   ];
 }
 
+/**
+ * JVM options after the caller's own (the last `-D` of a name wins); an
+ * earlier `hoard env`'s block is replaced, not repeated.
+ */
+function appendOptions(existing: string | undefined, ours: string): string {
+  const mine = existing?.replace(/\s*-Dhttp\.proxyHost=.*-Djavax\.net\.ssl\.trustStoreType=JKS/, "")
+    .trim();
+  return mine ? `${mine} ${ours}` : ours;
+}
+
+/**
+ * A wgetrc: `userRc` (the user's own, kept whole), then hoard's lines, which
+ * win because wget takes the last value of each setting.
+ */
+export function wgetrc(userRc: string, i: EnvInputs): string {
+  const sep = userRc === "" || userRc.endsWith("\n") ? "" : "\n";
+  return `${userRc}${sep}# hoard env\nuse_proxy = on\nhttp_proxy = ${i.proxyUrl}\n` +
+    `https_proxy = ${i.proxyUrl}\nno_proxy = ${i.noProxy}\nca_certificate = ${i.bundleFile}\n`;
+}
+
 /** The variables in `format`. */
-export function formatEnv(vars: [string, string][], format: EnvFormat): string {
+export function formatEnv(vars: Vars, format: EnvFormat): string {
   switch (format) {
     case "sh":
       return vars.map(([n, v]) => `export ${n}=${shellQuote(v)}\n`).join("");

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { HostMapping } from "./origin/host_map.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import type { Presets, Rule } from "./rules.ts";
 
@@ -62,6 +63,8 @@ export interface ProxyOptions {
   denyHosts?: string[];
   /** Refuse origins on loopback, private and link-local addresses (shared deployments). @default {false} */
   denyPrivate?: boolean;
+  /** Fixed addresses for origin hosts (`--resolve HOST=ADDRESS`), checked before DNS. @default {[]} */
+  resolve?: HostMapping[];
   /** Client connections open at once; more get 503. @default {1024} */
   maxConnections?: number;
   /** Largest request body of a GET or HEAD (bytes); larger gets 413. @default {1 MiB} */
@@ -128,6 +131,7 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     allowHosts: o.allowHosts,
     denyHosts: o.denyHosts ?? [],
     denyPrivate: o.denyPrivate ?? false,
+    resolve: o.resolve ?? [],
     maxConnections: o.maxConnections ?? 1024,
     maxRequestBody: o.maxRequestBody ?? 1024 * 1024,
     useEnvProxy: o.useEnvProxy ?? false,

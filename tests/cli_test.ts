@@ -73,6 +73,12 @@ const BAD: [string[], RegExp][] = [
   [["--cache-dir", ""], /--cache-dir/],
   [["frobnicate"], /unknown command "frobnicate"/],
   [["serve", "extra"], /unexpected argument "extra"/],
+  [["--resolve", "registry.example.test"], /--resolve: expected HOST=ADDRESS/],
+  [["--resolve", "registry.example.test=not-an-ip"], /--resolve: "not-an-ip" is not an IP address/],
+  [["--resolve", "a b=127.0.0.1"], /--resolve: expected HOST=ADDRESS/],
+  [["env", "--for", "npm,gradel"], /--for: unknown client "gradel"; known: apt, /],
+  [["env", "--for", ""], /--for: no client named/],
+  [["--for", "npm"], /--for is not an option of hoard serve/],
 ];
 
 for (const [args, message] of BAD) {
@@ -196,4 +202,30 @@ Deno.test("parseCommandLine: every timeout is a flag, in seconds", () => {
     shutdownGraceMs: 2000,
   });
   assert.throws(() => parseCommandLine(["--header-timeout", "0"]), /--header-timeout/);
+});
+
+Deno.test("parseCommandLine: --resolve maps hosts to addresses, repeated or comma-separated", () => {
+  const c = parseCommandLine([
+    "--resolve",
+    "Registry.Example.test=127.0.0.2,*.mirror.test=[::1]",
+    "--resolve",
+    "x.test=10.0.0.1",
+  ]);
+  assert.equal(c.kind, "serve");
+  if (c.kind !== "serve") return;
+  assert.deepEqual(c.options.resolve, [
+    ["registry.example.test", "127.0.0.2"],
+    ["*.mirror.test", "::1"],
+    ["x.test", "10.0.0.1"],
+  ]);
+});
+
+Deno.test("parseCommandLine: env --for keeps the clients named, in table order", () => {
+  const c = parseCommandLine(["env", "--for", "maven,npm", "--port", "3128"]);
+  assert.equal(c.kind, "env");
+  if (c.kind !== "env") return;
+  assert.deepEqual(c.clients, ["npm", "jvm"]);
+  assert.equal(c.proxyUrl, "http://127.0.0.1:3128");
+  const all = parseCommandLine(["env"]);
+  assert.ok(all.kind === "env" && all.clients === undefined);
 });

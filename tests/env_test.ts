@@ -1,11 +1,22 @@
 import assert from "node:assert/strict";
-import { ENV_FORMATS, type EnvInputs, envVariables, formatEnv } from "../src/env.ts";
+import {
+  CLIENT_NAMES,
+  ENV_FORMATS,
+  type EnvInputs,
+  envVariables,
+  formatEnv,
+  parseClients,
+  wgetrc,
+} from "../src/env.ts";
 
 const INPUTS: EnvInputs = {
   proxyUrl: "http://127.0.0.1:8080",
   noProxy: "localhost,127.0.0.1,::1",
   caFile: "/home/ci/.cache/hoard/ca/ca.pem",
   bundleFile: "/home/ci/.cache/hoard/ca/bundle.pem",
+  trustStoreFile: "/home/ci/.cache/hoard/ca/truststore.jks",
+  trustStorePassword: "changeit",
+  wgetrcFile: "/home/ci/.cache/hoard/ca/wgetrc",
 };
 
 // Values a shell must not touch: a single quote, spaces, $, backquotes, a backslash, double quotes.
@@ -14,6 +25,9 @@ const AWKWARD: EnvInputs = {
   noProxy: `it's,$HOME,\`id\`,a b`,
   caFile: `/tmp/o'brien's "dir"/ca.pem`,
   bundleFile: "/tmp/back\\slash $(rm -rf x)/bundle.pem",
+  trustStoreFile: "/tmp/a b/truststore.jks",
+  trustStorePassword: "changeit",
+  wgetrcFile: "/tmp/a'b/wgetrc",
 };
 
 const NAMES = [
@@ -23,14 +37,30 @@ const NAMES = [
   "https_proxy",
   "NO_PROXY",
   "no_proxy",
+  "CURL_CA_BUNDLE",
+  "WGETRC",
+  "GIT_SSL_CAINFO",
+  "GIT_CONFIG_COUNT",
+  "GIT_CONFIG_KEY_0",
+  "GIT_CONFIG_VALUE_0",
   "NODE_EXTRA_CA_CERTS",
+  "NODE_USE_ENV_PROXY",
+  "npm_config_proxy",
+  "npm_config_https_proxy",
+  "npm_config_noproxy",
+  "npm_config_cafile",
+  "YARN_HTTP_PROXY",
+  "YARN_HTTPS_PROXY",
+  "YARN_HTTPS_CA_FILE_PATH",
   "DENO_CERT",
   "SSL_CERT_FILE",
   "REQUESTS_CA_BUNDLE",
+  "PIP_PROXY",
   "PIP_CERT",
-  "CURL_CA_BUNDLE",
-  "GIT_SSL_CAINFO",
+  "CARGO_HTTP_PROXY",
   "CARGO_HTTP_CAINFO",
+  "BUNDLE_SSL_CA_CERT",
+  "JAVA_TOOL_OPTIONS",
   "HOARD_APT_OPTIONS",
 ];
 
@@ -69,7 +99,7 @@ Deno.test("formatEnv sh: one export line per variable, single-quoted", () => {
   assert.equal(lines.pop(), "", "ends with a newline");
   assert.equal(lines.length, NAMES.length);
   assert.equal(lines[0], "export HTTP_PROXY='http://127.0.0.1:8080'");
-  assert.equal(lines[6], "export NODE_EXTRA_CA_CERTS='/home/ci/.cache/hoard/ca/ca.pem'");
+  assert.equal(lines[12], "export NODE_EXTRA_CA_CERTS='/home/ci/.cache/hoard/ca/ca.pem'");
   assert.equal(
     formatEnv([["X", "it's"]], "sh"),
     "export X='it'\\''s'\n",
@@ -136,7 +166,7 @@ Deno.test("formatEnv fish: set -gx lines, single-quoted", async () => {
   assert.equal(lines.length, NAMES.length);
   assert.equal(lines[0], "set -gx HTTP_PROXY 'http://127.0.0.1:8080'");
   assert.equal(lines[4], "set -gx NO_PROXY 'localhost,127.0.0.1,::1'");
-  assert.equal(lines[11], "set -gx CURL_CA_BUNDLE '/home/ci/.cache/hoard/ca/bundle.pem'");
+  assert.equal(lines[6], "set -gx CURL_CA_BUNDLE '/home/ci/.cache/hoard/ca/bundle.pem'");
   for (const [i, line] of lines.entries()) assert.ok(line.startsWith(`set -gx ${NAMES[i]} '`));
   assert.equal(formatEnv([["X", "it's"]], "fish"), "set -gx X 'it'\\''s'\n");
   // Where fish is installed, it reads the values back.
@@ -157,7 +187,7 @@ Deno.test("formatEnv github: NAME=value lines for $GITHUB_ENV", () => {
   const lines = out.slice(0, -1).split("\n");
   assert.equal(lines.length, NAMES.length);
   assert.equal(lines[1], "HTTPS_PROXY=http://127.0.0.1:8080");
-  assert.equal(lines[8], "SSL_CERT_FILE=/home/ci/.cache/hoard/ca/bundle.pem");
+  assert.equal(lines[22], "SSL_CERT_FILE=/home/ci/.cache/hoard/ca/bundle.pem");
   // Parsed the way the runner does (split at the first "="), the values are exact.
   const parsed = lines.map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]);
   assert.deepEqual(parsed, vars);
@@ -174,4 +204,88 @@ Deno.test("formatEnv json: an object of every variable", () => {
     assert.deepEqual(parsed, Object.fromEntries(vars));
     assert.deepEqual(Object.keys(parsed), NAMES, "in order");
   }
+});
+
+Deno.test("envVariables: clients whose config files pin a CA or proxy get the variables that beat them", () => {
+  const v = Object.fromEntries(envVariables(INPUTS));
+  // npm and pnpm: npm_config_* beat every npmrc; cafile replaces the roots, so the bundle.
+  assert.equal(v["npm_config_cafile"], INPUTS.bundleFile);
+  assert.equal(v["npm_config_https_proxy"], INPUTS.proxyUrl);
+  assert.equal(v["npm_config_noproxy"], INPUTS.noProxy);
+  assert.equal(v["YARN_HTTPS_CA_FILE_PATH"], INPUTS.bundleFile);
+  assert.equal(v["PIP_PROXY"], INPUTS.proxyUrl);
+  assert.equal(v["CARGO_HTTP_PROXY"], INPUTS.proxyUrl);
+  assert.equal(v["WGETRC"], INPUTS.wgetrcFile);
+  assert.deepEqual(
+    [v["GIT_CONFIG_COUNT"], v["GIT_CONFIG_KEY_0"], v["GIT_CONFIG_VALUE_0"]],
+    ["1", "http.proxy", INPUTS.proxyUrl],
+  );
+});
+
+Deno.test("envVariables: the JVM gets proxy and trust-store properties, nonProxyHosts in its syntax", () => {
+  const v = Object.fromEntries(
+    envVariables({ ...INPUTS, noProxy: "localhost,.corp.example,::1" }, parseClients("maven")),
+  );
+  assert.equal(
+    v["JAVA_TOOL_OPTIONS"],
+    "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=8080 -Dhttps.proxyHost=127.0.0.1 " +
+      "-Dhttps.proxyPort=8080 -Dhttp.nonProxyHosts=localhost|*.corp.example|[::1] " +
+      "-Djavax.net.ssl.trustStore=/home/ci/.cache/hoard/ca/truststore.jks " +
+      "-Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=JKS",
+  );
+  // An empty NO_PROXY must not leave the JVM's default, which skips loopback.
+  const empty = Object.fromEntries(envVariables({ ...INPUTS, noProxy: "" }, ["jvm"]));
+  assert.match(empty["JAVA_TOOL_OPTIONS"]!, / -Dhttp\.nonProxyHosts=none\.invalid /);
+});
+
+Deno.test("envVariables: JAVA_TOOL_OPTIONS and GIT_CONFIG_* keep the caller's own, ours last, once", () => {
+  const existing: Record<string, string> = {
+    JAVA_TOOL_OPTIONS: "-Xmx2g",
+    GIT_CONFIG_COUNT: "2",
+    GIT_CONFIG_KEY_0: "core.autocrlf",
+    GIT_CONFIG_VALUE_0: "false",
+    GIT_CONFIG_KEY_1: "user.name",
+  };
+  const first = Object.fromEntries(
+    envVariables({ ...INPUTS, existing: (n) => existing[n] }, ["jvm", "git"]),
+  );
+  assert.match(first["JAVA_TOOL_OPTIONS"]!, /^-Xmx2g -Dhttp\.proxyHost=127\.0\.0\.1 /);
+  assert.equal(first["GIT_CONFIG_COUNT"], "3");
+  assert.equal(first["GIT_CONFIG_KEY_2"], "http.proxy");
+  assert.equal(first["GIT_CONFIG_VALUE_2"], INPUTS.proxyUrl);
+  // hoard env run again in the same shell: the same values, not a second copy.
+  const again = Object.fromEntries(
+    envVariables({ ...INPUTS, existing: (n) => ({ ...existing, ...first })[n] }, ["jvm", "git"]),
+  );
+  assert.deepEqual(again, first);
+});
+
+Deno.test("parseClients: names and aliases, table order, each once; unknown names listed", () => {
+  assert.deepEqual(parseClients("maven, PNPM,npm,skopeo"), ["npm", "go", "jvm"]);
+  assert.deepEqual(parseClients("yarn-berry,poetry,gem"), ["yarn", "python", "ruby"]);
+  assert.throws(() => parseClients("npm,gradel"), (err: Error) => {
+    assert.ok(err instanceof SyntaxError);
+    assert.match(err.message, /^unknown client "gradel"; known: apt, buildah, /);
+    for (const n of ["npm", "maven", "cargo", "go", "pip"]) assert.ok(CLIENT_NAMES.includes(n));
+    return true;
+  });
+  assert.throws(() => parseClients(" , "), /no client named/);
+});
+
+Deno.test("envVariables with clients: the proxy variables, then only what those clients need", () => {
+  const names = envVariables(INPUTS, parseClients("cargo")).map(([n]) => n);
+  assert.deepEqual(names, [...NAMES.slice(0, 6), "CARGO_HTTP_PROXY", "CARGO_HTTP_CAINFO"]);
+  // go and python share SSL_CERT_FILE: once.
+  const shared = envVariables(INPUTS, parseClients("go,poetry")).map(([n]) => n);
+  assert.deepEqual(shared.slice(6), ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]);
+});
+
+Deno.test("wgetrc: the user's own settings first, hoard's after them (wget takes the last)", () => {
+  const rc = wgetrc("tries = 3\nca_certificate = /etc/own.pem", INPUTS);
+  assert.equal(
+    rc,
+    "tries = 3\nca_certificate = /etc/own.pem\n# hoard env\nuse_proxy = on\n" +
+      "http_proxy = http://127.0.0.1:8080\nhttps_proxy = http://127.0.0.1:8080\n" +
+      "no_proxy = localhost,127.0.0.1,::1\nca_certificate = /home/ci/.cache/hoard/ca/bundle.pem\n",
+  );
 });

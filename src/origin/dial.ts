@@ -30,6 +30,8 @@ export interface DialOptions {
   upstream?: UpstreamChooser;
   /** Refuse origins whose addresses are loopback, private or link-local. */
   denyPrivate?: boolean;
+  /** The address to connect to for a host, instead of its DNS answer (`--resolve`). */
+  resolve?: (host: string) => string | undefined;
 }
 
 /** `host:port` of an origin, as named in errors and logs. */
@@ -61,9 +63,12 @@ export async function dial(
 ): Promise<Dialed> {
   const started = Date.now();
   const up = options.upstream?.(origin);
-  let target: { host: string; port: number } = up ?? origin;
+  // TLS still names and verifies origin.host; only the TCP address changes.
+  const mapped = up === undefined ? options.resolve?.(origin.host) : undefined;
+  let target: { host: string; port: number } = up ??
+    (mapped === undefined ? origin : { host: mapped, port: origin.port });
   if (up === undefined && options.denyPrivate) {
-    target = { host: await publicAddress(origin), port: origin.port };
+    target = { host: await publicAddress(origin, mapped), port: origin.port };
   }
   const signal = AbortSignal.timeout(options.connectTimeoutMs);
   let conn: Deno.Conn;
@@ -137,9 +142,11 @@ function connectTimeout(origin: Origin, ms: number): ProxyError {
  *
  * @throws {ProxyError} 403 when any address of the host is private or loopback.
  */
-async function publicAddress(origin: Origin): Promise<string> {
+async function publicAddress(origin: Origin, mapped: string | undefined): Promise<string> {
   let addresses: string[];
-  if (parseIp(origin.host) !== undefined) {
+  if (mapped !== undefined) {
+    addresses = [mapped];
+  } else if (parseIp(origin.host) !== undefined) {
     addresses = [origin.host];
   } else {
     const found = await Promise.allSettled([
