@@ -59,7 +59,7 @@ export const ARTIFACT_PRESETS: readonly Rule[] = [
   { name: "python sdist", match: { path: "/packages/**/*.tar.gz" }, fresh: "forever" },
   { name: "crate", match: { path: "/**/*.crate" }, fresh: "forever" },
   // Cargo appends /{crate}/{version}/download to a registry's `dl` when it has no
-  // {markers}: /api/v1/crates/… on older registries, /crates/… on today's crates.io.
+  // {markers}: /api/v1/crates/… on older registries, /crates/… on today's public one.
   { name: "crate download", match: { path: "/**/crates/*/*/download" }, fresh: "forever" },
   { name: "deb package", match: { path: "/**/*.deb" }, fresh: "forever" },
   { name: "udeb package", match: { path: "/**/*.udeb" }, fresh: "forever" },

@@ -2,7 +2,7 @@
  * cargo end to end: a sparse registry of two crates (`hoard-app` depends on
  * `hoard-greeting`) packaged by the real `cargo package`, whose index entries
  * cargo itself wrote, served over HTTPS as static files (`config.json`, the
- * index files, `.crate` downloads at crates.io's `dl` path), and a real `cargo
+ * index files, `.crate` downloads at the public registry's `dl` path), and a real `cargo
  * fetch` of a project that depends on `hoard-app`, through hoard, with a fresh
  * CARGO_HOME each run.
  *
