@@ -187,17 +187,24 @@ Deno.test({
         // The user's settings without the proxy, given with -s.
         "settings-no-proxy.xml": `<settings>${mirror}</settings>\n`,
       });
-      const mvn = (n: string, settings?: string) =>
+      const mvn = (n: string, settings?: string, env = lab.env) =>
         run("mvn", [
           "-B",
           ...(settings === undefined ? [] : ["-s", settings]),
           `-Dmaven.repo.local=${tmp.path}/local-${n}`,
           "validate",
-        ], { env: lab.env, cwd: project, timeoutMs: MAVEN_TIMEOUT_MS });
+        ], { env, cwd: project, timeoutMs: MAVEN_TIMEOUT_MS });
+      const noProxySettings = `${project}/settings-no-proxy.xml`;
 
       // The user's <proxy> beats every property: without -s, Maven goes to the dead port.
       const mark = lab.mark();
       await assert.rejects(mvn("pinned"), /Connect to 127\.0\.0\.1:1 .*refused/);
+      // JAVA_TOOL_OPTIONS alone: the project's trust store in .mvn/jvm.config wins.
+      const { MAVEN_OPTS: _, ...toolOptionsOnly } = lab.env;
+      await assert.rejects(
+        mvn("tool-options", noProxySettings, toolOptionsOnly),
+        /PKIX path building failed/,
+      );
       assert.deepEqual(lab.requests(mark), [], "nothing reached hoard");
 
       const install = async (n: number) => {
@@ -220,7 +227,7 @@ Deno.test({
 
       // Settings without a <proxy>: the environment alone is enough (MAVEN_OPTS
       // beating the project's trust store), from the cache with the repository down.
-      const plain = await mvn("no-proxy", `${project}/settings-no-proxy.xml`);
+      const plain = await mvn("no-proxy", noProxySettings);
       assert.match(plain.stdout, /BUILD SUCCESS/);
     } finally {
       await origin.close().catch(() => {});
