@@ -34,6 +34,8 @@ export interface EnvInputs {
   trustStorePassword: string;
   /** A wgetrc: the user's own, then hoard's proxy and CA lines. */
   wgetrcFile: string;
+  /** A Maven settings.xml: the user's own, its proxies replaced by hoard's. */
+  mavenSettingsFile: string;
   /**
    * The caller's environment, for variables hoard adds to rather than
    * replaces (JAVA_TOOL_OPTIONS, GIT_CONFIG_*). @default {none}
@@ -73,9 +75,18 @@ const CLIENT_VARS = {
   ruby: (i) => [["SSL_CERT_FILE", i.bundleFile], ["BUNDLE_SSL_CA_CERT", i.bundleFile]],
   composer: (i) => [["SSL_CERT_FILE", i.bundleFile]],
   // The JVM reads no proxy or CA variable: system properties, for every JVM the job starts.
-  jvm: (
-    i,
-  ) => [["JAVA_TOOL_OPTIONS", appendOptions(i.existing?.("JAVA_TOOL_OPTIONS"), jvmOptions(i))]],
+  jvm: jvmVars,
+  // Maven 3.8 (tested with 3.8.7): with no <proxy> in settings.xml, its transport (wagon) takes
+  // the JVM's proxy and trust-store properties. A project's .mvn/jvm.config comes after
+  // JAVA_TOOL_OPTIONS on java's command line and wins; MAVEN_OPTS comes after it, so ours
+  // there win. A <proxy> in settings.xml beats every property, and Maven 3.8 reads its
+  // settings' path from no variable: HOARD_MAVEN_SETTINGS is the user's settings.xml with
+  // hoard's proxies, for `mvn -s "$HOARD_MAVEN_SETTINGS"`.
+  maven: (i) => [
+    ...jvmVars(i),
+    ["MAVEN_OPTS", appendOptions(i.existing?.("MAVEN_OPTS"), jvmOptions(i))],
+    ["HOARD_MAVEN_SETTINGS", i.mavenSettingsFile],
+  ],
   // apt reads no environment for https: pass these as `apt-get $HOARD_APT_OPTIONS ...`.
   apt: (i) => [[
     "HOARD_APT_OPTIONS",
@@ -97,8 +108,7 @@ const ALIASES: Record<string, Client> = {
   podman: "go",
   buildah: "go",
   crane: "go",
-  maven: "jvm",
-  mvn: "jvm",
+  mvn: "maven",
   gradle: "jvm",
   sbt: "jvm",
   java: "jvm",
@@ -158,21 +168,37 @@ export function envVariables(i: EnvInputs, clients?: readonly Client[]): Vars {
   return vars;
 }
 
-/**
- * The JVM's proxy and trust-store properties. `http.nonProxyHosts` is always
- * set: its default skips loopback, which NO_PROXY may not want.
- */
-function jvmOptions(i: EnvInputs): string {
+/** JAVA_TOOL_OPTIONS: the caller's own, then {@linkcode jvmOptions}. */
+function jvmVars(i: EnvInputs): Vars {
+  return [["JAVA_TOOL_OPTIONS", appendOptions(i.existing?.("JAVA_TOOL_OPTIONS"), jvmOptions(i))]];
+}
+
+/** The proxy's host (IPv6 without brackets) and port, as the JVM and Maven take them. */
+function proxyHostPort(i: EnvInputs): { host: string; port: string } {
   const { hostname, port } = new URL(i.proxyUrl);
-  const host = hostname.replace(/^\[(.*)\]$/, "$1");
-  const nonProxy = i.noProxy.split(",").map((h) => h.trim()).filter((h) => h !== "")
+  return { host: hostname.replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+/**
+ * NO_PROXY in the syntax of the JVM's `http.nonProxyHosts` (and Maven's
+ * `nonProxyHosts`). Never empty: the JVM's default skips loopback, which
+ * NO_PROXY may not want.
+ */
+function nonProxyHosts(i: EnvInputs): string {
+  const hosts = i.noProxy.split(",").map((h) => h.trim()).filter((h) => h !== "")
     .map((h) => h.startsWith(".") ? `*${h}` : h.includes(":") ? `[${h}]` : h).join("|");
+  return hosts || "none.invalid";
+}
+
+/** The JVM's proxy and trust-store properties. */
+function jvmOptions(i: EnvInputs): string {
+  const { host, port } = proxyHostPort(i);
   return [
     `-Dhttp.proxyHost=${host}`,
     `-Dhttp.proxyPort=${port}`,
     `-Dhttps.proxyHost=${host}`,
     `-Dhttps.proxyPort=${port}`,
-    `-Dhttp.nonProxyHosts=${nonProxy || "none.invalid"}`,
+    `-Dhttp.nonProxyHosts=${nonProxyHosts(i)}`,
     `-Djavax.net.ssl.trustStore=${i.trustStoreFile}`,
     `-Djavax.net.ssl.trustStorePassword=${i.trustStorePassword}`,
     "-Djavax.net.ssl.trustStoreType=JKS",
@@ -216,6 +242,35 @@ export function wgetrc(userRc: string, i: EnvInputs): string {
   const sep = userRc === "" || userRc.endsWith("\n") ? "" : "\n";
   return `${userRc}${sep}# hoard env\nuse_proxy = on\nhttp_proxy = ${i.proxyUrl}\n` +
     `https_proxy = ${i.proxyUrl}\nno_proxy = ${i.noProxy}\nca_certificate = ${i.bundleFile}\n`;
+}
+
+/**
+ * A Maven settings.xml: `userXml` (the user's own, comments dropped) with its
+ * `<proxies>` replaced by hoard's, one for http and one for https; without a
+ * `</settings>` to put them in, a settings.xml of hoard's proxies alone.
+ * Maven takes the first active proxy for a repository's protocol, the user
+ * settings' before the global ones': ours replace the user's rather than join them.
+ */
+export function mavenSettings(userXml: string, i: EnvInputs): string {
+  const { host, port } = proxyHostPort(i);
+  const proxy = (protocol: string) =>
+    `    <proxy>\n      <id>hoard-${protocol}</id>\n      <active>true</active>\n` +
+    `      <protocol>${protocol}</protocol>\n      <host>${xmlText(host)}</host>\n` +
+    `      <port>${port}</port>\n` +
+    `      <nonProxyHosts>${xmlText(nonProxyHosts(i))}</nonProxyHosts>\n    </proxy>\n`;
+  const proxies = `<proxies>\n${proxy("https")}${proxy("http")}  </proxies>`;
+  // Comments go first: the settings.xml Maven ships holds a commented-out <proxies> example.
+  const xml = userXml.replace(/<!--[\s\S]*?-->/g, "");
+  const own = /<proxies\s*\/>|<proxies(?:\s[^>]*)?>[\s\S]*?<\/proxies\s*>/;
+  if (own.test(xml)) return xml.replace(own, () => proxies);
+  const end = xml.lastIndexOf("</settings");
+  if (end >= 0) return `${xml.slice(0, end)}  ${proxies}\n${xml.slice(end)}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<!-- hoard env -->\n` +
+    `<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0">\n  ${proxies}\n</settings>\n`;
+}
+
+function xmlText(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
 /** The variables in `format`. */

@@ -1,7 +1,7 @@
 /**
  * The files `hoard env`'s variables point at, written next to the CA: the
- * bundle of system roots plus hoard's CA, the same as a Java trust store, and
- * a wgetrc. Each is written to a temp file and renamed, so a client reading
+ * bundle of system roots plus hoard's CA, the same as a Java trust store, a
+ * wgetrc and a Maven settings.xml. Each is written to a temp file and renamed, so a client reading
  * one while another `hoard env` runs never sees half of it.
  *
  * @module
@@ -9,7 +9,7 @@
 
 import { writeBundle } from "./tls/bundle.ts";
 import { encodeJks, pemCertificates, TRUSTSTORE_PASSWORD } from "./tls/jks.ts";
-import { type EnvInputs, wgetrc } from "./env.ts";
+import { type EnvInputs, mavenSettings, wgetrc } from "./env.ts";
 
 /** What {@linkcode writeEnvFiles} wrote, as {@linkcode EnvInputs} take it, and what it found. */
 export interface EnvFiles extends Omit<EnvInputs, "proxyUrl" | "noProxy"> {
@@ -18,9 +18,9 @@ export interface EnvFiles extends Omit<EnvInputs, "proxyUrl" | "noProxy"> {
 }
 
 /**
- * Writes the bundle, trust store and wgetrc into `dir` for the CA at
- * `caFile` (PEM `caPem`). `env` reads the caller's environment (for the
- * user's own wgetrc).
+ * Writes the bundle, trust store, wgetrc and Maven settings into `dir` for
+ * the CA at `caFile` (PEM `caPem`). `env` reads the caller's environment (for
+ * the user's own wgetrc and ~/.m2/settings.xml).
  */
 export async function writeEnvFiles(
   dir: string,
@@ -37,6 +37,7 @@ export async function writeEnvFiles(
     trustStoreFile: `${dir}/truststore.jks`,
     trustStorePassword: TRUSTSTORE_PASSWORD,
     wgetrcFile: `${dir}/wgetrc`,
+    mavenSettingsFile: `${dir}/maven-settings.xml`,
     ...(bundle.system === undefined ? {} : { systemBundle: bundle.system }),
   };
   const bundlePem = await Deno.readTextFile(bundle.path);
@@ -46,6 +47,16 @@ export async function writeEnvFiles(
     new TextEncoder().encode(
       wgetrc(await userWgetrc(files.wgetrcFile, env), { ...proxy, ...files }),
     ),
+  );
+  const home = env("HOME");
+  const userSettings = home === undefined
+    ? ""
+    : await Deno.readTextFile(`${home}/.m2/settings.xml`).catch(() => "");
+  // A copy of the user's settings may hold their servers' passwords: theirs alone to read.
+  await replaceFile(
+    files.mavenSettingsFile,
+    new TextEncoder().encode(mavenSettings(userSettings, { ...proxy, ...files })),
+    0o600,
   );
   return files;
 }
@@ -64,8 +75,8 @@ async function userWgetrc(
   return mark < 0 ? text : text.slice(0, mark);
 }
 
-async function replaceFile(path: string, bytes: Uint8Array): Promise<void> {
+async function replaceFile(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
   const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeFile(tmp, bytes, { mode: 0o644 });
+  await Deno.writeFile(tmp, bytes, { mode });
   await Deno.rename(tmp, path);
 }

@@ -58,7 +58,9 @@ export const ARTIFACT_PRESETS: readonly Rule[] = [
   { name: "python wheel", match: { path: "/**/*.whl" }, fresh: "forever" },
   { name: "python sdist", match: { path: "/packages/**/*.tar.gz" }, fresh: "forever" },
   { name: "crate", match: { path: "/**/*.crate" }, fresh: "forever" },
-  { name: "crate download", match: { path: "/api/v1/crates/*/*/download" }, fresh: "forever" },
+  // Cargo appends /{crate}/{version}/download to a registry's `dl` when it has no
+  // {markers}: /api/v1/crates/… on older registries, /crates/… on today's public one.
+  { name: "crate download", match: { path: "/**/crates/*/*/download" }, fresh: "forever" },
   { name: "deb package", match: { path: "/**/*.deb" }, fresh: "forever" },
   { name: "udeb package", match: { path: "/**/*.udeb" }, fresh: "forever" },
   { name: "rpm package", match: { path: "/**/*.rpm" }, fresh: "forever" },
@@ -66,6 +68,13 @@ export const ARTIFACT_PRESETS: readonly Rule[] = [
   { name: "go module zip", match: { path: "/**/@v/*.zip" }, fresh: "forever" },
   { name: "go module mod", match: { path: "/**/@v/*.mod" }, fresh: "forever" },
   { name: "oci blob", match: { path: "/v2/**/blobs/sha256:*" }, fresh: "forever" },
+  // A Maven repository refuses to redeploy a release. Maven sends `Cache-Control: no-cache`
+  // with every request, so only a rule keeps its jars and POMs from being fetched again on
+  // every build. Snapshots are left to the "maven snapshot" rule below.
+  { name: "maven jar", match: { path: "/**/*.jar" }, fresh: "forever" },
+  { name: "maven pom", match: { path: "/**/*.pom" }, fresh: "forever" },
+  { name: "maven jar checksum", match: { path: "/**/*.jar.sha1" }, fresh: "forever" },
+  { name: "maven pom checksum", match: { path: "/**/*.pom.sha1" }, fresh: "forever" },
 ];
 
 /** Package metadata: changes when something is published, so short freshness, then revalidation. */
@@ -91,6 +100,8 @@ export const METADATA_PRESETS: readonly Rule[] = [
   { name: "apt Sources", match: { path: "/**/Sources*" }, ttl: 60 },
   { name: "go module list", match: { path: "/**/@v/list" }, ttl: 300 },
   { name: "go module latest", match: { path: "/**/@latest" }, ttl: 300 },
+  // Files named -SNAPSHOT (not timestamped) are replaced in place: revalidated like metadata.
+  { name: "maven snapshot", match: { path: "/**/*-SNAPSHOT.*" }, ttl: 60 },
 ];
 
 /** Signatures of pre-signed storage URLs: never part of the cache key. */

@@ -224,7 +224,7 @@ Deno.test("parseCommandLine: env --for keeps the clients named, in table order",
   const c = parseCommandLine(["env", "--for", "maven,npm", "--port", "3128"]);
   assert.equal(c.kind, "env");
   if (c.kind !== "env") return;
-  assert.deepEqual(c.clients, ["npm", "jvm"]);
+  assert.deepEqual(c.clients, ["npm", "maven"]);
   assert.equal(c.proxyUrl, "http://127.0.0.1:3128");
   const all = parseCommandLine(["env"]);
   assert.ok(all.kind === "env" && all.clients === undefined);

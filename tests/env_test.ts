@@ -5,6 +5,7 @@ import {
   type EnvInputs,
   envVariables,
   formatEnv,
+  mavenSettings,
   parseClients,
   wgetrc,
 } from "../src/env.ts";
@@ -17,6 +18,7 @@ const INPUTS: EnvInputs = {
   trustStoreFile: "/home/ci/.cache/hoard/ca/truststore.jks",
   trustStorePassword: "changeit",
   wgetrcFile: "/home/ci/.cache/hoard/ca/wgetrc",
+  mavenSettingsFile: "/home/ci/.cache/hoard/ca/maven-settings.xml",
 };
 
 // Values a shell must not touch: a single quote, spaces, $, backquotes, a backslash, double quotes.
@@ -28,6 +30,7 @@ const AWKWARD: EnvInputs = {
   trustStoreFile: "/tmp/a b/truststore.jks",
   trustStorePassword: "changeit",
   wgetrcFile: "/tmp/a'b/wgetrc",
+  mavenSettingsFile: "/tmp/a'b/maven-settings.xml",
 };
 
 const NAMES = [
@@ -61,6 +64,8 @@ const NAMES = [
   "CARGO_HTTP_CAINFO",
   "BUNDLE_SSL_CA_CERT",
   "JAVA_TOOL_OPTIONS",
+  "MAVEN_OPTS",
+  "HOARD_MAVEN_SETTINGS",
   "HOARD_APT_OPTIONS",
 ];
 
@@ -224,7 +229,7 @@ Deno.test("envVariables: clients whose config files pin a CA or proxy get the va
 
 Deno.test("envVariables: the JVM gets proxy and trust-store properties, nonProxyHosts in its syntax", () => {
   const v = Object.fromEntries(
-    envVariables({ ...INPUTS, noProxy: "localhost,.corp.example,::1" }, parseClients("maven")),
+    envVariables({ ...INPUTS, noProxy: "localhost,.corp.example,::1" }, parseClients("gradle")),
   );
   assert.equal(
     v["JAVA_TOOL_OPTIONS"],
@@ -236,6 +241,22 @@ Deno.test("envVariables: the JVM gets proxy and trust-store properties, nonProxy
   // An empty NO_PROXY must not leave the JVM's default, which skips loopback.
   const empty = Object.fromEntries(envVariables({ ...INPUTS, noProxy: "" }, ["jvm"]));
   assert.match(empty["JAVA_TOOL_OPTIONS"]!, / -Dhttp\.nonProxyHosts=none\.invalid /);
+});
+
+Deno.test("envVariables: Maven gets the JVM's properties in MAVEN_OPTS too, and its settings copy", () => {
+  const vars = envVariables(
+    { ...INPUTS, existing: (n) => n === "MAVEN_OPTS" ? "-Xmx1g" : undefined },
+    parseClients("mvn"),
+  );
+  assert.deepEqual(vars.map(([n]) => n).slice(6), [
+    "JAVA_TOOL_OPTIONS",
+    "MAVEN_OPTS",
+    "HOARD_MAVEN_SETTINGS",
+  ]);
+  const v = Object.fromEntries(vars);
+  // MAVEN_OPTS follows .mvn/jvm.config on java's command line: the same properties there win.
+  assert.equal(v["MAVEN_OPTS"], `-Xmx1g ${v["JAVA_TOOL_OPTIONS"]}`);
+  assert.equal(v["HOARD_MAVEN_SETTINGS"], INPUTS.mavenSettingsFile);
 });
 
 Deno.test("envVariables: JAVA_TOOL_OPTIONS and GIT_CONFIG_* keep the caller's own, ours last, once", () => {
@@ -261,7 +282,7 @@ Deno.test("envVariables: JAVA_TOOL_OPTIONS and GIT_CONFIG_* keep the caller's ow
 });
 
 Deno.test("parseClients: names and aliases, table order, each once; unknown names listed", () => {
-  assert.deepEqual(parseClients("maven, PNPM,npm,skopeo"), ["npm", "go", "jvm"]);
+  assert.deepEqual(parseClients("maven, PNPM,npm,skopeo,sbt"), ["npm", "go", "jvm", "maven"]);
   assert.deepEqual(parseClients("yarn-berry,poetry,gem"), ["yarn", "python", "ruby"]);
   assert.throws(() => parseClients("npm,gradel"), (err: Error) => {
     assert.ok(err instanceof SyntaxError);
@@ -288,4 +309,41 @@ Deno.test("wgetrc: the user's own settings first, hoard's after them (wget takes
       "http_proxy = http://127.0.0.1:8080\nhttps_proxy = http://127.0.0.1:8080\n" +
       "no_proxy = localhost,127.0.0.1,::1\nca_certificate = /home/ci/.cache/hoard/ca/bundle.pem\n",
   );
+});
+
+Deno.test("mavenSettings: the user's settings, comments dropped, their proxies replaced by hoard's", () => {
+  const user = `<?xml version="1.0"?>
+<settings>
+  <!-- <proxies><proxy><host>commented.example</host></proxy></proxies> -->
+  <mirrors><mirror><id>m</id><mirrorOf>*</mirrorOf><url>https://repo.example.test/</url></mirror></mirrors>
+  <proxies>
+    <proxy><id>corp</id><active>true</active><protocol>https</protocol><host>corp.example</host><port>3128</port></proxy>
+  </proxies>
+  <servers><server><id>m</id><password>\${env.REPO_TOKEN}</password></server></servers>
+</settings>
+`;
+  const out = mavenSettings(user, { ...INPUTS, noProxy: "localhost,.corp.example,::1" });
+  assert.doesNotMatch(out, /corp\.example<|commented|<!--/);
+  assert.match(out, /<mirrorOf>\*<\/mirrorOf><url>https:\/\/repo\.example\.test\/<\/url>/);
+  assert.match(out, /<password>\$\{env\.REPO_TOKEN\}<\/password>/);
+  const proxies = [...out.matchAll(/<proxy>([\s\S]*?)<\/proxy>/g)].map((m) =>
+    m[1]!.replace(/\s+/g, "")
+  );
+  assert.deepEqual(
+    proxies,
+    ["https", "http"].map((p) =>
+      `<id>hoard-${p}</id><active>true</active><protocol>${p}</protocol><host>127.0.0.1</host>` +
+      `<port>8080</port><nonProxyHosts>localhost|*.corp.example|[::1]</nonProxyHosts>`
+    ),
+  );
+  // No <proxies> of the user's: ours go in before </settings>; an empty one is replaced.
+  for (const given of ["<settings>\n</settings>\n", "<settings><proxies/></settings>"]) {
+    const added = mavenSettings(given, INPUTS);
+    assert.equal(added.match(/<proxy>/g)?.length, 2, given);
+    assert.match(added, /<\/proxies>\s*<\/settings>\s*$/, given);
+  }
+  // No settings at all: a settings.xml of hoard's proxies alone.
+  const alone = mavenSettings("", INPUTS);
+  assert.match(alone, /^<\?xml [^\n]*\n[\s\S]*<settings [^>]*>\s*<proxies>[\s\S]*<\/settings>\n$/);
+  assert.equal(alone.match(/<proxy>/g)?.length, 2);
 });

@@ -48,6 +48,8 @@ Deno.test("artifact presets: each package manager's immutable files are fresh fo
     ["/packages/requests-2.31.0.tar.gz", "python sdist"],
     ["/crates/serde/serde-1.0.200.crate", "crate"],
     ["/api/v1/crates/serde/1.0.200/download", "crate download"],
+    ["/crates/serde/1.0.200/download", "crate download"],
+    ["/api/cargo/lab/v1/crates/serde/1.0.200/download", "crate download"],
     ["/debian/pool/main/c/curl/curl_8.5.0-2_amd64.deb", "deb package"],
     ["/debian/pool/main/d/di/di_1.0_amd64.udeb", "udeb package"],
     ["/fedora/Packages/c/curl-8.6.0-1.fc40.x86_64.rpm", "rpm package"],
@@ -56,6 +58,13 @@ Deno.test("artifact presets: each package manager's immutable files are fresh fo
     ["/code.example.test/pkg/errors/@v/v0.9.1.mod", "go module mod"],
     ["/v2/library/alpine/blobs/sha256:0123abcd", "oci blob"],
     ["/v2/org/team/img/blobs/sha256:0123abcd", "oci blob"],
+    ["/maven2/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9.jar", "maven jar"],
+    ["/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9-sources.jar", "maven jar"],
+    ["/maven2/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9.pom", "maven pom"],
+    ["/maven2/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9.jar.sha1", "maven jar checksum"],
+    ["/maven2/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9.pom.sha1", "maven pom checksum"],
+    // A timestamped snapshot is as immutable as a release.
+    ["/org/ex/lib/1.0-SNAPSHOT/lib-1.0-20240102.030405-7.jar", "maven jar"],
   ];
   for (const [path, rule] of cases) {
     const d = decide(path);
@@ -105,6 +114,17 @@ Deno.test("metadata presets: indexes get a short ttl, not forever", () => {
   for (const r of METADATA_PRESETS) assert.ok(r.ttl! > 0 && r.fresh === undefined, r.name);
 });
 
+Deno.test("a Maven -SNAPSHOT file is revalidated, not fresh forever like a release jar", () => {
+  for (
+    const file of ["lib-1.0-SNAPSHOT.jar", "lib-1.0-SNAPSHOT.pom", "lib-1.0-SNAPSHOT.jar.sha1"]
+  ) {
+    const d = decide(`/org/ex/lib/1.0-SNAPSHOT/${file}`);
+    assert.equal(named(d).at(-1), "maven snapshot", file);
+    assert.equal(d.forever, false, file);
+    assert.equal(d.ttl, 60, file);
+  }
+});
+
 Deno.test("paths that look close to a preset but are not artifacts match nothing", () => {
   for (
     const path of [
@@ -124,6 +144,9 @@ Deno.test("paths that look close to a preset but are not artifacts match nothing
       "/dists/InRelease.bak",
       "/notsimple/requests/",
       "/debian/by-hashes/SHA256/abc",
+      "/org/ex/lib/maven-metadata.xml", // lists versions: changes with each release
+      "/org/ex/lib/maven-metadata.xml.sha1",
+      "/org/ex/lib/1.0/lib-1.0.jar.asc.sig",
     ]
   ) {
     const d = decide(path);

@@ -48,6 +48,12 @@ export interface LabOptions {
   ports: number[];
   /** More options for hoard (a `cacheDir` of the test's own, rules, …). */
   proxy?: ProxyOptions;
+  /**
+   * Files of the user's own, by path relative to the client's home, written
+   * before `hoard env` runs (which reads some: ~/.m2/settings.xml, ~/.wgetrc).
+   * @default {none}
+   */
+  homeFiles?: Record<string, string>;
 }
 
 /** hoard, the client's environment, and a home directory for the client. */
@@ -83,6 +89,12 @@ export interface ClientLab extends AsyncDisposable {
  * --for options.for` against it.
  */
 export async function startClientLab(options: LabOptions): Promise<ClientLab> {
+  const home = await Deno.makeTempDir({ prefix: "hoard-client-home-" });
+  for (const [path, text] of Object.entries(options.homeFiles ?? {})) {
+    const file = `${home}/${path}`;
+    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(file, text);
+  }
   const p = await labPki();
   const proxy = await startTestProxy({
     intercept: ["*"],
@@ -94,7 +106,6 @@ export async function startClientLab(options: LabOptions): Promise<ClientLab> {
     logFormat: "json",
     ...options.proxy,
   });
-  const home = await Deno.makeTempDir({ prefix: "hoard-client-home-" });
   const caDir = `${proxy.cacheDir}/ca`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -116,6 +127,7 @@ export async function startClientLab(options: LabOptions): Promise<ClientLab> {
   }).output();
   if (!out.success) {
     await proxy.close();
+    await Deno.remove(home, { recursive: true }).catch(() => {});
     throw new Error(`hoard env failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   const hoardEnv = JSON.parse(new TextDecoder().decode(out.stdout)) as Record<string, string>;
