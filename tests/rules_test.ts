@@ -56,6 +56,9 @@ Deno.test("artifact presets: each package manager's immutable files are fresh fo
     ["/code.example.test/pkg/errors/@v/v0.9.1.mod", "go module mod"],
     ["/v2/library/alpine/blobs/sha256:0123abcd", "oci blob"],
     ["/v2/org/team/img/blobs/sha256:0123abcd", "oci blob"],
+    ["/gems/rails-7.1.3.gem", "ruby gem"],
+    ["/mirror/gems/nokogiri-1.16.0-x86_64-linux.gem", "ruby gem"],
+    ["/quick/Marshal.4.8/rails-7.1.3.gemspec.rz", "ruby gemspec"],
   ];
   for (const [path, rule] of cases) {
     const d = decide(path);
@@ -71,6 +74,18 @@ Deno.test("artifact presets: each package manager's immutable files are fresh fo
     assert.equal(r.fresh, "forever", r.name);
     assert.equal(r.ttl, undefined, r.name);
   }
+});
+
+Deno.test("composer dist preset: a .zip is fresh forever only when Composer asks for it", () => {
+  const composer = fields(["User-Agent", "Composer/2.5.5 (Linux; 6.1; PHP 8.2.36; streams)"]);
+  const d = decide("/dists/acme/util/acme-util-1.2.0-0123abc.zip", composer);
+  assert.deepEqual(named(d), ["composer dist"]);
+  assert.equal(d.forever, true);
+  assert.deepEqual(named(decide("/dists/acme/util/acme-util-1.2.0-0123abc.zip")), []);
+  assert.deepEqual(
+    named(decide("/downloads/latest.zip", fields(["User-Agent", "curl/8.5.0"]))),
+    [],
+  );
 });
 
 Deno.test("metadata presets: indexes get a short ttl, not forever", () => {
