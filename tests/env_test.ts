@@ -60,6 +60,7 @@ const NAMES = [
   "CARGO_HTTP_PROXY",
   "CARGO_HTTP_CAINFO",
   "BUNDLE_SSL_CA_CERT",
+  "COMPOSER_CAFILE",
   "JAVA_TOOL_OPTIONS",
   "HOARD_APT_OPTIONS",
 ];
@@ -82,6 +83,8 @@ Deno.test("envVariables: proxy variables, CA for clients that add it, bundle for
   }
   assert.equal(v["GIT_SSL_CAINFO"], INPUTS.bundleFile);
   assert.equal(v["CARGO_HTTP_CAINFO"], INPUTS.bundleFile);
+  assert.equal(v["BUNDLE_SSL_CA_CERT"], INPUTS.bundleFile);
+  assert.equal(v["COMPOSER_CAFILE"], INPUTS.bundleFile);
   assert.equal(
     v["HOARD_APT_OPTIONS"],
     "-o Acquire::http::Proxy=http://127.0.0.1:8080 -o Acquire::https::Proxy=http://127.0.0.1:8080" +
