@@ -105,6 +105,7 @@ const ALIASES: Record<string, Client> = {
   sbt: "jvm",
   java: "jvm",
   gem: "ruby",
+  bundle: "ruby",
   bundler: "ruby",
 };
 

@@ -266,6 +266,7 @@ Deno.test("envVariables: JAVA_TOOL_OPTIONS and GIT_CONFIG_* keep the caller's ow
 Deno.test("parseClients: names and aliases, table order, each once; unknown names listed", () => {
   assert.deepEqual(parseClients("maven, PNPM,npm,skopeo"), ["npm", "go", "jvm"]);
   assert.deepEqual(parseClients("yarn-berry,poetry,gem"), ["yarn", "python", "ruby"]);
+  assert.deepEqual(parseClients("bundle,bundler"), ["ruby"]);
   assert.throws(() => parseClients("npm,gradel"), (err: Error) => {
     assert.ok(err instanceof SyntaxError);
     assert.match(err.message, /^unknown client "gradel"; known: apt, buildah, /);
