@@ -25,6 +25,7 @@ declare -A PACKAGES=(
   [gem]=ruby
   [php]=php-cli
   [composer]=composer
+  [unzip]=unzip
   [poetry]=python3-poetry
   [yarnpkg]=yarnpkg
 )

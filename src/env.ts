@@ -73,7 +73,9 @@ const CLIENT_VARS = {
   cargo: (i) => [["CARGO_HTTP_PROXY", i.proxyUrl], ["CARGO_HTTP_CAINFO", i.bundleFile]],
   go: (i) => [["SSL_CERT_FILE", i.bundleFile]],
   ruby: (i) => [["SSL_CERT_FILE", i.bundleFile], ["BUNDLE_SSL_CA_CERT", i.bundleFile]],
-  composer: (i) => [["SSL_CERT_FILE", i.bundleFile]],
+  // Composer reads SSL_CERT_FILE only when no `cafile` is configured; COMPOSER_CAFILE beats
+  // `cafile` in the global config.json and in the project's composer.json.
+  composer: (i) => [["SSL_CERT_FILE", i.bundleFile], ["COMPOSER_CAFILE", i.bundleFile]],
   // The JVM reads no proxy or CA variable: system properties, for every JVM the job starts.
   jvm: jvmVars,
   // Maven 3.8 (tested with 3.8.7): with no <proxy> in settings.xml, its transport (wagon) takes
@@ -113,6 +115,7 @@ const ALIASES: Record<string, Client> = {
   sbt: "jvm",
   java: "jvm",
   gem: "ruby",
+  bundle: "ruby",
   bundler: "ruby",
 };
 

@@ -75,6 +75,21 @@ export const ARTIFACT_PRESETS: readonly Rule[] = [
   { name: "maven pom", match: { path: "/**/*.pom" }, fresh: "forever" },
   { name: "maven jar checksum", match: { path: "/**/*.jar.sha1" }, fresh: "forever" },
   { name: "maven pom checksum", match: { path: "/**/*.pom.sha1" }, fresh: "forever" },
+  // A gem version is never republished (a yanked one is gone, not replaced),
+  // and its quick gemspec is the same release's metadata.
+  { name: "ruby gem", match: { path: "/**/gems/*.gem" }, fresh: "forever" },
+  {
+    name: "ruby gemspec",
+    match: { path: "/**/quick/Marshal.4.8/*.gemspec.rz" },
+    fresh: "forever",
+  },
+  // Composer dist archives are named by version and reference; only Composer's
+  // own requests, since a .zip elsewhere may be rebuilt under the same name.
+  {
+    name: "composer dist",
+    match: { path: "/**/*.zip", header: { "user-agent": "Composer/*" } },
+    fresh: "forever",
+  },
 ];
 
 /** Package metadata: changes when something is published, so short freshness, then revalidation. */

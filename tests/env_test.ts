@@ -63,6 +63,7 @@ const NAMES = [
   "CARGO_HTTP_PROXY",
   "CARGO_HTTP_CAINFO",
   "BUNDLE_SSL_CA_CERT",
+  "COMPOSER_CAFILE",
   "JAVA_TOOL_OPTIONS",
   "MAVEN_OPTS",
   "HOARD_MAVEN_SETTINGS",
@@ -87,6 +88,8 @@ Deno.test("envVariables: proxy variables, CA for clients that add it, bundle for
   }
   assert.equal(v["GIT_SSL_CAINFO"], INPUTS.bundleFile);
   assert.equal(v["CARGO_HTTP_CAINFO"], INPUTS.bundleFile);
+  assert.equal(v["BUNDLE_SSL_CA_CERT"], INPUTS.bundleFile);
+  assert.equal(v["COMPOSER_CAFILE"], INPUTS.bundleFile);
   assert.equal(
     v["HOARD_APT_OPTIONS"],
     "-o Acquire::http::Proxy=http://127.0.0.1:8080 -o Acquire::https::Proxy=http://127.0.0.1:8080" +
@@ -284,6 +287,7 @@ Deno.test("envVariables: JAVA_TOOL_OPTIONS and GIT_CONFIG_* keep the caller's ow
 Deno.test("parseClients: names and aliases, table order, each once; unknown names listed", () => {
   assert.deepEqual(parseClients("maven, PNPM,npm,skopeo,sbt"), ["npm", "go", "jvm", "maven"]);
   assert.deepEqual(parseClients("yarn-berry,poetry,gem"), ["yarn", "python", "ruby"]);
+  assert.deepEqual(parseClients("bundle,bundler"), ["ruby"]);
   assert.throws(() => parseClients("npm,gradel"), (err: Error) => {
     assert.ok(err instanceof SyntaxError);
     assert.match(err.message, /^unknown client "gradel"; known: apt, buildah, /);

@@ -65,6 +65,9 @@ Deno.test("artifact presets: each package manager's immutable files are fresh fo
     ["/maven2/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9.pom.sha1", "maven pom checksum"],
     // A timestamped snapshot is as immutable as a release.
     ["/org/ex/lib/1.0-SNAPSHOT/lib-1.0-20240102.030405-7.jar", "maven jar"],
+    ["/gems/rails-7.1.3.gem", "ruby gem"],
+    ["/mirror/gems/nokogiri-1.16.0-x86_64-linux.gem", "ruby gem"],
+    ["/quick/Marshal.4.8/rails-7.1.3.gemspec.rz", "ruby gemspec"],
   ];
   for (const [path, rule] of cases) {
     const d = decide(path);
@@ -80,6 +83,18 @@ Deno.test("artifact presets: each package manager's immutable files are fresh fo
     assert.equal(r.fresh, "forever", r.name);
     assert.equal(r.ttl, undefined, r.name);
   }
+});
+
+Deno.test("composer dist preset: a .zip is fresh forever only when Composer asks for it", () => {
+  const composer = fields(["User-Agent", "Composer/2.5.5 (Linux; 6.1; PHP 8.2.36; streams)"]);
+  const d = decide("/dists/acme/util/acme-util-1.2.0-0123abc.zip", composer);
+  assert.deepEqual(named(d), ["composer dist"]);
+  assert.equal(d.forever, true);
+  assert.deepEqual(named(decide("/dists/acme/util/acme-util-1.2.0-0123abc.zip")), []);
+  assert.deepEqual(
+    named(decide("/downloads/latest.zip", fields(["User-Agent", "curl/8.5.0"]))),
+    [],
+  );
 });
 
 Deno.test("metadata presets: indexes get a short ttl, not forever", () => {

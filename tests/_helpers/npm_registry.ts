@@ -57,6 +57,12 @@ export interface ServedRequest {
 export interface NpmRegistryOptions {
   /** The certificate to serve (also what clients and hoard must trust). @default {a fresh one} */
   cert?: TestCert;
+  /**
+   * The host name in its URLs (the tarball URLs of packuments, `url`), for a
+   * registry under a name the certificate holds, e.g. `npm.hoard.test`.
+   * @default {"localhost"}
+   */
+  host?: string;
   /** Delay before each answer, standing in for a distant registry. @default {0} */
   latencyMs?: number;
   /** `Cache-Control` of packuments. @default {"public, max-age=300"} */
@@ -73,7 +79,7 @@ export interface NpmRegistry extends AsyncDisposable {
   cert: TestCert;
   /** Its port. */
   port: number;
-  /** `https://localhost:PORT/`: the value for `--registry` / `NPM_CONFIG_REGISTRY`. */
+  /** `https://HOST:PORT/` (`localhost` by default): the value for `--registry` / `NPM_CONFIG_REGISTRY`. */
   url: string;
   /** Every package version published, in the order given. */
   packages: BuiltPackage[];
@@ -186,7 +192,7 @@ export async function startNpmRegistry(
     options.onServe?.({ path: url.pathname + url.search, status: res.status, bytes });
     return res;
   }, cert);
-  const base = `https://localhost:${origin.port}`;
+  const base = `https://${options.host ?? "localhost"}:${origin.port}`;
   const packumentPath = (name: string) => `/${name.replace("/", "%2f")}`;
 
   const byName = new Map<string, BuiltPackage[]>();

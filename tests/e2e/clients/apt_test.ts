@@ -1,26 +1,35 @@
 /**
  * apt end to end: a real `apt-get update` and `apt-get download` through
- * hoard from a Debian repository served on 127.0.0.1 (a .deb built with
- * dpkg-deb, indexed with apt-ftparchive), in a private apt root that never
- * reads or writes the machine's own apt configuration, lists or caches. The
- * second run, with apt's lists and archives emptied, takes the .deb from the
+ * hoard from a Debian repository served over HTTPS at
+ * `https://apt.hoard.test:PORT/` (a .deb built with dpkg-deb, indexed with
+ * apt-ftparchive), in a private apt root that never reads or writes the
+ * machine's own apt configuration, lists or caches (`APT_CONFIG` names the
+ * root's config: the one variable the test adds to what `hoard env` prints).
+ *
+ * The root's apt.conf.d holds the user's own snippet: `Acquire::https::CAInfo`
+ * pinned to the system bundle (which does not hold hoard's CA) and an office
+ * proxy for http and https that CI cannot reach. apt reads no CA from the
+ * environment, so `hoard env --for apt` prints `HOARD_APT_OPTIONS`: `-o`
+ * options, which apt applies after every config file, so they win.
+ *
+ * With apt's lists and archives emptied, the warm run takes the .deb from the
  * cache; apt asks `Cache-Control: max-age=0` for index files, so hoard checks
  * Release and Packages with the origin — conditional requests answered 304.
+ * With the origin stopped, hoard answers those from what it stored.
  */
 
 import assert from "node:assert/strict";
-import { cacheSettled } from "../_helpers/cache_origin.ts";
+import { labPki, labUrl, startClientLab } from "../../_helpers/client_lab.ts";
 import {
   exchangeLines,
   httpDate,
-  loggedRequests,
   missingTool,
   run,
   type ServedFile,
   startFileOrigin,
-} from "../_helpers/package_managers.ts";
-import { startTestProxy } from "../_helpers/proxy.ts";
-import { tempDir } from "./ci_helpers.ts";
+} from "../../_helpers/package_managers.ts";
+import { assertArtifactsHit, runsLine, threeRuns } from "../../_helpers/three_runs.ts";
+import { tempDir } from "../ci_helpers.ts";
 
 const MISSING = missingTool([
   ["apt-get", "--version"],
@@ -29,6 +38,9 @@ const MISSING = missingTool([
   ["gzip", "--version"],
 ]);
 const SKIP = MISSING === undefined ? "" : ` (ignored: ${MISSING})`;
+
+const SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+const CLIENT_TIMEOUT_MS = 60_000;
 
 const PACKAGE = "hoard-hello";
 const DEB = `${PACKAGE}_0.1_all.deb`;
@@ -88,6 +100,16 @@ async function aptRoot(root: string, originUrl: string): Promise<string> {
     `${root}/etc/sources.list`,
     `deb [trusted=yes] ${originUrl}/ stable main\n`,
   );
+  // The user's own: the system bundle pinned, and an office proxy (port 9, discard: nothing there).
+  await Deno.writeTextFile(
+    `${root}/etc/apt.conf.d/80office`,
+    [
+      `Acquire::https::CAInfo "${SYSTEM_BUNDLE}";`,
+      `Acquire::http::Proxy "http://127.0.0.1:9/";`,
+      `Acquire::https::Proxy "http://127.0.0.1:9/";`,
+      "",
+    ].join("\n"),
+  );
   const config = `${root}/apt.conf`;
   await Deno.writeTextFile(
     config,
@@ -130,7 +152,7 @@ async function forget(root: string): Promise<void> {
 }
 
 Deno.test({
-  name: `apt-get update and download through hoard: the .deb from the cache${SKIP}`,
+  name: `apt-get update and download through hoard, apt.conf.d pinning CAInfo and a proxy${SKIP}`,
   ignore: MISSING !== undefined,
   async fn() {
     await using tmp = await tempDir("hoard-apt-test-");
@@ -146,73 +168,84 @@ Deno.test({
         headers: { "cache-control": "max-age=0" },
       }]),
     );
-    await using origin = startFileOrigin(files);
-    await using proxy = await startTestProxy({ logFormat: "json" });
-    const root = `${tmp.path}/apt`;
-    const config = await aptRoot(root, origin.url);
-    const downloads = `${tmp.path}/downloads`;
-    await Deno.mkdir(downloads);
+    const p = await labPki();
+    const origin = startFileOrigin(files, { cert: p.cert, key: p.key });
+    let originClosed: Promise<void> | undefined;
+    const closeOrigin = () => originClosed ??= origin.close();
+    try {
+      await using lab = await startClientLab({ for: "apt", ports: [origin.port] });
+      const url = labUrl("apt", origin.port);
+      const root = `${tmp.path}/apt`;
+      const config = await aptRoot(root, url);
+      const downloads = `${tmp.path}/downloads`;
+      await Deno.mkdir(downloads);
+      // As a CI job writes it: apt-get $HOARD_APT_OPTIONS ... (split on spaces by the shell).
+      const options = lab.hoardEnv["HOARD_APT_OPTIONS"]!.split(" ");
+      const aptGet = (args: string[], opts = options) =>
+        run("apt-get", ["-q", ...opts, ...args], {
+          env: { ...lab.env, APT_CONFIG: config },
+          cwd: downloads,
+          timeoutMs: CLIENT_TIMEOUT_MS,
+        });
 
-    const aptGet = (...args: string[]) =>
-      run("apt-get", ["-q", "-o", `Acquire::http::Proxy=${proxy.url}`, ...args], {
-        env: { APT_CONFIG: config },
-        cwd: downloads,
+      const runs = await threeRuns(lab, closeOrigin, async (name) => {
+        await forget(root);
+        await Deno.remove(`${downloads}/${DEB}`).catch(() => {});
+        const update = await aptGet(["update"]);
+        await aptGet(["download", PACKAGE]);
+        assert.doesNotMatch(update.stdout + update.stderr, /^(Err|W|E):/m, name);
+        assert.deepEqual(await Deno.readFile(`${downloads}/${DEB}`), built.get(DEB_PATH), name);
       });
-    const round = async (n: number) => {
+
+      const path = (u: string) => new URL(u).pathname;
+      assert.deepEqual(
+        exchangeLines(origin.exchanges),
+        [
+          // cold
+          `GET ${DIST}/InRelease 404`,
+          `GET ${DIST}/Release 200`,
+          `GET ${DIST}/Release.gpg 404`,
+          `GET ${PACKAGES}.gz 200`,
+          `GET ${DEB_PATH} 200`,
+          // warm: apt asks max-age=0 for InRelease, Release and Packages: what
+          // exists is only checked (304); the missing InRelease has no
+          // validator, so its 404 is asked again. Release.gpg is not an index
+          // to apt (no max-age=0): its 404 is fresh for the minute of the "apt
+          // Release.gpg" rule. The .deb is not asked for at all.
+          `GET ${DIST}/InRelease 404`,
+          `GET? ${DIST}/Release 304`,
+          `GET? ${PACKAGES}.gz 304`,
+        ].sort(),
+      );
+      assert.deepEqual(
+        runs.warm.requests.map((r) =>
+          `${path(r.url)} ${r.status} ${r.cacheStatus?.replace(/ttl=\d+/, "ttl=N")}`
+        ),
+        [
+          `${DIST}/InRelease 404 hoard; fwd=request; fwd-status=404; stored`,
+          `${DIST}/Release 200 hoard; fwd=request; fwd-status=304`,
+          `${DIST}/Release.gpg 404 hoard; hit; ttl=N`,
+          `${PACKAGES}.gz 200 hoard; fwd=request; fwd-status=304`,
+          `${DEB_PATH} 200 hoard; hit; ttl=N`,
+        ],
+      );
+      // With the origin down, what apt asks again comes from what hoard stored.
+      const isDeb = (u: string) => u.endsWith(".deb");
+      assertArtifactsHit(runs.down, isDeb, "origin down");
+      const version = (await run("apt-get", ["--version"])).stdout.split("\n")[0]!;
+      console.log(runsLine("apt", version.replace(/^apt /, ""), runs));
+
+      // Without hoard env's options, the pinned CAInfo (and the office proxy) win.
       await forget(root);
-      await Deno.remove(`${downloads}/${DEB}`).catch(() => {});
-      const start = performance.now();
-      const update = await aptGet("update");
-      await aptGet("download", PACKAGE);
-      const ms = performance.now() - start;
-      assert.doesNotMatch(update.stdout + update.stderr, /^(Err|W|E):/m, `run ${n}`);
-      assert.deepEqual(await Deno.readFile(`${downloads}/${DEB}`), built.get(DEB_PATH), `run ${n}`);
-      await cacheSettled(proxy.cacheDir);
-      return ms;
-    };
-
-    const cold = await round(1);
-    const coldSeen = exchangeLines(origin.exchanges);
-    const coldLogged = loggedRequests(proxy.logs).length;
-    assert.deepEqual(
-      coldSeen,
-      [
-        `GET ${DIST}/InRelease 404`,
-        `GET ${DIST}/Release 200`,
-        `GET ${DIST}/Release.gpg 404`,
-        `GET ${PACKAGES}.gz 200`,
-        `GET ${DEB_PATH} 200`,
-      ].sort(),
-    );
-
-    const warm = await round(2);
-    const warmSeen = exchangeLines(origin.exchanges.slice(coldSeen.length));
-    // apt asks max-age=0 for InRelease, Release and Packages: what exists is
-    // only checked (304); the missing InRelease has no validator, so its 404
-    // is asked again. Release.gpg is not an index to apt (no max-age=0): its
-    // 404 is fresh for the minute of the "apt Release.gpg" rule. The .deb is
-    // not asked for at all.
-    assert.deepEqual(
-      warmSeen,
-      [
-        `GET ${DIST}/InRelease 404`,
-        `GET? ${DIST}/Release 304`,
-        `GET? ${PACKAGES}.gz 304`,
-      ].sort(),
-    );
-    const warmLog = loggedRequests(proxy.logs).slice(coldLogged).map((r) =>
-      `${r.url.slice(origin.url.length)} ${r.status} ${r.cacheStatus?.replace(/ttl=\d+/, "ttl=N")}`
-    );
-    assert.deepEqual(warmLog, [
-      `${DIST}/InRelease 404 hoard; fwd=request; fwd-status=404; stored`,
-      `${DIST}/Release 200 hoard; fwd=request; fwd-status=304`,
-      `${DIST}/Release.gpg 404 hoard; hit; ttl=N`,
-      `${PACKAGES}.gz 200 hoard; fwd=request; fwd-status=304`,
-      `${DEB_PATH} 200 hoard; hit; ttl=N`,
-    ]);
-    console.log(
-      `apt-get update + download: cold ${cold.toFixed(0)} ms, warm ${warm.toFixed(0)} ms; ` +
-        `origin saw ${coldSeen.length} then ${warmSeen.length} requests`,
-    );
+      await assert.rejects(
+        aptGet(["update"], ["-o", `Acquire::https::Proxy=${lab.env["HTTPS_PROXY"]}`]).then((r) => {
+          if (/^(Err|W|E):/m.test(r.stdout + r.stderr)) throw new Error(r.stdout + r.stderr);
+          return r;
+        }),
+        /certificate|Certificate/,
+      );
+    } finally {
+      await closeOrigin();
+    }
   },
 });
