@@ -28,8 +28,9 @@ export interface Target {
   /** The request as the cache policy sees it. */
   cache: CacheRequest;
   /**
-   * With tenancy "shared", a digest of the request's Authorization: requests
-   * collapse onto one origin request only with those that carry the same.
+   * With tenancy "shared", a digest of the request's credentials (its
+   * Authorization, its signed URL): requests collapse onto one origin
+   * request only with those that carry the same.
    */
   credential?: string;
 }
@@ -101,14 +102,17 @@ export async function decide(
   }
   proxy.access.checkHost(t.host);
   const rule = proxy.rules.decide(t.host, t.path, req.head.fields);
+  // The key leaves out what rules say is not part of the resource (signatures).
+  const keyed = keyPath(t.path, rule.ignoreQuery);
+  const signed = keyed !== t.path;
   const target: Target = {
     origin: { scheme: t.scheme, host: t.host, port: t.port },
     path: t.path,
     cache: {
       method: req.head.method,
-      // The key leaves out what rules say is not part of the resource (signatures).
-      key: primaryKey(t.scheme, t.host, t.port, keyPath(t.path, rule.ignoreQuery)),
+      key: primaryKey(t.scheme, t.host, t.port, keyed),
       fields: req.head.fields,
+      ...(signed ? { signed } : {}),
       ...(rule.forever || rule.ttl !== undefined || rule.public || rule.statuses.length > 0
         ? {
           override: {
@@ -121,9 +125,12 @@ export async function decide(
         : {}),
     },
   };
+  // What the client proves access with: Authorization, or a signature in the URL.
   const authorization = req.head.fields.combined("authorization");
-  if (proxy.options.tenancy === "shared" && authorization !== undefined) {
-    target.credential = createHash("sha256").update(authorization).digest("base64");
+  const credentials = authorization !== undefined || signed;
+  if (proxy.options.tenancy === "shared" && credentials) {
+    target.credential = createHash("sha256").update(`${authorization ?? ""}\n${t.path}`)
+      .digest("base64");
   }
   if (!CACHEABLE_METHODS.has(req.head.method)) return { kind: "pass", target, why: "method" };
   if (!rule.cache) return { kind: "pass", target, why: "rule" };
@@ -142,7 +149,7 @@ export async function decide(
   if (found.kind === "none") return { kind: "miss", target, id: found.id, vary: found.vary };
   if (found.entry.credentialed && proxy.options.tenancy === "shared") {
     // Fetched with someone's credentials: never handed out on trust.
-    if (authorization === undefined) return { kind: "pass", target, why: "credentials" };
+    if (!credentials) return { kind: "pass", target, why: "credentials" };
     if (proxy.options.offline) {
       throw new ProxyError(
         504,

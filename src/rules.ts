@@ -132,7 +132,25 @@ export const CONTAINER_PRESETS: readonly Rule[] = [
     match: { path: "/v2/**/manifests/sha256:*" },
     fresh: "forever",
   },
-  { name: "oci blob", match: { path: "/v2/**/blobs/sha256:*" }, fresh: "forever" },
+  // Registries on object storage answer a blob with a redirect to a signed
+  // URL: the redirect is stored (as a stand-in while the registry is down;
+  // its expired signature is not part of the key it leads to) and asked
+  // about again every time; what it leads to is the layout's blob below.
+  {
+    name: "oci blob",
+    match: { path: "/v2/**/blobs/sha256:*" },
+    fresh: "forever",
+    public: true,
+    statuses: [307],
+  },
+  // The distribution registry's storage layout, where those redirects lead:
+  // the path names the content, so every query parameter is a signature.
+  {
+    name: "oci blob in storage",
+    match: { path: "/**/docker/registry/v2/blobs/sha256/*/*/data" },
+    fresh: "forever",
+    ignoreQuery: ["*"],
+  },
 ];
 
 /** Signatures of pre-signed storage URLs: never part of the cache key. */

@@ -159,3 +159,21 @@ Deno.test("decide: tenancy shared collapses requests only with the same credenti
     assert.notEqual(cShared, plain);
     assert.notEqual(aShared, cShared);
   }));
+
+Deno.test("decide: tenancy shared checks a signed URL's own signature against an entry stored from another", () =>
+  withCache(async (cache) => {
+    const key = "https://s.test/docker/registry/v2/blobs/sha256/01/0123/data";
+    await commitBytes(cache, { ...pendingMeta(key), credentialed: true }, new Uint8Array(10));
+    const get = `GET ${key}?X-Amz-Signature=abc HTTP/1.1\r\nHost: s.test`;
+    const r = await route(cache, get, { tenancy: "shared" });
+    assert.equal(r.kind, "check");
+    if (r.kind === "check") {
+      assert.equal(r.target.cache.key, key);
+      assert.equal(r.target.cache.signed, true);
+      // The signature goes to the origin: it is this client's credential.
+      assert.equal(
+        r.target.path,
+        "/docker/registry/v2/blobs/sha256/01/0123/data?X-Amz-Signature=abc",
+      );
+    }
+  }));

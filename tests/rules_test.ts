@@ -124,6 +124,13 @@ Deno.test("container presets: by digest forever, by tag always revalidated, the 
     assert.equal(d.ttl, 0, path);
     assert.equal(d.public, true, path);
   }
+  // Where registries on object storage redirect blobs to: any query is a signature.
+  const stored = decide("/registry-v2/docker/registry/v2/blobs/sha256/01/0123/data?verify=9");
+  assert.deepEqual(named(stored), ["oci blob in storage"]);
+  assert.equal(stored.forever, true);
+  assert.equal(keyPath("/x/data?verify=9&a=b", stored.ignoreQuery), "/x/data");
+  // The redirect a registry answers with is stored too (then always revalidated).
+  assert.deepEqual(decide("/v2/a/blobs/sha256:01").statuses, [307]);
   const check = decide("/v2/");
   assert.deepEqual(named(check), ["oci version check"]);
   assert.equal(check.ttl, 0);

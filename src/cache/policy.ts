@@ -33,9 +33,10 @@
  * - Rules may let a response to a request with Authorization be stored
  *   (`fresh: "forever"`, `public`), which RFC 9111 §3.5 allows a shared
  *   cache only when the origin says `public`, `s-maxage` or
- *   `must-revalidate`. Such an entry is marked `credentialed`: a hoard with
- *   `tenancy: "shared"` serves it to a request only once the origin accepted
- *   that request's own credentials for it (src/check.ts).
+ *   `must-revalidate`. Such an entry is marked `credentialed`, and so is one
+ *   stored from a signed URL whose signature rules keep out of the key: a
+ *   hoard with `tenancy: "shared"` serves it to a request only once the
+ *   origin accepted that request's own credentials for it (src/check.ts).
  * - Rules may name status codes to store that the library does not
  *   understand (a registry's 401 challenge): they are stored and aged as a
  *   200 would be.
@@ -82,6 +83,11 @@ export interface CacheRequest {
   fields: FieldList;
   /** What rules say about storing and freshness, when one matched. */
   override?: RuleOverride;
+  /**
+   * The URL carried query parameters that rules keep out of the key — a
+   * signature: credentials in the URL, like Authorization in a field.
+   */
+  signed?: boolean;
 }
 
 /** The rules' say on storing and freshness. */
@@ -150,7 +156,8 @@ export function requestDirectives(fields: FieldList): RequestDirectives {
 /**
  * Why a response is or is not stored. `credentialed`: the request carried
  * Authorization and only a rule, not the origin, let a cache share the
- * response (RFC 9111 §3.5).
+ * response (RFC 9111 §3.5); or its URL carried a signature that rules keep
+ * out of the key, so any URL with the same path would find it.
  */
 export type Storability =
   | { storable: true; policy: Policy; credentialed: boolean }
@@ -198,7 +205,11 @@ export function storability(
   if (!policy.storable()) {
     return { storable: false, reason: notStorableReason(req, status, fields) };
   }
-  return { storable: true, policy, credentialed: authorized && !originShares };
+  return {
+    storable: true,
+    policy,
+    credentialed: (authorized && !originShares) || req.signed === true,
+  };
 }
 
 /**

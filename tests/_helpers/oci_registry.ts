@@ -11,7 +11,7 @@
 
 import { createHash } from "node:crypto";
 import { pseudoRandom } from "./cache_origin.ts";
-import { writePkiFiles } from "./client_lab.ts";
+import { labPki, writePkiFiles } from "./client_lab.ts";
 import { run } from "./package_managers.ts";
 
 /** One request the registry logged. */
@@ -49,6 +49,12 @@ export interface OciRegistryOptions {
    * serve several registries one after the other. @default {one of its own, removed}
    */
   storage?: string;
+  /**
+   * Answer blob GETs with a redirect to this base URL plus the blob's path in
+   * the storage (the registry's `redirect` storage middleware), as
+   * registries on object storage do. @default {blobs served directly}
+   */
+  redirect?: string;
 }
 
 /**
@@ -90,6 +96,13 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       "  tls:",
       `    certificate: ${pki.cert}`,
       `    key: ${pki.key}`,
+      ...(options.redirect === undefined ? [] : [
+        "middleware:",
+        "  storage:",
+        "    - name: redirect",
+        "      options:",
+        `        baseurl: ${options.redirect}`,
+      ]),
       "auth:",
       "  htpasswd:",
       "    realm: hoard-test",
@@ -177,6 +190,51 @@ async function waitListening(port: number, log: () => string): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/** Object storage in front of a registry's storage directory, for its redirects. */
+export interface BlobStorage extends AsyncDisposable {
+  /** Its port on 127.0.0.1 (HTTPS, the lab's certificate). */
+  readonly port: number;
+  /** Path (and query) of every request it answered. */
+  readonly requests: string[];
+  /** Stops it (idempotent). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves the files of a registry's storage directory by path over HTTPS, as
+ * the object store behind a redirecting registry does (with the file's
+ * digest as ETag, 304 to a matching If-None-Match). The query — a real
+ * store's signature — is ignored.
+ */
+export async function startBlobStorage(storage: string): Promise<BlobStorage> {
+  const pki = await labPki();
+  const requests: string[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: pki.cert, key: pki.key, onListen() {} },
+    async (req) => {
+      const url = new URL(req.url);
+      requests.push(url.pathname + url.search);
+      const m = /\/blobs\/sha256\/[0-9a-f]{2}\/([0-9a-f]{64})\/data$/.exec(url.pathname);
+      if (m === null || url.pathname.includes("..")) return new Response(null, { status: 404 });
+      const etag = `"${m[1]}"`;
+      if (req.headers.get("if-none-match") === etag) {
+        return new Response(null, { status: 304, headers: { etag } });
+      }
+      try {
+        const body = await Deno.readFile(`${storage}${url.pathname}`);
+        return new Response(req.method === "HEAD" ? null : body, {
+          headers: { etag, "content-type": "application/octet-stream" },
+        });
+      } catch {
+        return new Response(null, { status: 404 });
+      }
+    },
+  );
+  let stopped: Promise<void> | undefined;
+  const stop = () => stopped ??= server.shutdown();
+  return { port: server.addr.port, requests, stop, [Symbol.asyncDispose]: stop };
 }
 
 /** One blob of an {@linkcode OciImage}. */

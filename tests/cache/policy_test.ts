@@ -1042,3 +1042,8 @@ Deno.test("storability: a rule's statuses store a registry's 401 challenge, and 
   // Statuses the rule does not name stay unstored.
   assert.equal(storability(ruled(o, []), 403, challenge, T0).storable, false);
 });
+
+Deno.test("storability: a response to a signed URL (signature out of the key) is marked", () => {
+  const st = storability({ ...request(), signed: true }, 200, fields(...BLOB), T0);
+  assert.ok(st.storable && st.credentialed);
+});

@@ -183,3 +183,39 @@ Deno.test("tenancy shared: requests collapse onto one origin request only with t
     "GET alice plain 401",
   ]);
 });
+
+Deno.test("tenancy shared: a blob stored from a signed URL is served only to a URL the store accepts", async () => {
+  // An object store: the path names the blob, the query is a signature it checks.
+  const valid = new Set(["good1", "good2"]);
+  const seen: string[] = [];
+  await using store = startOrigin((req) => {
+    const sig = new URL(req.url).searchParams.get("sig") ?? "";
+    const conditional = req.headers.get("if-none-match") === ETAG;
+    const status = !valid.has(sig) ? 403 : conditional ? 304 : 200;
+    seen.push(`${sig} ${conditional ? "conditional" : "plain"} ${status}`);
+    if (status === 403) return new Response("SignatureDoesNotMatch", { status });
+    return new Response(status === 304 ? null : BLOB, { status, headers: { etag: ETAG } });
+  });
+  const path = `/docker/registry/v2/blobs/sha256/${DIGEST.slice(7, 9)}/${DIGEST.slice(7)}/data`;
+  for (const tenancy of ["single", "shared"] as const) {
+    await using proxy = await startTestProxy({ tenancy });
+    seen.length = 0;
+    assert.equal((await get(proxy, `${store.url}${path}?sig=good1`)).status, 200);
+    const forged = await get(proxy, `${store.url}${path}?sig=forged`);
+    const other = await get(proxy, `${store.url}${path}?sig=good2`);
+    assert.equal(sha256(other.body), sha256(BLOB));
+    if (tenancy === "single") {
+      // Anyone who knows the path gets it: the signature is not part of the key.
+      assert.equal(forged.status, 200);
+      assert.deepEqual(seen, ["good1 plain 200"]);
+    } else {
+      assert.equal(forged.status, 403);
+      assert.equal(forged.text, "SignatureDoesNotMatch");
+      assert.deepEqual(seen, [
+        "good1 plain 200",
+        "forged conditional 403",
+        "good2 conditional 304",
+      ]);
+    }
+  }
+});

@@ -31,6 +31,7 @@ import {
   type OciRegistry,
   pushOciImage,
   type RegistryRequest,
+  startBlobStorage,
   startOciRegistry,
 } from "../../_helpers/oci_registry.ts";
 import {
@@ -341,6 +342,72 @@ Deno.test({
         `podman ${await version("podman")} (rootful, vfs): cold ${ms(cold)}, warm ${ms(warm)}, ` +
           `registry down ${ms(down)}; origin requests ${coldOrigin} / ${warmOrigin.length} ` +
           `(0 blobs) / 0`,
+      );
+    } finally {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `skopeo copy from a registry that redirects blobs to object storage: warm and down need neither${
+      skip(SKOPEO_MISSING)
+    }`,
+  ignore: SKOPEO_MISSING !== undefined,
+  async fn() {
+    const s = await seeded();
+    await using storage = await startBlobStorage(s.storage);
+    await using registry = await startOciRegistry({
+      users: USERS,
+      storage: s.storage,
+      redirect: labUrl("storage", storage.port),
+    });
+    await using lab = await startClientLab({
+      for: "skopeo",
+      ports: [registry.port, storage.port],
+    });
+    const ref = `oci.hoard.test:${registry.port}/${REPO}:${s.image.tag}`;
+    const out = await Deno.makeTempDir({ prefix: "hoard-skopeo-redirect-" });
+    const stored = (l: LoggedRequest) => new URL(l.url).host.startsWith("storage.");
+    try {
+      // Cold: each blob is a redirect (stored, to stand in while the registry is
+      // down) and the blob from storage (stored under its path, signature or not).
+      let mark = lab.mark();
+      const cold = await skopeoCopy(s, ref, `${out}/cold`, lab.env);
+      await assertDirCopy(`${out}/cold`, s.image);
+      const coldLines = lab.requests(mark);
+      assert.deepEqual(
+        coldLines.filter((l) => isBlob(l.url)).map((l) => `${l.status} ${l.route}`),
+        blobDigests(s.image).map(() => "307 miss"),
+      );
+      assert.equal(coldLines.filter(stored).length, blobDigests(s.image).length);
+      for (const l of coldLines.filter(stored)) assert.equal(`${l.status} ${l.route}`, "200 miss");
+      await lab.settled();
+
+      // Warm: the registry is asked for each redirect again; storage for nothing.
+      mark = lab.mark();
+      const storageSeen = storage.requests.length;
+      const warm = await skopeoCopy(s, ref, `${out}/warm`, lab.env);
+      await assertDirCopy(`${out}/warm`, s.image);
+      assert.equal(storage.requests.length, storageSeen);
+      for (const l of lab.requests(mark).filter(stored)) assert.equal(l.route, "hit", l.url);
+      const warmOrigin = lab.originRequests(mark).length;
+      await lab.settled();
+
+      // Registry and storage both gone: the stored redirects lead to stored blobs.
+      await registry.stop();
+      await storage.stop();
+      mark = lab.mark();
+      const down = await skopeoCopy(s, ref, `${out}/down`, lab.env);
+      await assertDirCopy(`${out}/down`, s.image);
+      for (const l of lab.requests(mark).filter((l) => isBlob(l.url))) {
+        assert.match(l.cacheStatus ?? "", /detail=stale-if-error/, l.url);
+      }
+      console.log(
+        `skopeo ${await version("skopeo")}, blobs redirected to storage: cold ${ms(cold)}, ` +
+          `warm ${ms(warm)}, registry and storage down ${ms(down)}; origin requests ` +
+          `${coldLines.length} / ${warmOrigin} (0 to storage) / 0`,
       );
     } finally {
       await Deno.remove(out, { recursive: true }).catch(() => {});
