@@ -15,7 +15,7 @@
  */
 
 export { type ProxyHandle, startProxy } from "./src/accept.ts";
-export type { ProxyOptions } from "./src/options.ts";
+export type { ProxyOptions, Tenancy } from "./src/options.ts";
 export type { LogLevel } from "./src/log.ts";
 export { VERSION } from "./src/version.ts";
 

@@ -19,6 +19,7 @@ declare -A PACKAGES=(
   [mvn]=maven
   [javac]=openjdk-17-jdk-headless
   [skopeo]=skopeo
+  [podman]=podman
   [docker-registry]=docker-registry
   [htpasswd]=apache2-utils
   [bundle]=ruby-bundler

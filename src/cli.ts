@@ -61,6 +61,11 @@ Options:
                             sign with this CA instead (PEM; key in PKCS#8)
   --config FILE             rules (JSON or JSONC): immutable artifacts, TTLs, cache
                             keys without signatures; see README
+  --tenancy single|shared   who may be served what a rule stored although its
+                            request carried credentials (image blobs, private
+                            tarballs): single (default) every client; shared
+                            only a client whose own credentials the origin
+                            accepts for it, checked with a conditional request
   --allow-clients CIDRS     client networks allowed (e.g. 10.0.0.0/8,192.168.1.7);
                             others get 403
   --auth USER:PASS          require these proxy credentials (Basic); others get 407
@@ -166,6 +171,7 @@ export function parseCommandLine(args: string[]): Command {
         "max-size": { type: "string" },
         config: { type: "string" },
         offline: { type: "boolean" },
+        tenancy: { type: "string" },
         "allow-clients": { type: "string" },
         auth: { type: "string" },
         "allow-hosts": { type: "string" },
@@ -271,6 +277,14 @@ export function parseCommandLine(args: string[]): Command {
     options.intercept = hosts;
   }
   if (v.offline) options.offline = true;
+  if (v.tenancy !== undefined) {
+    if (v.tenancy !== "single" && v.tenancy !== "shared") {
+      throw new UsageError(
+        `--tenancy: expected single or shared, got ${JSON.stringify(v.tenancy)}`,
+      );
+    }
+    options.tenancy = v.tenancy;
+  }
   if (v["allow-clients"] !== undefined) {
     const nets = list(v["allow-clients"]);
     for (const n of nets) {

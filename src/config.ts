@@ -10,7 +10,8 @@
  *     { "name": "release assets", "match": { "host": "*.example.org", "path": "/releases/**" }, "fresh": "forever" },
  *     { "match": { "path": "/api/**" }, "cache": false },
  *     { "match": { "path": "/index/**" }, "ttl": 120 },
- *     { "match": { "host": "storage.example.net" }, "ignoreQuery": ["token", "X-Sig-*"] }
+ *     { "match": { "host": "storage.example.net" }, "ignoreQuery": ["token", "X-Sig-*"] },
+ *     { "match": { "host": "pypi.example.org", "path": "/simple/**" }, "ttl": 300, "public": true }
  *   ]
  * }
  * ```
@@ -85,7 +86,12 @@ type Bad = (key: string, what: string) => never;
 
 function parseRule(value: unknown, at: string, bad: Bad): Rule {
   const r = object(value, at, bad);
-  keysOnly(r, ["name", "match", "fresh", "ttl", "cache", "ignoreQuery"], `${at}.`, bad);
+  keysOnly(
+    r,
+    ["name", "match", "fresh", "ttl", "cache", "ignoreQuery", "public", "statuses"],
+    `${at}.`,
+    bad,
+  );
   const rule: Rule = { match: {} };
   if (r["name"] !== undefined) {
     if (typeof r["name"] !== "string") bad(`${at}.name`, "expected a string");
@@ -135,11 +141,22 @@ function parseRule(value: unknown, at: string, bad: Bad): Rule {
     }
     rule.ignoreQuery = q as string[];
   }
+  if (r["public"] !== undefined) {
+    if (typeof r["public"] !== "boolean") bad(`${at}.public`, "expected true or false");
+    rule.public = r["public"] as boolean;
+  }
+  if (r["statuses"] !== undefined) {
+    const s = r["statuses"];
+    if (!Array.isArray(s) || s.some((x) => !Number.isInteger(x) || x < 200 || x > 599)) {
+      bad(`${at}.statuses`, "expected a list of final status codes (200 to 599)");
+    }
+    rule.statuses = s as number[];
+  }
   if (
     rule.fresh === undefined && rule.ttl === undefined && rule.cache === undefined &&
-    rule.ignoreQuery === undefined
+    rule.ignoreQuery === undefined && rule.public === undefined && rule.statuses === undefined
   ) {
-    bad(at, "does nothing: give fresh, ttl, cache or ignoreQuery");
+    bad(at, "does nothing: give fresh, ttl, cache, ignoreQuery, public or statuses");
   }
   if (rule.fresh !== undefined && rule.ttl !== undefined) {
     bad(`${at}.ttl`, 'cannot go with "fresh": "forever"');

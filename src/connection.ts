@@ -13,6 +13,7 @@ import { HttpSyntaxError } from "./http1/syntax_error.ts";
 import type { BufferedConn } from "./io/buffered_conn.ts";
 import type { Origin } from "./origin/dial.ts";
 import { Deadline } from "./io/deadline.ts";
+import { check } from "./check.ts";
 import { hit } from "./hit.ts";
 import { local } from "./local.ts";
 import { miss } from "./miss.ts";
@@ -110,7 +111,7 @@ export async function serveConnection(
   }
 }
 
-/** Runs the step the route names: tunnel, local, pass, hit, revalidate or miss. */
+/** Runs the step the route names: tunnel, local, pass, hit, revalidate, check or miss. */
 async function runStep(
   proxy: ProxyContext,
   ex: Exchange,
@@ -148,6 +149,9 @@ async function runStep(
     }
     case "revalidate":
       await revalidate(proxy, ex, req, route.target, route.entry, route.why);
+      break;
+    case "check":
+      await check(proxy, ex, req, route.target, route.entry);
       break;
     case "miss":
       await miss(

@@ -1,8 +1,9 @@
 /**
  * Step 2 of a request's way: what to do with it — tunnel, answer locally,
  * pass to the origin, or, for GET and HEAD, what the cache says: hit,
- * revalidate, or miss. The only I/O is reading stored metadata; the decision
- * itself is the pure policy's (src/cache/policy.ts).
+ * revalidate, miss, or (tenancy "shared") check the client's credentials
+ * with the origin first. The only I/O is reading stored metadata; the
+ * decision itself is the pure policy's (src/cache/policy.ts).
  *
  * @module
  */
@@ -16,6 +17,7 @@ import type { ProxyRequest } from "./read_request.ts";
 import { keyPath } from "./rules.ts";
 import { ProxyError } from "./errors.ts";
 import { restorePolicy } from "./cache/semantics.ts";
+import { createHash } from "node:crypto";
 
 /** Where a proxied request goes, and its cache identity. */
 export interface Target {
@@ -25,6 +27,12 @@ export interface Target {
   path: string;
   /** The request as the cache policy sees it. */
   cache: CacheRequest;
+  /**
+   * With tenancy "shared", a digest of the request's credentials (its
+   * Authorization, its signed URL): requests collapse onto one origin
+   * request only with those that carry the same.
+   */
+  credential?: string;
 }
 
 /** What to do with a request. */
@@ -34,7 +42,11 @@ export type Route =
   /** Answered by hoard itself (health check, a request for hoard's own address). */
   | { kind: "local"; path: string }
   /** Forwarded and relayed unchanged; the cache is not involved (or only invalidated). */
-  | { kind: "pass"; target: Target; why: "method" | "body" | "rule" | "no-cache-dir" }
+  | {
+    kind: "pass";
+    target: Target;
+    why: "method" | "body" | "rule" | "no-cache-dir" | "credentials";
+  }
   /** Answered from the store. */
   /**
    * Answered from the store; `refresh` asks for a background revalidation
@@ -51,6 +63,11 @@ export type Route =
   }
   /** A stored response that must be checked with the origin first. */
   | { kind: "revalidate"; target: Target; entry: ResponseMeta; why: "stale" | "request" }
+  /**
+   * A stored response fetched with someone else's credentials (tenancy
+   * "shared"): served only if the origin accepts this request's own.
+   */
+  | { kind: "check"; target: Target; entry: ResponseMeta }
   /** Nothing usable stored: fetch (collapsing with other requests for `id`) and store. */
   | { kind: "miss"; target: Target; id: string; vary: boolean };
 
@@ -85,19 +102,36 @@ export async function decide(
   }
   proxy.access.checkHost(t.host);
   const rule = proxy.rules.decide(t.host, t.path, req.head.fields);
+  // The key leaves out what rules say is not part of the resource (signatures).
+  const keyed = keyPath(t.path, rule.ignoreQuery);
+  const signed = keyed !== t.path;
   const target: Target = {
     origin: { scheme: t.scheme, host: t.host, port: t.port },
     path: t.path,
     cache: {
       method: req.head.method,
-      // The key leaves out what rules say is not part of the resource (signatures).
-      key: primaryKey(t.scheme, t.host, t.port, keyPath(t.path, rule.ignoreQuery)),
+      key: primaryKey(t.scheme, t.host, t.port, keyed),
       fields: req.head.fields,
-      ...(rule.forever || rule.ttl !== undefined
-        ? { override: { forever: rule.forever, ttl: rule.ttl } }
+      ...(signed ? { signed } : {}),
+      ...(rule.forever || rule.ttl !== undefined || rule.public || rule.statuses.length > 0
+        ? {
+          override: {
+            forever: rule.forever,
+            ttl: rule.ttl,
+            public: rule.public,
+            statuses: rule.statuses,
+          },
+        }
         : {}),
     },
   };
+  // What the client proves access with: Authorization, or a signature in the URL.
+  const authorization = req.head.fields.combined("authorization");
+  const credentials = authorization !== undefined || signed;
+  if (proxy.options.tenancy === "shared" && credentials) {
+    target.credential = createHash("sha256").update(`${authorization ?? ""}\n${t.path}`)
+      .digest("base64");
+  }
   if (!CACHEABLE_METHODS.has(req.head.method)) return { kind: "pass", target, why: "method" };
   if (!rule.cache) return { kind: "pass", target, why: "rule" };
   // A GET with a body is unusual and its meaning is undefined (RFC 9110 §9.3.1):
@@ -113,6 +147,18 @@ export async function decide(
   if (!proxy.cache.enabled) return { kind: "pass", target, why: "no-cache-dir" };
   const found = await proxy.cache.find(target.cache, Date.now());
   if (found.kind === "none") return { kind: "miss", target, id: found.id, vary: found.vary };
+  if (found.entry.credentialed && proxy.options.tenancy === "shared") {
+    // Fetched with someone's credentials: never handed out on trust.
+    if (!credentials) return { kind: "pass", target, why: "credentials" };
+    if (proxy.options.offline) {
+      throw new ProxyError(
+        504,
+        "http_request_error",
+        `offline: ${target.cache.key} was stored for other credentials, which cannot be checked`,
+      );
+    }
+    return { kind: "check", target, entry: found.entry };
+  }
   const f = found.freshness;
   if (f.kind === "hit") {
     return {
@@ -139,6 +185,15 @@ export async function decide(
     };
   }
   return { kind: "revalidate", target, entry: found.entry, why: f.reason };
+}
+
+/**
+ * The key under which a request for store id `id` collapses with others onto
+ * one origin request: the id, and with tenancy "shared" the request's
+ * credentials too (one client's 200 or 304 says nothing about another's).
+ */
+export function fillKey(target: Target, id: string): string {
+  return target.credential === undefined ? id : `${id} ${target.credential}`;
 }
 
 /** The names a listener on `host` can be reached by, for {@linkcode SelfAddress}. */

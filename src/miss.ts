@@ -14,7 +14,7 @@ import type { ResponseMeta } from "./cache/meta.ts";
 import { rangeId } from "./cache/cache.ts";
 import { requestDirectives, staleIfError, storability, storedHeaders } from "./cache/policy.ts";
 import type { ProxyContext } from "./context.ts";
-import type { Target } from "./decide.ts";
+import { fillKey, type Target } from "./decide.ts";
 import { errorLine, ProxyError } from "./errors.ts";
 import { endToEndFields } from "./headers.ts";
 import type { OriginResponse } from "./origin/client.ts";
@@ -64,7 +64,7 @@ export async function miss(
     await relay(ex, await forward(proxy, ex, req, target.origin, target.path), `hoard; fwd=${fwd}`);
     return;
   }
-  const { fill, leader } = cache.fills.join(id);
+  const { fill, leader } = cache.fills.join(fillKey(target, id));
   if (!leader) return follow(proxy, ex, req, target, fill, fwd);
   cache.counters.misses++;
   proxy.report.missed(target.origin.host);
@@ -177,6 +177,7 @@ function startStoring(
     status,
     reason,
     headers: storedHeaders(fields),
+    ...(st.credentialed ? { credentialed: true } : {}),
     policy: st.policy.toObject(),
     storedAt: now,
   };

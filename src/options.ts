@@ -8,6 +8,9 @@ import type { HostMapping } from "./origin/host_map.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import type { Presets, Rule } from "./rules.ts";
 
+/** Who a hoard's clients are (see `ProxyOptions.tenancy`). */
+export type Tenancy = "single" | "shared";
+
 /** Options of {@linkcode startProxy}; every field is optional. */
 export interface ProxyOptions {
   /** Address to listen on. Anything but loopback exposes the proxy to the network. @default {"127.0.0.1"} */
@@ -53,6 +56,17 @@ export interface ProxyOptions {
   rules?: Rule[];
   /** Which built-in rule presets are on. @default {{ artifacts: true, signedUrls: true }} */
   presets?: Presets;
+  /**
+   * Who the clients are, for responses a rule stored although their request
+   * carried Authorization (image blobs and manifests, private tarballs).
+   * `"single"`: one party (a CI job, one team's runners): every client is
+   * served them. `"shared"`: clients who must not see each other's private
+   * artifacts: such a response is served to a request only after the origin
+   * accepted that request's own credentials for it (a conditional request
+   * per use), never to a request without credentials, never while the origin
+   * cannot be asked. @default {"single"}
+   */
+  tenancy?: Tenancy;
   /** Client networks (CIDR) allowed to use the proxy; others get 403. @default {all} */
   allowClients?: string[];
   /** `user:pass` every request must carry as Proxy-Authorization (Basic); others get 407. */
@@ -121,6 +135,7 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     offline: o.offline ?? false,
     rules: o.rules ?? [],
     presets: o.presets ?? {},
+    tenancy: o.tenancy ?? "single",
     caDir: o.caDir ?? `${cacheDir}/ca`,
     caCertFile: o.caCertFile,
     caKeyFile: o.caKeyFile,

@@ -12,7 +12,7 @@ import { refreshed, revalidationFields, staleIfError } from "./cache/policy.ts";
 import { restorePolicy } from "./cache/semantics.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import type { ProxyContext } from "./context.ts";
-import type { Target } from "./decide.ts";
+import { fillKey, type Target } from "./decide.ts";
 import { hit } from "./hit.ts";
 import { follow, lead, miss, storeDetached } from "./miss.ts";
 import { oneLine, ProxyError } from "./errors.ts";
@@ -31,7 +31,7 @@ export async function revalidate(
   why: "stale" | "request",
 ): Promise<void> {
   const cache = proxy.cache;
-  const { fill, leader } = cache.fills.join(entry.id);
+  const { fill, leader } = cache.fills.join(fillKey(target, entry.id));
   // Someone is already asking the origin about this entry: wait for its answer.
   if (!leader) return follow(proxy, ex, req, target, fill, why);
   cache.counters.revalidations++;
@@ -93,6 +93,14 @@ function staleOk(proxy: ProxyContext, target: Target, entry: ResponseMeta): bool
 }
 
 /**
+ * Whether `entry` may be served without the origin's word on this client:
+ * not one stored for other credentials, with tenancy "shared".
+ */
+export function servableUnchecked(proxy: ProxyContext, entry: ResponseMeta): boolean {
+  return !(entry.credentialed && proxy.options.tenancy === "shared");
+}
+
+/**
  * Serves a stored entry in place of an origin that failed with `status`
  * (stale-if-error); `fwd` says why the origin was asked (the entry was stale,
  * or the client asked for revalidation).
@@ -105,6 +113,13 @@ export async function serveStale(
   status: number,
   fwd: "stale" | "request" = "stale",
 ): Promise<void> {
+  if (!servableUnchecked(proxy, entry)) {
+    throw new ProxyError(
+      502,
+      "destination_unavailable",
+      `origin failed with ${status}; the stored ${entry.key} is for other credentials`,
+    );
+  }
   proxy.cache.counters.staleServed++;
   const age = restorePolicy(entry.policy, Date.now()).age();
   const cacheStatus = `hoard; fwd=${fwd}; fwd-status=${status}; detail=stale-if-error`;
@@ -128,7 +143,7 @@ export function refreshInBackground(
   entry: ResponseMeta,
 ): void {
   const cache = proxy.cache;
-  const { fill, leader } = cache.fills.join(entry.id);
+  const { fill, leader } = cache.fills.join(fillKey(target, entry.id));
   if (!leader) return;
   cache.counters.revalidations++;
   cache.track((async () => {

@@ -1,8 +1,9 @@
 /**
  * Rules: what hoard knows about URLs that HTTP headers do not say. Immutable
- * artifacts (a published tarball never changes) are fresh forever whatever
- * their Cache-Control; package indexes get a short freshness and are then
- * revalidated; signed URLs keep their signature out of the cache key.
+ * artifacts (a published tarball never changes, an image blob is named by its
+ * digest) are fresh forever whatever their Cache-Control; package indexes get
+ * a short freshness and are then revalidated; signed URLs keep their
+ * signature out of the cache key.
  *
  * Every rule that matches a request applies, in order: built-in presets
  * first, then the user's rules, so a user rule overrides a preset.
@@ -28,7 +29,10 @@ export interface Rule {
   name?: string;
   /** Which requests it applies to. */
   match: RuleMatch;
-  /** `"forever"`: a 200 response is stored and fresh forever, whatever its Cache-Control. */
+  /**
+   * `"forever"`: a 200 response is stored and fresh forever, whatever its
+   * Cache-Control, also when the request carries Authorization (as `public`).
+   */
   fresh?: "forever";
   /** Freshness lifetime in seconds, replacing the origin's; revalidated after it. */
   ttl?: number;
@@ -36,6 +40,19 @@ export interface Rule {
   cache?: boolean;
   /** Query parameters (names, `*` globs, any case) left out of the cache key. */
   ignoreQuery?: string[];
+  /**
+   * `true`: responses are stored also when the request carries Authorization,
+   * as if the origin had said `Cache-Control: public` (its `private` or
+   * `no-store` still win). Who else is served them is the `tenancy` option's
+   * say (README, "Credentials").
+   */
+  public?: boolean;
+  /**
+   * Status codes stored although HTTP alone would not let a cache store them
+   * (a registry's 401 that only names its auth scheme, so that a pull still
+   * starts while the registry is down).
+   */
+  statuses?: number[];
 }
 
 /** What the rules say about one request. */
@@ -50,6 +67,10 @@ export interface RuleDecision {
   cache: boolean;
   /** Query parameter patterns left out of the key. */
   ignoreQuery: string[];
+  /** Responses to requests with Authorization may be stored. */
+  public: boolean;
+  /** Status codes stored besides HTTP's. */
+  statuses: number[];
 }
 
 /** Immutable artifacts of the common package managers: stored and fresh forever. */
@@ -67,7 +88,6 @@ export const ARTIFACT_PRESETS: readonly Rule[] = [
   { name: "apt by-hash", match: { path: "/**/by-hash/**" }, fresh: "forever" },
   { name: "go module zip", match: { path: "/**/@v/*.zip" }, fresh: "forever" },
   { name: "go module mod", match: { path: "/**/@v/*.mod" }, fresh: "forever" },
-  { name: "oci blob", match: { path: "/v2/**/blobs/sha256:*" }, fresh: "forever" },
   // A Maven repository refuses to redeploy a release. Maven sends `Cache-Control: no-cache`
   // with every request, so only a rule keeps its jars and POMs from being fetched again on
   // every build. Snapshots are left to the "maven snapshot" rule below.
@@ -119,6 +139,46 @@ export const METADATA_PRESETS: readonly Rule[] = [
   { name: "maven snapshot", match: { path: "/**/*-SNAPSHOT.*" }, ttl: 60 },
 ];
 
+/**
+ * Container registries (the OCI distribution API). Blobs and manifests named
+ * by digest are content-addressed: fresh forever. A manifest named by tag
+ * changes when the tag moves: stored, but asked about again every time (the
+ * registry's ETag is the digest, so that is a 304). The version check `GET
+ * /v2/` every pull starts with is answered 401 with the auth scheme to
+ * anonymous clients: stored, so that a pull starts while the registry is
+ * down. Registries want credentials for most of these, so they are stored
+ * although the requests carry Authorization (see `Rule.public`). The digest
+ * rules come after the tag rule: they win.
+ */
+export const CONTAINER_PRESETS: readonly Rule[] = [
+  { name: "oci version check", match: { path: "/v2/" }, ttl: 0, statuses: [401] },
+  { name: "oci manifest", match: { path: "/v2/**/manifests/*" }, ttl: 0, public: true },
+  {
+    name: "oci manifest by digest",
+    match: { path: "/v2/**/manifests/sha256:*" },
+    fresh: "forever",
+  },
+  // Registries on object storage answer a blob with a redirect to a signed
+  // URL: the redirect is stored (as a stand-in while the registry is down;
+  // its expired signature is not part of the key it leads to) and asked
+  // about again every time; what it leads to is the layout's blob below.
+  {
+    name: "oci blob",
+    match: { path: "/v2/**/blobs/sha256:*" },
+    fresh: "forever",
+    public: true,
+    statuses: [307],
+  },
+  // The distribution registry's storage layout, where those redirects lead:
+  // the path names the content, so every query parameter is a signature.
+  {
+    name: "oci blob in storage",
+    match: { path: "/**/docker/registry/v2/blobs/sha256/*/*/data" },
+    fresh: "forever",
+    ignoreQuery: ["*"],
+  },
+];
+
 /** Signatures of pre-signed storage URLs: never part of the cache key. */
 export const SIGNED_URL_PRESETS: readonly Rule[] = [
   {
@@ -140,7 +200,7 @@ export const SIGNED_URL_PRESETS: readonly Rule[] = [
 
 /** Which built-in presets are on. */
 export interface Presets {
-  /** Immutable artifacts and package metadata. @default {true} */
+  /** Immutable artifacts, package metadata and container registries. @default {true} */
   artifacts?: boolean;
   /** Query parameters of signed URLs out of the key. @default {true} */
   signedUrls?: boolean;
@@ -165,7 +225,9 @@ export class Rules {
   /** @param rules user rules, applied after the presets that are on. */
   constructor(rules: readonly Rule[] = [], presets: Presets = {}) {
     const all = [
-      ...(presets.artifacts === false ? [] : [...ARTIFACT_PRESETS, ...METADATA_PRESETS]),
+      ...(presets.artifacts === false
+        ? []
+        : [...ARTIFACT_PRESETS, ...METADATA_PRESETS, ...CONTAINER_PRESETS]),
       ...(presets.signedUrls === false ? [] : SIGNED_URL_PRESETS),
       ...rules,
     ];
@@ -230,7 +292,14 @@ interface MatchingRules {
  * `applying[k]` is "1".
  */
 function decideBy(rules: readonly CompiledRule[], applying: string): RuleDecision {
-  const d: RuleDecision = { names: [], forever: false, cache: true, ignoreQuery: [] };
+  const d: RuleDecision = {
+    names: [],
+    forever: false,
+    cache: true,
+    ignoreQuery: [],
+    public: false,
+    statuses: [],
+  };
   let k = 0;
   for (const { rule, header } of rules) {
     if (header !== undefined && applying[k++] !== "1") continue;
@@ -245,6 +314,8 @@ function decideBy(rules: readonly CompiledRule[], applying: string): RuleDecisio
     }
     if (rule.cache !== undefined) d.cache = rule.cache;
     if (rule.ignoreQuery !== undefined) d.ignoreQuery.push(...rule.ignoreQuery);
+    if (rule.public !== undefined) d.public = rule.public;
+    if (rule.statuses !== undefined) d.statuses.push(...rule.statuses);
   }
   return d;
 }

@@ -118,6 +118,8 @@ Deno.test("parseCommandLine: CI flags land in the options", () => {
     "hoard.jsonc",
     "--ca-dir",
     "ca",
+    "--tenancy",
+    "shared",
   ]);
   assert.deepEqual(c, {
     kind: "serve",
@@ -131,6 +133,7 @@ Deno.test("parseCommandLine: CI flags land in the options", () => {
       upstreamProxy: "http://u:p@proxy.test:3128",
       useEnvProxy: true,
       caDir: "ca",
+      tenancy: "shared",
     },
   });
 });
@@ -171,6 +174,8 @@ const BAD_CI: [string[], RegExp][] = [
   [["--format", "sh"], /--format is not an option of hoard serve/],
   [["env", "--format", "xml"], /--format: expected one of sh, fish, github, json/],
   [["env", "--offline"], /--offline is not an option of hoard env/],
+  [["--tenancy", "multi"], /--tenancy: expected single or shared, got "multi"/],
+  [["env", "--tenancy", "shared"], /--tenancy is not an option of hoard env/],
   [["ca", "--max-size", "1G"], /--max-size is not an option of hoard ca/],
 ];
 

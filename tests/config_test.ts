@@ -37,6 +37,8 @@ Deno.test("plain JSON: rules and presets as written", () => {
       { match: { path: "/index/**", header: { accept: "application/json*" } }, ttl: 120 },
       { match: { host: "storage.example.net" }, ignoreQuery: ["token", "X-Sig-*"] },
       { match: {}, ttl: 0.5 },
+      { match: { path: "/private/**" }, ttl: 60, public: true },
+      { match: { path: "/v2/" }, statuses: [401] },
     ],
   };
   assert.deepEqual(parseConfig(JSON.stringify(config), FILE), config);
@@ -137,6 +139,9 @@ Deno.test("each mistake names the file and the key", () => {
   refused('{"rules": [{"match": {}, "ignoreQuery": ["x", 1]}]}', "rules[0].ignoreQuery", /list/);
   refused('{"rules": [{"match": {}, "ignoreQuery": [""]}]}', "rules[0].ignoreQuery", /list/);
   refused('{"rules": [{"match": {}, "name": 3, "ttl": 1}]}', "rules[0].name", /string/);
+  refused('{"rules": [{"match": {}, "public": "yes"}]}', "rules[0].public", /true or false/);
+  refused('{"rules": [{"match": {}, "statuses": 401}]}', "rules[0].statuses", /status codes/);
+  refused('{"rules": [{"match": {}, "statuses": [401, 99]}]}', "rules[0].statuses", /200 to 599/);
   refused(
     '{"rules": [{"match": {}, "ttl": 1, "forever": true}]}',
     "rules[0].forever",
@@ -165,7 +170,7 @@ Deno.test("loadConfig reads a file; a missing one is a ConfigError naming it", a
       assert.ok(err instanceof ConfigError);
       assert.equal(
         err.message,
-        `${path}: rules[0]: does nothing: give fresh, ttl, cache or ignoreQuery`,
+        `${path}: rules[0]: does nothing: give fresh, ttl, cache, ignoreQuery, public or statuses`,
       );
       return true;
     });

@@ -56,8 +56,6 @@ Deno.test("artifact presets: each package manager's immutable files are fresh fo
     ["/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/abc123", "apt by-hash"],
     ["/code.example.test/pkg/errors/@v/v0.9.1.zip", "go module zip"],
     ["/code.example.test/pkg/errors/@v/v0.9.1.mod", "go module mod"],
-    ["/v2/library/alpine/blobs/sha256:0123abcd", "oci blob"],
-    ["/v2/org/team/img/blobs/sha256:0123abcd", "oci blob"],
     ["/maven2/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9.jar", "maven jar"],
     ["/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9-sources.jar", "maven jar"],
     ["/maven2/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9.pom", "maven pom"],
@@ -140,6 +138,44 @@ Deno.test("a Maven -SNAPSHOT file is revalidated, not fresh forever like a relea
   }
 });
 
+Deno.test("container presets: by digest forever, by tag always revalidated, the version check's 401 stored", () => {
+  for (
+    const [path, rule] of [
+      ["/v2/library/alpine/blobs/sha256:0123abcd", "oci blob"],
+      ["/v2/org/team/img/blobs/sha256:0123abcd", "oci blob"],
+      ["/v2/team/app/manifests/sha256:0123abcd", "oci manifest by digest"],
+    ]
+  ) {
+    const d = decide(path!);
+    assert.deepEqual(named(d), rule === "oci blob" ? [rule] : ["oci manifest", rule], path);
+    assert.equal(d.forever, true, path);
+    assert.equal(d.ttl, undefined, path);
+  }
+  // A tag moves: stored despite Authorization, but never fresh.
+  for (const path of ["/v2/team/app/manifests/1.0", "/v2/org/team/img/manifests/latest"]) {
+    const d = decide(path);
+    assert.deepEqual(named(d), ["oci manifest"], path);
+    assert.equal(d.forever, false, path);
+    assert.equal(d.ttl, 0, path);
+    assert.equal(d.public, true, path);
+  }
+  // Where registries on object storage redirect blobs to: any query is a signature.
+  const stored = decide("/registry-v2/docker/registry/v2/blobs/sha256/01/0123/data?verify=9");
+  assert.deepEqual(named(stored), ["oci blob in storage"]);
+  assert.equal(stored.forever, true);
+  assert.equal(keyPath("/x/data?verify=9&a=b", stored.ignoreQuery), "/x/data");
+  // The redirect a registry answers with is stored too (then always revalidated).
+  assert.deepEqual(decide("/v2/a/blobs/sha256:01").statuses, [307]);
+  const check = decide("/v2/");
+  assert.deepEqual(named(check), ["oci version check"]);
+  assert.equal(check.ttl, 0);
+  assert.deepEqual(check.statuses, [401]);
+  assert.equal(check.public, false);
+  // Off with the other artifact presets.
+  const off = new Rules([], { artifacts: false }).decide("h", "/v2/a/blobs/sha256:01", NONE);
+  assert.equal(off.forever, false);
+});
+
 Deno.test("paths that look close to a preset but are not artifacts match nothing", () => {
   for (
     const path of [
@@ -154,8 +190,9 @@ Deno.test("paths that look close to a preset but are not artifacts match nothing
       "/api/v1/crates/serde/download", // one segment short
       "/code.example.test/pkg/errors/@v/v0.9.1.info",
       "/code.example.test/pkg/errors/@v/sub/v0.9.1.zip",
-      "/v2/library/alpine/manifests/latest",
       "/v2/library/alpine/blobs/md5:0123",
+      "/v2/library/alpine/tags/list",
+      "/v2",
       "/dists/InRelease.bak",
       "/notsimple/requests/",
       "/debian/by-hashes/SHA256/abc",
@@ -276,6 +313,8 @@ Deno.test("presets can be turned off one by one", () => {
     forever: false,
     cache: true,
     ignoreQuery: [],
+    public: false,
+    statuses: [],
   });
   // User rules still apply with every preset off, and their ignoreQuery adds up.
   const user: Rule[] = [

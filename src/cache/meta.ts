@@ -28,6 +28,12 @@ export interface ResponseMeta {
   reason: string;
   /** Stored response fields, in order. */
   headers: [string, string][];
+  /**
+   * Stored from a request with Authorization because a rule, not the origin,
+   * said it may be shared: with `tenancy: "shared"`, served to a request
+   * only once the origin accepted that request's own credentials.
+   */
+  credentialed?: true;
   /** `npm:http-cache-semantics` policy, for freshness. */
   policy: PolicyObject;
   /** When it was stored (ms since the epoch). */

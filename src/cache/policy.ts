@@ -30,6 +30,16 @@
  * - Rules (src/rules.ts) may override freshness: an immutable artifact's 200
  *   is stored and fresh forever whatever either side's Cache-Control says; a
  *   `ttl` replaces the origin's lifetime (storability rules still apply).
+ * - Rules may let a response to a request with Authorization be stored
+ *   (`fresh: "forever"`, `public`), which RFC 9111 §3.5 allows a shared
+ *   cache only when the origin says `public`, `s-maxage` or
+ *   `must-revalidate`. Such an entry is marked `credentialed`, and so is one
+ *   stored from a signed URL whose signature rules keep out of the key: a
+ *   hoard with `tenancy: "shared"` serves it to a request only once the
+ *   origin accepted that request's own credentials for it (src/check.ts).
+ * - Rules may name status codes to store that the library does not
+ *   understand (a registry's 401 challenge): they are stored and aged as a
+ *   200 would be.
  *
  * @module
  */
@@ -71,16 +81,25 @@ export interface CacheRequest {
   key: string;
   /** Request fields. */
   fields: FieldList;
-  /** What rules say about freshness, when one matched. */
-  override?: FreshnessOverride;
+  /** What rules say about storing and freshness, when one matched. */
+  override?: RuleOverride;
+  /**
+   * The URL carried query parameters that rules keep out of the key — a
+   * signature: credentials in the URL, like Authorization in a field.
+   */
+  signed?: boolean;
 }
 
-/** A rule's say on freshness. */
-export interface FreshnessOverride {
-  /** A 200 is stored and fresh forever. */
+/** The rules' say on storing and freshness. */
+export interface RuleOverride {
+  /** A 200 is stored (also for a request with Authorization) and fresh forever. */
   forever: boolean;
   /** Lifetime in seconds, replacing the origin's. */
   ttl?: number;
+  /** Stored also for a request with Authorization, as if the origin had said `public`. */
+  public?: boolean;
+  /** Status codes stored although HTTP alone would not store them. */
+  statuses?: readonly number[];
 }
 
 /** The lifetime given to forever-fresh artifacts (ten years: any longer is the same). */
@@ -134,9 +153,14 @@ export function requestDirectives(fields: FieldList): RequestDirectives {
   };
 }
 
-/** Why a response is or is not stored. */
+/**
+ * Why a response is or is not stored. `credentialed`: the request carried
+ * Authorization and only a rule, not the origin, let a cache share the
+ * response (RFC 9111 §3.5); or its URL carried a signature that rules keep
+ * out of the key, so any URL with the same path would find it.
+ */
 export type Storability =
-  | { storable: true; policy: Policy }
+  | { storable: true; policy: Policy; credentialed: boolean }
   | { storable: false; reason: string };
 
 /**
@@ -164,18 +188,37 @@ export function storability(
     return { storable: false, reason: "vary *" };
   }
   const res = semanticResponse(status, fields, now);
-  const forever = req.override?.forever === true && status === 200;
-  if (forever) {
+  const o = req.override;
+  const authorized = req.fields.has("authorization");
+  const originShares = sharesAuthorized(res.headers["cache-control"]);
+  if (o?.forever === true && status === 200) {
     // An immutable artifact: its own Cache-Control does not matter.
     res.headers["cache-control"] = `public, max-age=${FOREVER_SECONDS}`;
     delete res.headers["expires"];
     delete res.headers["pragma"];
+  } else if (o?.public === true && authorized && !originShares) {
+    const cc = res.headers["cache-control"];
+    res.headers["cache-control"] = cc === undefined || cc === "" ? "public" : `${cc}, public`;
   }
+  if (o?.statuses?.includes(status)) res.status = 200;
   const policy = newPolicy(semanticRequest(req), res, now);
   if (!policy.storable()) {
     return { storable: false, reason: notStorableReason(req, status, fields) };
   }
-  return { storable: true, policy };
+  return {
+    storable: true,
+    policy,
+    credentialed: (authorized && !originShares) || req.signed === true,
+  };
+}
+
+/**
+ * Whether the origin's Cache-Control (lower-cased) lets a shared cache reuse
+ * a response to a request with Authorization for others (RFC 9111 §3.5).
+ */
+function sharesAuthorized(cc: string | undefined): boolean {
+  const d = parseDirectives(cc);
+  return d.has("public") || d.has("s-maxage") || d.has("must-revalidate");
 }
 
 /** What to do with a request that found `stored` in the cache. */

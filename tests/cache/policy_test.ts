@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  type CacheRequest,
   forbidsStale,
   type Freshness,
   freshness,
@@ -9,6 +10,8 @@ import {
   type RequestDirectives,
   requestDirectives,
   revalidationFields,
+  type RuleOverride,
+  staleIfError,
   storability,
   storedHeaders,
 } from "../../src/cache/policy.ts";
@@ -957,4 +960,90 @@ Deno.test("refreshed: with the client's own validators, only a 304 that selects 
     refreshed(request(), lm, fields(["Last-Modified", httpDate(-500)]), true, at(10)),
     undefined,
   );
+});
+
+// ---------------------------------------------------------------------------
+// Rules that store responses to requests with Authorization, and statuses
+// HTTP alone would not store (container registries).
+// ---------------------------------------------------------------------------
+
+const AUTH: readonly [string, string] = ["Authorization", "Basic Y2k6czNjcmV0"];
+/** What docker-registry sends with a blob: max-age, but not `public`. */
+const BLOB: Lines = [
+  ["Cache-Control", "max-age=31536000"],
+  ["ETag", '"sha256:0123"'],
+  ["Docker-Content-Digest", "sha256:0123"],
+  DATE,
+];
+
+/** A request with Authorization under `override`. */
+const ruled = (override: RuleOverride, lines: Lines = [AUTH]): CacheRequest => ({
+  ...request(lines),
+  override,
+});
+
+Deno.test("storability: a response to a request with Authorization needs the origin's public, or a rule", () => {
+  // RFC 9111 §3.5: a shared cache stores it only when the origin says so.
+  assert.deepEqual(storability(request([AUTH]), 200, fields(...BLOB), T0), {
+    storable: false,
+    reason: "authorization",
+  });
+  for (const cc of ["public, max-age=60", "s-maxage=60", "max-age=60, must-revalidate"]) {
+    const st = storability(request([AUTH]), 200, fields([CC, cc], DATE), T0);
+    assert.ok(st.storable, cc);
+    // The origin shares it: not marked, every client may be served it.
+    assert.equal(st.credentialed, false, cc);
+  }
+  // A forever rule (an image blob) or `public` (a manifest by tag) stores it, marked.
+  for (const o of [{ forever: true }, { forever: false, ttl: 0, public: true }]) {
+    const st = storability(ruled(o), 200, fields(...BLOB), T0);
+    assert.ok(st.storable, JSON.stringify(o));
+    assert.equal(st.credentialed, true, JSON.stringify(o));
+  }
+  // Without Authorization nothing is marked.
+  const anonymous = storability(ruled({ forever: true }, []), 200, fields(...BLOB), T0);
+  assert.ok(anonymous.storable && !anonymous.credentialed);
+});
+
+Deno.test("storability: `public` from a rule does not beat the origin's private or no-store", () => {
+  const o: RuleOverride = { forever: false, public: true };
+  assert.deepEqual(storability(ruled(o), 200, fields([CC, "private, max-age=60"]), T0), {
+    storable: false,
+    reason: "private",
+  });
+  assert.deepEqual(storability(ruled(o), 200, fields([CC, "no-store"]), T0), {
+    storable: false,
+    reason: "no-store",
+  });
+  // A 404 is stored under `public` too (cacheable by default), marked: a tag that went away.
+  const gone = storability(ruled(o), 404, fields(DATE), T0);
+  assert.ok(gone.storable && gone.credentialed);
+});
+
+Deno.test("storability: a rule's statuses store a registry's 401 challenge, and only those", () => {
+  const challenge = fields(["WWW-Authenticate", 'Basic realm="registry"'], DATE);
+  assert.deepEqual(storability(request(), 401, challenge, T0), {
+    storable: false,
+    reason: "status 401",
+  });
+  const o: RuleOverride = { forever: false, ttl: 0, statuses: [401] };
+  const st = storability(ruled(o, []), 401, challenge, T0);
+  assert.ok(st.storable);
+  assert.equal(st.credentialed, false);
+  // Always asked about again (ttl 0), and a stand-in while the registry is down.
+  const stored = store(ruled(o, []), 401, [["WWW-Authenticate", 'Basic realm="registry"'], DATE]);
+  assert.deepEqual(freshness(ruled(o, []), stored, at(1)), stale(1));
+  assert.equal(staleIfError(ruled(o, []), stored, at(3600), 86400), true);
+  // A 401 to a request with credentials (wrong ones) is not stored: it is not shareable.
+  assert.deepEqual(storability(ruled(o), 401, challenge, T0), {
+    storable: false,
+    reason: "authorization",
+  });
+  // Statuses the rule does not name stay unstored.
+  assert.equal(storability(ruled(o, []), 403, challenge, T0).storable, false);
+});
+
+Deno.test("storability: a response to a signed URL (signature out of the key) is marked", () => {
+  const st = storability({ ...request(), signed: true }, 200, fields(...BLOB), T0);
+  assert.ok(st.storable && st.credentialed);
 });
