@@ -7,7 +7,6 @@
 
 import { errorLine } from "./errors.ts";
 import type { CacheCounters } from "./cache/cache.ts";
-import { formatBytes } from "./cache/cache.ts";
 
 /** Hosts and offline misses kept. */
 const MAX_LISTED = 1000;
@@ -140,6 +139,17 @@ export interface Summary {
   topMissedHosts: { host: string; misses: number }[];
   /** URLs requested offline that were not in the cache: what to warm. */
   offlineMisses: string[];
+}
+
+/** Bytes for people: 1.5 GiB, 300 KiB. */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }
 
 /** The summary as lines for a log. */

@@ -614,17 +614,6 @@ async function verifyFile(file: Deno.FsFile, entry: ResponseMeta): Promise<boole
   return size === entry.size && hash.digest("hex") === entry.sha256;
 }
 
-/** Bytes for people: 1.5 GiB, 300 KiB. */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}
-
 /** Bytes a metadata file takes (as Store.writeMeta writes it). */
 function metaBytes(meta: Meta): number {
   return new TextEncoder().encode(serializeMeta(meta)).length;
