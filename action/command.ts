@@ -29,7 +29,14 @@ export async function hoardCommand(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<HoardCommand> {
   if (version !== "") return [await releaseBinary(version, env)];
-  return [denoPath(), "run", ...PERMISSIONS, join(checkoutRoot(), "mod.ts")];
+  const deno = denoPath();
+  const mod = join(checkoutRoot(), "mod.ts");
+  // hoard's npm dependencies are fetched now, so the start-up timeout measures hoard alone.
+  const cached = spawnSync(deno, ["cache", mod], { encoding: "utf8", env, timeout: 300_000 });
+  if (cached.status !== 0) {
+    throw new Error(`deno cache failed: ${cached.error?.message ?? cached.stderr}`);
+  }
+  return [deno, "run", ...PERMISSIONS, mod];
 }
 
 /**
