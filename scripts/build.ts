@@ -71,9 +71,11 @@ export async function bundleAction(out: string = ACTION_BUNDLE): Promise<number>
   const r = await deno(["bundle", "--platform", "deno", "--quiet", "-o", out, "action/index.ts"]);
   if (r.code !== 0) return r.code;
   const path = out.startsWith("/") ? out : `${root}${out}`;
+  // Anchored at a comment or a quote and at "../": a scan from every position of
+  // a long line (the base64 of a wasm module) took 20 s.
   const text = (await Deno.readTextFile(path)).replace(
-    /(?:\.\.\/)*[^\s"']*\/npm\/[^/\s"']+\/((?:@[^/\s"']+\/)?[^/@\s"']+)\/([^/\s"']+)\/([^\s"']*)/g,
-    "npm:$1@$2/$3",
+    /(^\/\/ |")(?:\.\.\/)+[^\s"']*?\/npm\/[^/\s"']+\/((?:@[^/\s"']+\/)?[^/@\s"']+)\/([^/\s"']+)\/([^\s"']*)/gm,
+    "$1npm:$2@$3/$4",
   );
   await Deno.writeTextFile(path, text);
   return 0;
