@@ -6,9 +6,15 @@
  * @module
  */
 
-import { main } from "./main.ts";
+import * as core from "@actions/core";
+import { main, message } from "./main.ts";
 import { post } from "./post.ts";
 import { isPost } from "./state.ts";
 
-if (isPost()) await post();
-else await main();
+try {
+  if (isPost()) await post();
+  else await main();
+} catch (err) {
+  // Both steps warn instead of failing the job; this is the last line of that.
+  core.warning(`hoard: ${message(err)}`);
+}

@@ -19,10 +19,10 @@ import { markPostNext, saveMainState } from "./state.ts";
 
 /** Runs the main step; never throws. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  markPostNext();
-  core.setOutput("proxy", "");
   let running: RunningHoard | undefined;
   try {
+    markPostNext();
+    core.setOutput("proxy", "");
     const inputs = readInputs(env);
     if (inputs.mode === "stop") {
       core.notice(

@@ -69931,10 +69931,10 @@ function readMainState() {
 
 // action/main.ts
 async function main(env = process.env) {
-  markPostNext();
-  setOutput("proxy", "");
   let running;
   try {
+    markPostNext();
+    setOutput("proxy", "");
     const inputs = readInputs(env);
     if (inputs.mode === "stop") {
       notice("hoard: mode: stop is no longer needed and does nothing: the step that starts hoard stops it, reports and saves the cache in its post step");
@@ -70241,7 +70241,11 @@ async function save(state3, summary2, env) {
 }
 
 // action/index.ts
-if (isPost()) await post();
-else await main();
+try {
+  if (isPost()) await post();
+  else await main();
+} catch (err) {
+  warning(`hoard: ${message(err)}`);
+}
 /*! formdata-polyfill. MIT License. Jimmy Wärting <https://jimmy.warting.se/opensource> */
 /*! ws. MIT License. Einar Otto Stangvik <einaros@gmail.com> */
