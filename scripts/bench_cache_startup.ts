@@ -22,7 +22,8 @@
 
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
-import { Cache, formatBytes } from "../src/cache/cache.ts";
+import { Cache } from "../src/cache/cache.ts";
+import { formatBytes } from "../src/report.ts";
 import { storeId } from "../src/cache/key.ts";
 import type { ResponseMeta } from "../src/cache/meta.ts";
 import { newPolicy } from "../src/cache/semantics.ts";

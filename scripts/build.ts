@@ -1,7 +1,9 @@
 #!/usr/bin/env -S deno run --allow-run --allow-read --allow-write --allow-env
 /**
  * Builds what users download: `dist/hoard.js` (`deno bundle`, works offline)
- * and `dist/hoard` (`deno compile`, one executable; `--target` for others).
+ * and `dist/hoard` (`deno compile`, one executable; `--target` for others);
+ * and the GitHub Action's one committed file, `action/dist/index.mjs`
+ * (`deno bundle` of `action/index.ts` with the Actions toolkit, run by node).
  *
  * `deno compile` takes a small runtime (denort) from the internet. Where that
  * cannot be reached, point `DENORT_BIN` at a denort binary for the target;
@@ -9,6 +11,7 @@
  *
  * Usage:
  *   deno task bundle
+ *   deno task action:build
  *   deno task compile [--target x86_64-unknown-linux-gnu|aarch64-unknown-linux-gnu|
  *                      x86_64-apple-darwin|aarch64-apple-darwin|x86_64-pc-windows-msvc]
  *
@@ -55,6 +58,29 @@ export async function bundle(): Promise<number> {
   return r.code;
 }
 
+/** Where the action's bundle is committed. */
+export const ACTION_BUNDLE = "action/dist/index.mjs";
+
+/**
+ * Bundles the GitHub Action to `out` (absolute, or relative to the repository root): the
+ * same bytes on every machine, so a test can tell a stale committed bundle.
+ * The bundler names each module by its file, with the path of the machine's
+ * npm cache in it: those names become `npm:name@version/file`.
+ */
+export async function bundleAction(out: string = ACTION_BUNDLE): Promise<number> {
+  const r = await deno(["bundle", "--platform", "deno", "--quiet", "-o", out, "action/index.ts"]);
+  if (r.code !== 0) return r.code;
+  const path = out.startsWith("/") ? out : `${root}${out}`;
+  // Anchored at a comment or a quote and at "../": a scan from every position of
+  // a long line (the base64 of a wasm module) took 20 s.
+  const text = (await Deno.readTextFile(path)).replace(
+    /(^\/\/ |")(?:\.\.\/)+[^\s"']*?\/npm\/[^/\s"']+\/((?:@[^/\s"']+\/)?[^/@\s"']+)\/([^/\s"']+)\/([^\s"']*)/gm,
+    "$1npm:$2@$3/$4",
+  );
+  await Deno.writeTextFile(path, text);
+  return 0;
+}
+
 /** `deno compile` to dist/hoard (or dist/hoard-TARGET). */
 export async function compile(target?: string): Promise<number> {
   if (target !== undefined && !TARGETS.includes(target)) {
@@ -89,7 +115,8 @@ if (import.meta.main) {
   });
   const what = positionals[0];
   if (what === "bundle") Deno.exit(await bundle());
+  if (what === "action") Deno.exit(await bundleAction());
   if (what === "compile") Deno.exit(await compile(values.target));
-  console.error("usage: deno run -A scripts/build.ts bundle | compile [--target TARGET]");
+  console.error("usage: deno run -A scripts/build.ts bundle | action | compile [--target TARGET]");
   Deno.exit(2);
 }

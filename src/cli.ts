@@ -25,8 +25,8 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { parseProxyUrl } from "./origin/upstream.ts";
 import { parseHostMapping } from "./origin/host_map.ts";
 import { isLoopbackHost, parseCidr } from "./access.ts";
-import { Cache, formatBytes } from "./cache/cache.ts";
-import { readRunStats, summaryText } from "./report.ts";
+import { Cache } from "./cache/cache.ts";
+import { formatBytes, readRunStats, summaryText } from "./report.ts";
 import { defaultCacheDir } from "./options.ts";
 import { Logger } from "./log.ts";
 import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
@@ -41,7 +41,9 @@ Usage: hoard [serve] [options]        run the proxy
                                       CLIENTS: npm,pip,cargo,go,maven,...)
        hoard ca [--pem]               print the CA certificate's path (or PEM)
        hoard stats                    entries, bytes and the last run's counters
-       hoard prune --max-size SIZE    evict least recently used entries down to SIZE
+       hoard prune [--max-size SIZE] [--unused-for DURATION]
+                                      evict least recently used entries down to
+                                      SIZE; drop those no run used for DURATION
   env and ca take --host, --port, --cache-dir, --ca-dir, --ca-cert, --ca-key as
   serve does, so that all three agree; stats and prune take --cache-dir.
 
@@ -120,7 +122,7 @@ export type Command =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "serve"; options: ProxyOptions; upstreamCaFiles: string[]; configFile?: string }
-  | { kind: "prune"; cacheDir?: string; maxSize: number }
+  | { kind: "prune"; cacheDir?: string; maxSize?: number; unusedFor?: number }
   | { kind: "stats"; cacheDir?: string }
   | { kind: "ca"; ca: CaSource; pem: boolean }
   | {
@@ -136,7 +138,7 @@ export type Command =
 const CA_FLAGS = ["host", "port", "cache-dir", "ca-dir", "ca-cert", "ca-key"];
 // The flags of each command but serve, which takes all the others.
 const COMMAND_FLAGS: Record<string, readonly string[]> = {
-  prune: ["cache-dir", "max-size"],
+  prune: ["cache-dir", "max-size", "unused-for"],
   stats: ["cache-dir"],
   ca: [...CA_FLAGS, "pem"],
   env: [...CA_FLAGS, "format", "no-proxy", "for"],
@@ -169,6 +171,7 @@ export function parseCommandLine(args: string[]): Command {
         port: { type: "string" },
         "cache-dir": { type: "string" },
         "max-size": { type: "string" },
+        "unused-for": { type: "string" },
         config: { type: "string" },
         offline: { type: "boolean" },
         tenancy: { type: "string" },
@@ -258,8 +261,13 @@ export function parseCommandLine(args: string[]): Command {
     };
   }
   if (command === "prune") {
-    if (maxSize === undefined) throw new UsageError("hoard prune needs --max-size");
-    return { kind: "prune", cacheDir: v["cache-dir"], maxSize };
+    const unusedFor = v["unused-for"] === undefined
+      ? undefined
+      : parseDuration("--unused-for", v["unused-for"]);
+    if (maxSize === undefined && unusedFor === undefined) {
+      throw new UsageError("hoard prune needs --max-size or --unused-for");
+    }
+    return { kind: "prune", cacheDir: v["cache-dir"], maxSize, unusedFor };
   }
 
   const options: ProxyOptions = {};
@@ -528,7 +536,7 @@ export async function run(args: string[]): Promise<number> {
   if (command.kind === "ca") return await printCa(command.ca, command.pem);
   if (command.kind === "env") return await printEnv(command);
   if (command.kind === "prune") {
-    return await prune(command.cacheDir ?? defaultCacheDir(), command.maxSize);
+    return await prune(command.cacheDir ?? defaultCacheDir(), command);
   }
   if (command.configFile !== undefined) {
     try {
@@ -601,17 +609,33 @@ async function stats(dir: string): Promise<number> {
   }
 }
 
-async function prune(dir: string, maxSize: number): Promise<number> {
+async function prune(
+  dir: string,
+  { maxSize, unusedFor }: { maxSize?: number; unusedFor?: number },
+): Promise<number> {
   const opened = await openExisting(dir, { inUse: "refuse" });
   if (opened === undefined) return 1;
   const { cache, release } = opened;
   try {
     const before = (await cache.ready, cache.usedBytes);
-    const removed = await cache.shrinkTo(maxSize);
+    // Unused entries go first: the size cap then evicts fewer of those in use.
+    const unused = unusedFor === undefined
+      ? 0
+      : await cache.dropUnusedSince(Date.now() - unusedFor * 1000);
+    const evicted = maxSize === undefined ? 0 : await cache.shrinkTo(maxSize);
+    const age = unusedFor === undefined
+      ? ""
+      : unusedFor % 86400 === 0
+      ? `${unusedFor / 86400} days`
+      : `${unusedFor} s`;
+    const why = [
+      ...(unusedFor === undefined ? [] : [`${unused} unused for ${age}`]),
+      ...(maxSize === undefined ? [] : [`${evicted} over the cap of ${formatBytes(maxSize)}`]),
+    ];
     print(
-      `pruned ${removed} entries: ${formatBytes(before)} -> ${formatBytes(cache.usedBytes)} (cap ${
-        formatBytes(maxSize)
-      })`,
+      `pruned ${unused + evicted} entries: ${formatBytes(before)} -> ${
+        formatBytes(cache.usedBytes)
+      } (${why.join(", ")})`,
     );
     return 0;
   } finally {

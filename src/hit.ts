@@ -54,7 +54,7 @@ export async function hit(
   ) {
     fields.delete("content-length");
     await startResponse(ex, 304, "Not Modified", fields, NO_BODY).end();
-    if (countAsHit) counters.hits++;
+    if (countAsHit) hitCounted(proxy, entry);
     return true;
   }
 
@@ -94,7 +94,7 @@ export async function hit(
     fields,
     wantsBody ? { kind: "length", length } : NO_BODY,
   );
-  if (countAsHit) counters.hits++;
+  if (countAsHit) hitCounted(proxy, entry);
   if (body === undefined) {
     await sink.end();
   } else if ("bytes" in body) {
@@ -112,6 +112,11 @@ export async function hit(
   ex.record.bytes = sink.bytes;
   counters.bytesFromCache += sink.bytes;
   return true;
+}
+
+function hitCounted(proxy: ProxyContext, entry: ResponseMeta): void {
+  proxy.cache.counters.hits++;
+  proxy.report.hit(entry.key);
 }
 
 /**

@@ -7,10 +7,11 @@
 
 import { errorLine } from "./errors.ts";
 import type { CacheCounters } from "./cache/cache.ts";
-import { formatBytes } from "./cache/cache.ts";
 
-/** Most missed hosts and offline misses kept. */
+/** Hosts and offline misses kept. */
 const MAX_LISTED = 1000;
+/** Hosts listed in the summary. */
+const TOP_HOSTS = 10;
 
 /** Default origin speed for the time-saved estimate when the run fetched nothing to measure it. */
 const DEFAULT_LATENCY_MS = 100;
@@ -22,7 +23,7 @@ export class RunReport {
   readonly startedAt: number = Date.now();
   /** Requests that went through the proxy (not those for hoard itself). */
   requests = 0;
-  #missedHosts = new Map<string, number>();
+  #hosts = new Map<string, { hits: number; misses: number }>();
   #offlineMisses: string[] = [];
   #originFetches = 0;
   #originMs = 0;
@@ -30,9 +31,23 @@ export class RunReport {
 
   /** A request went to the origin because nothing usable was stored. */
   missed(host: string): void {
-    if (this.#missedHosts.size < MAX_LISTED || this.#missedHosts.has(host)) {
-      this.#missedHosts.set(host, (this.#missedHosts.get(host) ?? 0) + 1);
+    const h = this.#host(host);
+    if (h !== undefined) h.misses++;
+  }
+
+  /** A request was answered from the entry stored under cache key `key` (a URL). */
+  hit(key: string): void {
+    const h = this.#host(hostOfKey(key));
+    if (h !== undefined) h.hits++;
+  }
+
+  #host(host: string): { hits: number; misses: number } | undefined {
+    let h = this.#hosts.get(host);
+    if (h === undefined && this.#hosts.size < MAX_LISTED) {
+      h = { hits: 0, misses: 0 };
+      this.#hosts.set(host, h);
     }
+    return h;
   }
 
   /** Offline, a request found nothing stored. */
@@ -67,15 +82,20 @@ export class RunReport {
       notModified: c.revalidated304,
       staleServed: c.staleServed,
       stored: c.stored,
+      removed: c.removed,
+      cacheChanged: c.stored + c.removed > 0,
       bytesFromCache: c.bytesFromCache,
       bytesFromOrigin: c.bytesFromOrigin,
       timeSavedSeconds: Math.round(saved * 10) / 10,
-      topMissedHosts: [...this.#missedHosts].sort((a, b) => b[1] - a[1]).slice(0, 10).map((
-        [host, misses],
-      ) => ({
-        host,
-        misses,
-      })),
+      topHosts: [...this.#hosts]
+        .map(([host, { hits, misses }]) => ({ host, hits, misses }))
+        .sort((a, b) => b.hits + b.misses - (a.hits + a.misses))
+        .slice(0, TOP_HOSTS),
+      topMissedHosts: [...this.#hosts]
+        .filter(([, h]) => h.misses > 0)
+        .sort((a, b) => b[1].misses - a[1].misses)
+        .slice(0, TOP_HOSTS)
+        .map(([host, { misses }]) => ({ host, misses })),
       offlineMisses: [...this.#offlineMisses],
     };
   }
@@ -99,23 +119,43 @@ export interface Summary {
   staleServed: number;
   /** Responses stored. */
   stored: number;
+  /** Entries deleted (evicted over the size cap, invalidated, failing their checksum). */
+  removed: number;
+  /**
+   * Whether this run changed what the cache directory holds (stored or removed
+   * entries): when false, saving the directory again would upload the same
+   * entries. Refreshed metadata (after a 304) and last-use times do not count.
+   */
+  cacheChanged: boolean;
   /** Body bytes sent from the cache. */
   bytesFromCache: number;
   /** Body bytes fetched from origins. */
   bytesFromOrigin: number;
   /** Estimated time the cache saved (round trips and transfer at this run's origin speed). */
   timeSavedSeconds: number;
+  /** Hosts with the most requests answered from the cache or sent to them as misses. */
+  topHosts: { host: string; hits: number; misses: number }[];
   /** Hosts with the most misses. */
   topMissedHosts: { host: string; misses: number }[];
   /** URLs requested offline that were not in the cache: what to warm. */
   offlineMisses: string[];
 }
 
+/** Bytes for people: 1.5 GiB, 300 KiB. */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
 /** The summary as lines for a log. */
 export function summaryText(s: Summary): string {
-  const hitRate = s.hits + s.misses > 0
-    ? ` (${Math.round((100 * s.hits) / (s.hits + s.misses))}% hits)`
-    : "";
+  const ratio = hitRatio(s);
+  const hitRate = ratio === undefined ? "" : ` (${ratio}% hits)`;
   const lines = [
     `hoard: ${s.requests} requests in ${s.durationSeconds} s: ${s.hits} hits, ${s.misses} misses${hitRate}, ` +
     `${s.revalidations} revalidations (${s.notModified} not modified), ${s.staleServed} stale served, ${s.stored} stored`,
@@ -136,31 +176,73 @@ export function summaryText(s: Summary): string {
   return lines.join("\n") + "\n";
 }
 
-/** The summary as Markdown, for `$GITHUB_STEP_SUMMARY`. */
+/**
+ * The summary as Markdown, for `$GITHUB_STEP_SUMMARY` (the GitHub Action's
+ * post step writes this too): a headline, a Mermaid pie of where answers came
+ * from (GitHub renders it), the figures, the busiest hosts with their hits and
+ * misses, and what an `--offline` run could not serve.
+ */
 export function summaryMarkdown(s: Summary): string {
+  const ratio = hitRatio(s);
+  let md = "### hoard cache\n\n";
+  md += ratio === undefined
+    ? `No cacheable requests; ${s.requests} requests in all.\n`
+    : `**${ratio}% hits**: ${s.hits} of ${s.hits + s.misses} cacheable requests answered ` +
+      `from the cache; ${formatBytes(s.bytesFromCache)} from the cache, ${
+        formatBytes(s.bytesFromOrigin)
+      } from origins; about ${s.timeSavedSeconds} s saved.\n`;
+  const slices: [string, number][] = [
+    ["Hits", s.hits],
+    ["Revalidated, not modified", s.notModified],
+    ["Revalidated, changed", s.revalidations - s.notModified],
+    ["Misses", s.misses],
+  ];
+  const shown = slices.filter(([, n]) => n > 0);
+  if (shown.length > 0) {
+    md += "\n```mermaid\npie showData title Answers\n" +
+      shown.map(([label, n]) => `    "${label}" : ${n}\n`).join("") + "```\n";
+  }
   const rows: [string, string][] = [
     ["Requests", String(s.requests)],
     ["Cache hits", String(s.hits)],
     ["Misses", String(s.misses)],
+    ...(ratio === undefined ? [] : [["Hit ratio", `${ratio}%`] as [string, string]]),
     ["Revalidations (not modified)", `${s.revalidations} (${s.notModified})`],
     ["Stale served (origin failed)", String(s.staleServed)],
     ["Stored", String(s.stored)],
+    ["Removed (evicted, invalidated)", String(s.removed)],
     ["From the cache", formatBytes(s.bytesFromCache)],
     ["From origins", formatBytes(s.bytesFromOrigin)],
     ["Time saved (estimate)", `${s.timeSavedSeconds} s`],
   ];
-  let md = "### hoard cache\n\n| | |\n|---|---:|\n" +
-    rows.map(([k, v]) => `| ${k} | ${v} |`).join("\n") + "\n";
-  if (s.topMissedHosts.length > 0) {
-    md += "\n| Most missed host | Misses |\n|---|---:|\n" +
-      s.topMissedHosts.map((h) => `| ${h.host} | ${h.misses} |`).join("\n") + "\n";
+  md += "\n| | |\n|---|---:|\n" + rows.map(([k, v]) => `| ${k} | ${v} |`).join("\n") + "\n";
+  if (s.topHosts.length > 0) {
+    md += "\n| Host | Hits | Misses |\n|---|---:|---:|\n" +
+      s.topHosts.map((h) => `| ${h.host} | ${h.hits} | ${h.misses} |`).join("\n") + "\n";
   }
   if (s.offlineMisses.length > 0) {
-    md += `\nOffline, not in the cache:\n\n${
-      s.offlineMisses.map((u) => `- \`${u}\``).join("\n")
+    md += `\nOffline, not in the cache (${s.offlineMisses.length}):\n\n${
+      s.offlineMisses.map((u) => `- \`${u.replaceAll("`", "%60")}\``).join("\n")
     }\n`;
   }
   return md + "\n";
+}
+
+/** Percentage of cacheable requests answered from the cache; undefined when there were none. */
+function hitRatio(s: Summary): number | undefined {
+  const n = s.hits + s.misses;
+  return n > 0 ? Math.round((100 * s.hits) / n) : undefined;
+}
+
+/** The host name of a cache key (`scheme://host[:port]/path`), without its port or brackets. */
+export function hostOfKey(key: string): string {
+  const start = key.indexOf("://") + 3;
+  let end = key.indexOf("/", start);
+  if (end < 0) end = key.length;
+  const authority = key.slice(start, end);
+  if (authority.startsWith("[")) return authority.slice(1, authority.indexOf("]"));
+  const colon = authority.lastIndexOf(":");
+  return colon < 0 ? authority : authority.slice(0, colon);
 }
 
 /** What `stats.json` in the cache directory holds: the report of the last run that ended cleanly. */

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { newCounters as counters } from "../src/cache/cache.ts";
 import {
+  hostOfKey,
   publishSummary,
   readRunStats,
   RunReport,
@@ -29,9 +30,15 @@ function sample(extra: Partial<Summary> = {}): Summary {
     notModified: 2,
     staleServed: 1,
     stored: 4,
+    removed: 1,
+    cacheChanged: true,
     bytesFromCache: 10 * MiB,
     bytesFromOrigin: 1536,
     timeSavedSeconds: 2.5,
+    topHosts: [
+      { host: "registry.example.test", hits: 10, misses: 3 },
+      { host: "index.example.test", hits: 5, misses: 2 },
+    ],
     topMissedHosts: [{ host: "registry.example.test", misses: 3 }, {
       host: "index.example.test",
       misses: 2,
@@ -57,11 +64,14 @@ Deno.test("summary: the figures are the counters', the duration is rounded secon
       revalidated304: 3,
       stored: 5,
       staleServed: 2,
+      removed: 3,
       bytesFromCache: 1234,
       bytesFromOrigin: 5678,
     }),
     r.startedAt + 61_400,
   );
+  assert.equal(s.removed, 3);
+  assert.equal(s.cacheChanged, true);
   assert.equal(s.durationSeconds, 61);
   assert.equal(s.requests, 17);
   assert.equal(s.hits, 9);
@@ -73,6 +83,7 @@ Deno.test("summary: the figures are the counters', the duration is rounded secon
   assert.equal(s.bytesFromCache, 1234);
   assert.equal(s.bytesFromOrigin, 5678);
   assert.deepEqual(s.topMissedHosts, []);
+  assert.deepEqual(s.topHosts, []);
   assert.deepEqual(s.offlineMisses, []);
   assert.equal(r.summary(counters(), r.startedAt + 400).durationSeconds, 0);
   assert.equal(r.summary(counters(), r.startedAt + 1500).durationSeconds, 2);
@@ -201,30 +212,76 @@ Deno.test("summaryText: the lines of the log", () => {
   assert.match(summaryText(sample({ hits: 1, misses: 2 })), /1 hits, 2 misses \(33% hits\)/);
 });
 
-Deno.test("summaryMarkdown: a table of figures, then hosts and offline misses", () => {
+Deno.test("summaryMarkdown: headline, a Mermaid pie, the figures, hosts, offline misses", () => {
   assert.equal(
-    summaryMarkdown(sample({ offlineMisses: ["http://a.example/x"] })),
+    summaryMarkdown(sample({ offlineMisses: ["http://a.example/x", "http://a.example/`y`"] })),
     "### hoard cache\n\n" +
-      "| | |\n|---|---:|\n" +
+      "**75% hits**: 15 of 20 cacheable requests answered from the cache; 10.0 MiB from the " +
+      "cache, 1.5 KiB from origins; about 2.5 s saved.\n" +
+      "\n```mermaid\npie showData title Answers\n" +
+      '    "Hits" : 15\n' +
+      '    "Revalidated, not modified" : 2\n' +
+      '    "Revalidated, changed" : 1\n' +
+      '    "Misses" : 5\n' +
+      "```\n" +
+      "\n| | |\n|---|---:|\n" +
       "| Requests | 20 |\n" +
       "| Cache hits | 15 |\n" +
       "| Misses | 5 |\n" +
+      "| Hit ratio | 75% |\n" +
       "| Revalidations (not modified) | 3 (2) |\n" +
       "| Stale served (origin failed) | 1 |\n" +
       "| Stored | 4 |\n" +
+      "| Removed (evicted, invalidated) | 1 |\n" +
       "| From the cache | 10.0 MiB |\n" +
       "| From origins | 1.5 KiB |\n" +
       "| Time saved (estimate) | 2.5 s |\n" +
-      "\n| Most missed host | Misses |\n|---|---:|\n" +
-      "| registry.example.test | 3 |\n" +
-      "| index.example.test | 2 |\n" +
-      "\nOffline, not in the cache:\n\n" +
+      "\n| Host | Hits | Misses |\n|---|---:|---:|\n" +
+      "| registry.example.test | 10 | 3 |\n" +
+      "| index.example.test | 5 | 2 |\n" +
+      "\nOffline, not in the cache (2):\n\n" +
       "- `http://a.example/x`\n" +
+      "- `http://a.example/%60y%60`\n" +
       "\n",
   );
-  const bare = summaryMarkdown(sample({ topMissedHosts: [] }));
-  assert.doesNotMatch(bare, /Most missed host|Offline/);
+  // Nothing cacheable: no ratio, no chart, no hosts, no offline list.
+  const bare = summaryMarkdown(
+    sample({
+      hits: 0,
+      misses: 0,
+      revalidations: 0,
+      notModified: 0,
+      topHosts: [],
+      requests: 3,
+    }),
+  );
+  assert.ok(bare.startsWith("### hoard cache\n\nNo cacheable requests; 3 requests in all.\n\n| |"));
+  assert.doesNotMatch(bare, /mermaid|Hit ratio|\| Host |Offline/);
   assert.ok(bare.endsWith("| Time saved (estimate) | 2.5 s |\n\n"));
+  // Slices at zero are left out of the pie.
+  const allHits = summaryMarkdown(sample({ misses: 0, revalidations: 0, notModified: 0 }));
+  assert.match(allHits, /pie showData title Answers\n {4}"Hits" : 15\n```/);
+});
+
+Deno.test("hosts: hits by the host of the entry's key, misses by origin host, busiest first", () => {
+  const r = new RunReport();
+  for (let i = 0; i < 3; i++) r.hit("https://registry.example.test/pkg/-/pkg-1.0.0.tgz");
+  r.hit("https://registry.example.test:8443/x");
+  r.hit("http://[::1]:8080/y");
+  r.missed("registry.example.test");
+  r.missed("files.example.test");
+  r.missed("files.example.test");
+  const s = r.summary(counters());
+  assert.deepEqual(s.topHosts, [
+    { host: "registry.example.test", hits: 4, misses: 1 },
+    { host: "files.example.test", hits: 0, misses: 2 },
+    { host: "::1", hits: 1, misses: 0 },
+  ]);
+  assert.deepEqual(s.topMissedHosts, [
+    { host: "files.example.test", misses: 2 },
+    { host: "registry.example.test", misses: 1 },
+  ]);
+  assert.equal(hostOfKey("http://example.test"), "example.test");
 });
 
 Deno.test("publishSummary: log, step summary appended, JSON, stats.json", async () => {

@@ -45,6 +45,8 @@ export interface CacheCounters {
   bytesFromOrigin: number;
   /** Stale responses served because the origin failed (stale-if-error). */
   staleServed: number;
+  /** Entries deleted: evicted over the size cap, invalidated, or failing their checksum. */
+  removed: number;
 }
 
 /** Counters at zero, with `set` applied. */
@@ -58,6 +60,7 @@ export function newCounters(set: Partial<CacheCounters> = {}): CacheCounters {
     bytesFromCache: 0,
     bytesFromOrigin: 0,
     staleServed: 0,
+    removed: 0,
     ...set,
   };
 }
@@ -188,6 +191,9 @@ export class Cache {
     let entry: ResponseMeta | undefined;
     if (top?.kind === "vary") {
       vary = true;
+      // The index is used with each of its variants: LRU eviction and
+      // `prune --unused-for` must not drop it while they are in use.
+      this.#used(primary);
       id = storeId(req.key, secondaryKey(top.vary, req.fields));
       const v = await this.#meta(id);
       entry = v?.kind === "response" ? v : undefined;
@@ -437,6 +443,7 @@ export class Cache {
     if (u !== undefined) {
       this.#usedBytes -= u.size;
       this.#usage.delete(id);
+      this.counters.removed++;
     }
     try {
       await this.#store?.remove(id);
@@ -460,6 +467,18 @@ export class Cache {
       removed++;
     }
     return removed;
+  }
+
+  /**
+   * Deletes the entries last used before `cutoff` (ms since the epoch; the
+   * last use is the metadata's modification time, refreshed by hits at most
+   * hourly, so it is exact to within an hour); returns how many were removed.
+   */
+  async dropUnusedSince(cutoff: number): Promise<number> {
+    await this.#scanned;
+    const unused = [...this.#usage].filter(([, u]) => u.usedAt < cutoff);
+    for (const [id] of unused) await this.remove(id);
+    return unused.length;
   }
 
   async #meta(id: string): Promise<Meta | undefined> {
@@ -593,17 +612,6 @@ async function verifyFile(file: Deno.FsFile, entry: ResponseMeta): Promise<boole
   }
   await file.seek(0, Deno.SeekMode.Start);
   return size === entry.size && hash.digest("hex") === entry.sha256;
-}
-
-/** Bytes for people: 1.5 GiB, 300 KiB. */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }
 
 /** Bytes a metadata file takes (as Store.writeMeta writes it). */

@@ -142,6 +142,65 @@ Deno.test("hoard stats reads the entries and the last run's counters; hoard prun
   }
 });
 
+Deno.test("hoard prune --unused-for drops the entries no run used for that long; a hit keeps one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-unused-" });
+  try {
+    const cc = { "cache-control": "max-age=3600" };
+    await using origin = startRoutedOrigin({
+      "/used": () => new Response("u".repeat(2000), { headers: cc }),
+      "/unused": () => new Response("n".repeat(3000), { headers: cc }),
+      "/lang": (req) =>
+        new Response(`in ${req.headers.get("accept-language")}\n`, {
+          headers: { ...cc, vary: "Accept-Language" },
+        }),
+    });
+    const lang = ["-H", "Accept-Language: fr"];
+    {
+      await using proxy = await startTestProxy({ cacheDir: dir });
+      for (const path of ["/used", "/unused"]) await get(proxy, `${origin.url}${path}`);
+      await get(proxy, `${origin.url}/lang`, ...lang);
+    }
+    // Everything was last used 40 days ago...
+    const old = new Date(Date.now() - 40 * 86400_000);
+    for await (const shard of Deno.readDir(`${dir}/data`)) {
+      for await (const f of Deno.readDir(`${dir}/data/${shard.name}`)) {
+        await Deno.utime(`${dir}/data/${shard.name}/${f.name}`, old, old);
+      }
+    }
+    // ...but today's run uses /used and the variant behind /lang's vary index.
+    {
+      await using proxy = await startTestProxy({ cacheDir: dir });
+      assert.match((await get(proxy, `${origin.url}/used`)).headers["cache-status"] ?? "", HIT);
+      const v = await get(proxy, `${origin.url}/lang`, ...lang);
+      assert.match(v.headers["cache-status"] ?? "", HIT);
+    }
+    const bad = await runHoard(["prune", "--unused-for", "a month", "--cache-dir", dir]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^hoard: --unused-for: expected a duration/);
+    const none = await runHoard(["prune", "--cache-dir", dir]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^hoard: hoard prune needs --max-size or --unused-for/);
+
+    const prune = await runHoard(["prune", "--unused-for", "30d", "--cache-dir", dir]);
+    assert.equal(prune.code, 0, prune.stderr);
+    assert.match(
+      prune.stdout,
+      /^pruned 1 entries: [\d.]+ KiB -> [\d.]+ KiB \(1 unused for 30 days\)\n$/,
+    );
+
+    const before = origin.requests.length;
+    await using proxy = await startTestProxy({ cacheDir: dir });
+    assert.match((await get(proxy, `${origin.url}/used`)).headers["cache-status"] ?? "", HIT);
+    const v = await get(proxy, `${origin.url}/lang`, ...lang);
+    assert.match(v.headers["cache-status"] ?? "", HIT, "the vary index was kept with its variant");
+    const gone = await get(proxy, `${origin.url}/unused`);
+    assert.match(gone.headers["cache-status"] ?? "", /fwd=uri-miss/);
+    assert.equal(origin.requests.length, before + 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("kill -9 in the middle of a fill: the restarted proxy goes to the origin for the whole body", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hoard-crash-" });
   const body = pseudoRandom(4 * 1024 * KiB, 11);

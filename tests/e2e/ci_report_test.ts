@@ -60,7 +60,12 @@ Deno.test("report at close: step summary appended, --summary-json exact, stats.j
   assert.equal(rows.get("Stale served (origin failed)"), "0");
   assert.equal(rows.get("From the cache"), "2.2 KiB");
   assert.equal(rows.get("From origins"), "1.3 KiB");
-  assert.equal(rows.get("127.0.0.1"), "2", "the most missed host");
+  assert.equal(rows.get("Hit ratio"), "60%");
+  assert.equal(rows.get("127.0.0.1"), "3 | 2", "the host's hits and misses");
+  assert.match(
+    md,
+    /\n```mermaid\npie showData title Answers\n {4}"Hits" : 3\n {4}"Misses" : 2\n```\n/,
+  );
 
   const json: Summary = JSON.parse(await Deno.readTextFile(summaryJson));
   assert.equal(json.requests, 6);
@@ -72,6 +77,9 @@ Deno.test("report at close: step summary appended, --summary-json exact, stats.j
   assert.equal(json.bytesFromCache, 2300);
   assert.equal(json.bytesFromOrigin, 1300);
   assert.deepEqual(json.topMissedHosts, [{ host: "127.0.0.1", misses: 2 }]);
+  assert.deepEqual(json.topHosts, [{ host: "127.0.0.1", hits: 3, misses: 2 }]);
+  assert.equal(json.removed, 0);
+  assert.equal(json.cacheChanged, true, "two responses were stored");
   assert.deepEqual(json.offlineMisses, []);
   assert.ok(json.timeSavedSeconds >= 0);
 
