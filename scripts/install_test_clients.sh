@@ -26,6 +26,9 @@ declare -A PACKAGES=(
   [php]=php-cli
   [composer]=composer
   [poetry]=python3-poetry
+  # Debian's own pip (a pyenv pip may shadow pip3 on PATH): tests/e2e/clients/python_test.ts
+  # builds its wheels with it and poetry-core.
+  [/usr/bin/pip3]=python3-pip
   [yarnpkg]=yarnpkg
 )
 missing=()

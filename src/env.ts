@@ -34,6 +34,8 @@ export interface EnvInputs {
   trustStorePassword: string;
   /** A wgetrc: the user's own, then hoard's proxy and CA lines. */
   wgetrcFile: string;
+  /** A directory holding a `.curlrc`: the user's own, then hoard's CA (and proxy) lines. */
+  curlHome: string;
   /**
    * The caller's environment, for variables hoard adds to rather than
    * replaces (JAVA_TOOL_OPTIONS, GIT_CONFIG_*). @default {none}
@@ -48,7 +50,10 @@ type Vars = [string, string][];
  * the common proxy ones, in output order.
  */
 const CLIENT_VARS = {
-  curl: (i) => [["CURL_CA_BUNDLE", i.bundleFile]],
+  // A curlrc's `cacert` (and `proxy`) beat CURL_CA_BUNDLE (and https_proxy); curl reads
+  // $CURL_HOME/.curlrc before any other, so CURL_HOME names a copy of it plus ours.
+  // CURL_CA_BUNDLE stays for `curl -q`, which reads no curlrc.
+  curl: (i) => [["CURL_CA_BUNDLE", i.bundleFile], ["CURL_HOME", i.curlHome]],
   // GnuTLS builds of wget read no CA variable; WGETRC replaces ~/.wgetrc with a copy plus ours.
   wget: (i) => [["WGETRC", i.wgetrcFile]],
   git: (i) => [["GIT_SSL_CAINFO", i.bundleFile], ...gitProxy(i)],
@@ -216,6 +221,27 @@ export function wgetrc(userRc: string, i: EnvInputs): string {
   const sep = userRc === "" || userRc.endsWith("\n") ? "" : "\n";
   return `${userRc}${sep}# hoard env\nuse_proxy = on\nhttp_proxy = ${i.proxyUrl}\n` +
     `https_proxy = ${i.proxyUrl}\nno_proxy = ${i.noProxy}\nca_certificate = ${i.bundleFile}\n`;
+}
+
+/** A curlrc line setting a proxy: a long option name (dashes optional) or `-x`. */
+const CURLRC_PROXY =
+  /^\s*(?:-x|(?:--)?(?:proxy|proxy1\.0|socks4a?|socks5(?:-hostname)?|noproxy)(?=[\s=:]|$))/m;
+
+/**
+ * A curlrc: `userRc` (the user's own, kept whole), then hoard's lines, which
+ * win because curl takes the last value of each option. `cacert` always;
+ * `proxy` and `noproxy` only when the user's file sets a proxy itself:
+ * otherwise the proxy variables already apply, scheme by scheme, and a
+ * curlrc `proxy` would also send ftp:// and other schemes to hoard.
+ */
+export function curlrc(userRc: string, i: EnvInputs): string {
+  const sep = userRc === "" || userRc.endsWith("\n") ? "" : "\n";
+  // A quoted value takes backslash escapes; a bare one ends at a space.
+  const q = (v: string) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  const proxy = CURLRC_PROXY.test(userRc)
+    ? `proxy = ${q(i.proxyUrl)}\nnoproxy = ${q(i.noProxy)}\n`
+    : "";
+  return `${userRc}${sep}# hoard env\ncacert = ${q(i.bundleFile)}\n${proxy}`;
 }
 
 /** The variables in `format`. */

@@ -1,7 +1,7 @@
 /**
  * The files `hoard env`'s variables point at, written next to the CA: the
- * bundle of system roots plus hoard's CA, the same as a Java trust store, and
- * a wgetrc. Each is written to a temp file and renamed, so a client reading
+ * bundle of system roots plus hoard's CA, the same as a Java trust store, a
+ * wgetrc and a curlrc (in `curl/`, the directory CURL_HOME names). Each is written to a temp file and renamed, so a client reading
  * one while another `hoard env` runs never sees half of it.
  *
  * @module
@@ -9,7 +9,7 @@
 
 import { writeBundle } from "./tls/bundle.ts";
 import { encodeJks, pemCertificates, TRUSTSTORE_PASSWORD } from "./tls/jks.ts";
-import { type EnvInputs, wgetrc } from "./env.ts";
+import { curlrc, type EnvInputs, wgetrc } from "./env.ts";
 
 /** What {@linkcode writeEnvFiles} wrote, as {@linkcode EnvInputs} take it, and what it found. */
 export interface EnvFiles extends Omit<EnvInputs, "proxyUrl" | "noProxy"> {
@@ -18,9 +18,9 @@ export interface EnvFiles extends Omit<EnvInputs, "proxyUrl" | "noProxy"> {
 }
 
 /**
- * Writes the bundle, trust store and wgetrc into `dir` for the CA at
+ * Writes the bundle, trust store, wgetrc and curlrc into `dir` for the CA at
  * `caFile` (PEM `caPem`). `env` reads the caller's environment (for the
- * user's own wgetrc).
+ * user's own wgetrc and curlrc).
  */
 export async function writeEnvFiles(
   dir: string,
@@ -37,6 +37,7 @@ export async function writeEnvFiles(
     trustStoreFile: `${dir}/truststore.jks`,
     trustStorePassword: TRUSTSTORE_PASSWORD,
     wgetrcFile: `${dir}/wgetrc`,
+    curlHome: `${dir}/curl`,
     ...(bundle.system === undefined ? {} : { systemBundle: bundle.system }),
   };
   const bundlePem = await Deno.readTextFile(bundle.path);
@@ -45,6 +46,13 @@ export async function writeEnvFiles(
     files.wgetrcFile,
     new TextEncoder().encode(
       wgetrc(await userWgetrc(files.wgetrcFile, env), { ...proxy, ...files }),
+    ),
+  );
+  await Deno.mkdir(files.curlHome, { recursive: true, mode: 0o700 });
+  await replaceFile(
+    `${files.curlHome}/.curlrc`,
+    new TextEncoder().encode(
+      curlrc(await userCurlrc(files.curlHome, env), { ...proxy, ...files }),
     ),
   );
   return files;
@@ -62,6 +70,36 @@ async function userWgetrc(
   if (path !== ours) return text;
   const mark = text.indexOf("# hoard env\n");
   return mark < 0 ? text : text.slice(0, mark);
+}
+
+/**
+ * The curlrc curl would read without hoard's CURL_HOME, without what an
+ * earlier `hoard env` added: the first that exists, in the order of curl's
+ * findfile() (7.88 looks for `.curlrc` in $XDG_CONFIG_HOME, later versions
+ * for `curlrc`).
+ */
+async function userCurlrc(
+  ours: string,
+  env: (name: string) => string | undefined,
+): Promise<string> {
+  const [curlHome, xdg, home] = [env("CURL_HOME"), env("XDG_CONFIG_HOME"), env("HOME")];
+  const candidates = [
+    curlHome && `${curlHome}/.curlrc`,
+    xdg && `${xdg}/.curlrc`,
+    xdg && `${xdg}/curlrc`,
+    home && `${home}/.curlrc`,
+    curlHome && `${curlHome}/.config/curlrc`,
+    home && `${home}/.config/curlrc`,
+  ];
+  for (const path of candidates) {
+    if (!path) continue;
+    const text = await Deno.readTextFile(path).catch(() => undefined);
+    if (text === undefined) continue;
+    if (path !== `${ours}/.curlrc`) return text;
+    const mark = text.indexOf("# hoard env\n");
+    return mark < 0 ? text : text.slice(0, mark);
+  }
+  return "";
 }
 
 async function replaceFile(path: string, bytes: Uint8Array): Promise<void> {

@@ -48,6 +48,12 @@ export interface LabOptions {
   ports: number[];
   /** More options for hoard (a `cacheDir` of the test's own, rules, …). */
   proxy?: ProxyOptions;
+  /**
+   * Writes the user's own config files into the client's home before `hoard
+   * env` runs, as they are on a machine before a job evals it (hoard env
+   * reads some of them, e.g. ~/.wgetrc). @default {nothing written}
+   */
+  prepareHome?: (home: string) => void | Promise<void>;
 }
 
 /** hoard, the client's environment, and a home directory for the client. */
@@ -96,6 +102,13 @@ export async function startClientLab(options: LabOptions): Promise<ClientLab> {
   });
   const home = await Deno.makeTempDir({ prefix: "hoard-client-home-" });
   const caDir = `${proxy.cacheDir}/ca`;
+  try {
+    await options.prepareHome?.(home);
+  } catch (err) {
+    await proxy.close();
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+    throw err;
+  }
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -116,6 +129,7 @@ export async function startClientLab(options: LabOptions): Promise<ClientLab> {
   }).output();
   if (!out.success) {
     await proxy.close();
+    await Deno.remove(home, { recursive: true }).catch(() => {});
     throw new Error(`hoard env failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   const hoardEnv = JSON.parse(new TextDecoder().decode(out.stdout)) as Record<string, string>;
