@@ -28,6 +28,7 @@ import {
   type ServedFile,
   startFileOrigin,
 } from "../../_helpers/package_managers.ts";
+import { waitFor } from "../../_helpers/sockets.ts";
 import { tempDir } from "../ci_helpers.ts";
 
 /** The CA bundle of the system: it does not hold hoard's CA, as on a user's machine. */
@@ -308,6 +309,12 @@ Deno.test({
         /certificate/i,
       );
       assert.equal(server.requests.length, 0);
+      // git (GnuTLS) refuses hoard's certificate after the handshake, without an
+      // alert: hoard's log says so instead of showing an empty, successful tunnel.
+      await waitFor(
+        () => lab.proxy.logs.some((l) => l.includes(`"error":"tls_no_request"`)),
+        "the refused tunnel's log line",
+      );
 
       const mark = lab.mark();
       const cloned = await git(["clone", "-q", url, clone], lab.env);
