@@ -37,6 +37,12 @@ export interface EnvInputs {
   /** A directory holding a `.curlrc`: the user's own, then hoard's CA (and proxy) lines. */
   curlHome: string;
   /**
+   * Poetry sources whose CA the user's poetry config pins
+   * (`certificates.NAME.cert`): each gets the variable that beats it.
+   * @default {none}
+   */
+  poetrySources?: readonly string[];
+  /**
    * The caller's environment, for variables hoard adds to rather than
    * replaces (JAVA_TOOL_OPTIONS, GIT_CONFIG_*). @default {none}
    */
@@ -71,7 +77,16 @@ const CLIENT_VARS = {
     ["YARN_HTTPS_CA_FILE_PATH", i.bundleFile],
   ],
   deno: (i) => [["DENO_CERT", i.caFile]],
-  python: (i) => [["SSL_CERT_FILE", i.bundleFile], ["REQUESTS_CA_BUNDLE", i.bundleFile]],
+  // requests (poetry) reads REQUESTS_CA_BUNDLE, but a source's pinned `certificates.NAME.cert`
+  // beats it; POETRY_CERTIFICATES_NAME_CERT beats that, one variable per source name.
+  python: (i) => [
+    ["SSL_CERT_FILE", i.bundleFile],
+    ["REQUESTS_CA_BUNDLE", i.bundleFile],
+    ...(i.poetrySources ?? []).map((name): [string, string] => [
+      `POETRY_CERTIFICATES_${name.toUpperCase().replaceAll(/[-.]/g, "_")}_CERT`,
+      i.bundleFile,
+    ]),
+  ],
   pip: (i) => [["PIP_PROXY", i.proxyUrl], ["PIP_CERT", i.bundleFile]],
   cargo: (i) => [["CARGO_HTTP_PROXY", i.proxyUrl], ["CARGO_HTTP_CAINFO", i.bundleFile]],
   go: (i) => [["SSL_CERT_FILE", i.bundleFile]],

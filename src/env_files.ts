@@ -48,6 +48,8 @@ export async function writeEnvFiles(
       wgetrc(await userWgetrc(files.wgetrcFile, env), { ...proxy, ...files }),
     ),
   );
+  const poetrySources = await poetryPinnedSources(env);
+  if (poetrySources.length > 0) files.poetrySources = poetrySources;
   await Deno.mkdir(files.curlHome, { recursive: true, mode: 0o700 });
   await replaceFile(
     `${files.curlHome}/.curlrc`,
@@ -100,6 +102,59 @@ async function userCurlrc(
     return mark < 0 ? text : text.slice(0, mark);
   }
   return "";
+}
+
+/**
+ * The poetry sources whose CA the user's poetry config pins: the NAMEs of
+ * `certificates.NAME.cert` in its config.toml and auth.toml (`poetry config
+ * certificates.NAME.cert` writes the latter), in $POETRY_CONFIG_DIR, else
+ * $XDG_CONFIG_HOME/pypoetry, else ~/.config/pypoetry. Names an environment
+ * variable cannot carry are left out.
+ */
+export async function poetryPinnedSources(
+  env: (name: string) => string | undefined,
+): Promise<string[]> {
+  const home = env("HOME");
+  const xdg = env("XDG_CONFIG_HOME") ?? (home === undefined ? undefined : `${home}/.config`);
+  const dir = env("POETRY_CONFIG_DIR") ?? (xdg === undefined ? undefined : `${xdg}/pypoetry`);
+  if (dir === undefined) return [];
+  const names = new Set<string>();
+  for (const file of ["config.toml", "auth.toml"]) {
+    const text = await Deno.readTextFile(`${dir}/${file}`).catch(() => "");
+    for (const name of tomlCertificatePins(text)) names.add(name);
+  }
+  return [...names].filter((n) => /^[A-Za-z0-9_.-]+$/.test(n));
+}
+
+/**
+ * The NAMEs of `certificates.NAME.cert` keys in a TOML text, in the forms
+ * poetry and people write: `[certificates.NAME]` then `cert = …`, dotted
+ * keys, an inline table. Enough TOML for that, not a parser.
+ */
+function tomlCertificatePins(text: string): string[] {
+  const names: string[] = [];
+  let table: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const header = /^\[([^\[\]]+)\]\s*(#.*)?$/.exec(line);
+    if (header) {
+      table = dottedKey(header[1]!);
+      continue;
+    }
+    const pair = /^((?:"[^"]*"|'[^']*'|[^=#"'])+)=(.*)$/.exec(line);
+    if (!pair) continue;
+    const key = [...table, ...dottedKey(pair[1]!)];
+    if (key[0] !== "certificates") continue;
+    if (key.length === 3 && key[2] === "cert") names.push(key[1]!);
+    if (key.length === 2 && /^\{.*\bcert\s*=/.test(pair[2]!.trim())) names.push(key[1]!);
+  }
+  return names;
+}
+
+/** A TOML dotted key's parts, quotes removed: `a."b.c".d` is a, b.c, d. */
+function dottedKey(text: string): string[] {
+  return [...text.matchAll(/\s*(?:"([^"]*)"|'([^']*)'|([^.\s]+))\s*(?:\.|$)/g)]
+    .map((m) => m[1] ?? m[2] ?? m[3] ?? "");
 }
 
 async function replaceFile(path: string, bytes: Uint8Array): Promise<void> {

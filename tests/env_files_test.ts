@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeEnvFiles } from "../src/env_files.ts";
+import { poetryPinnedSources, writeEnvFiles } from "../src/env_files.ts";
 import { labPki } from "./_helpers/client_lab.ts";
 import { tempDir } from "./e2e/ci_helpers.ts";
 
@@ -49,4 +49,27 @@ Deno.test("writeEnvFiles: the user's curlrc is the one curl would read ($CURL_HO
     `proxy = http://corp:3128\n# hoard env\ncacert = "${files.bundleFile}"\n` +
       `proxy = "http://127.0.0.1:8080"\nnoproxy = "localhost"\n`,
   );
+});
+
+Deno.test("poetryPinnedSources: the sources whose certificate poetry's config.toml or auth.toml pins", async () => {
+  await using tmp = await tempDir("hoard-env-files-");
+  const dir = `${tmp.path}/home/.config/pypoetry`;
+  await Deno.mkdir(dir, { recursive: true });
+  // As `poetry config certificates.NAME.cert PATH` writes it (into auth.toml), and by hand.
+  await Deno.writeTextFile(
+    `${dir}/auth.toml`,
+    `[http-basic.lab]\nusername = "u"\n\n[certificates.lab]\ncert = "/etc/ssl/certs/ca-certificates.crt"\n\n` +
+      `[certificates.other]\nclient-cert = "/y.pem"\n`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/config.toml`,
+    `[virtualenvs]\nin-project = true\n[certificates]\ncorp-mirror = { cert = "/corp.pem" }\n` +
+      `"dotted.name".cert = "/d.pem"\n# certificates.commented.cert = "/c.pem"\n` +
+      `[certificates."bad name"]\ncert = "/b.pem"\n`,
+  );
+  const env: Record<string, string> = { HOME: `${tmp.path}/home` };
+  assert.deepEqual(await poetryPinnedSources((n) => env[n]), ["corp-mirror", "dotted.name", "lab"]);
+  // POETRY_CONFIG_DIR moves it.
+  env["POETRY_CONFIG_DIR"] = `${tmp.path}/nowhere`;
+  assert.deepEqual(await poetryPinnedSources((n) => env[n]), []);
 });

@@ -323,3 +323,14 @@ Deno.test("curlrc: proxy and noproxy only over a proxy the user's curlrc sets it
     assert.equal(added, `cacert = "/home/ci/.cache/hoard/ca/bundle.pem"\n`, line);
   }
 });
+
+Deno.test("envVariables: a poetry source whose certificate is pinned gets POETRY_CERTIFICATES_NAME_CERT", () => {
+  const v = envVariables({ ...INPUTS, poetrySources: ["lab", "corp-mirror", "a.b"] }, ["python"]);
+  assert.deepEqual(v.slice(6), [
+    ["SSL_CERT_FILE", INPUTS.bundleFile],
+    ["REQUESTS_CA_BUNDLE", INPUTS.bundleFile],
+    ["POETRY_CERTIFICATES_LAB_CERT", INPUTS.bundleFile],
+    ["POETRY_CERTIFICATES_CORP_MIRROR_CERT", INPUTS.bundleFile],
+    ["POETRY_CERTIFICATES_A_B_CERT", INPUTS.bundleFile],
+  ]);
+});

@@ -313,20 +313,30 @@ Deno.test({
 });
 
 Deno.test({
-  name: `poetry install from a pinned-certificate source, through hoard env${skip(POETRY_MISSING)}`,
+  name: `poetry install from a source whose certificate poetry config pins, through hoard env${
+    skip(POETRY_MISSING)
+  }`,
   ignore: POETRY_MISSING !== undefined,
   async fn() {
     const origin = await startIndex();
     let originUp = true;
     try {
-      await using lab = await startClientLab({ for: "poetry", ports: [origin.port] });
+      // The user's poetry config, written by poetry itself, pins the source's
+      // CA to the system bundle (`poetry config` puts it in auth.toml).
+      await using lab = await startClientLab({
+        for: "poetry",
+        ports: [origin.port],
+        prepareHome: async (home) => {
+          const settings: [string, string][] = [
+            [`certificates.${SOURCE}.cert`, SYSTEM_BUNDLE],
+            ["virtualenvs.in-project", "true"],
+          ];
+          for (const [key, value] of settings) {
+            await run("poetry", ["config", key, value], { env: { HOME: home }, timeoutMs: 60_000 });
+          }
+        },
+      });
       const base = labUrl("pypi", origin.port);
-      // The user's poetry config pins the source's CA to the system bundle.
-      await Deno.mkdir(`${lab.home}/.config/pypoetry`, { recursive: true });
-      await Deno.writeTextFile(
-        `${lab.home}/.config/pypoetry/config.toml`,
-        `[virtualenvs]\nin-project = true\n\n[certificates.${SOURCE}]\ncert = "${SYSTEM_BUNDLE}"\n`,
-      );
       // The job: one dependency, from the lab index as its only source (no public index).
       const job = `${lab.home}/job`;
       await Deno.mkdir(job);
@@ -370,14 +380,14 @@ Deno.test({
         };
       };
 
-      // hoard env alone cannot beat a certificate pinned for a named source
-      // (REQUESTS_CA_BUNDLE loses to it); the README line names the source.
-      await assert.rejects(install(lab.env), /CERTIFICATE_VERIFY_FAILED/);
+      // A certificate pinned for a named source beats REQUESTS_CA_BUNDLE; hoard
+      // env found the name in poetry's config and sets the variable that beats the pin.
+      const pinVar = `POETRY_CERTIFICATES_${SOURCE.toUpperCase()}_CERT`;
+      assert.equal(lab.env[pinVar], lab.env["REQUESTS_CA_BUNDLE"]);
+      const { [pinVar]: _, ...bare } = lab.env;
+      await assert.rejects(install(bare), /CERTIFICATE_VERIFY_FAILED/);
       assert.equal(origin.exchanges.length, 0);
-      const env = {
-        ...lab.env,
-        [`POETRY_CERTIFICATES_${SOURCE.toUpperCase()}_CERT`]: lab.env["REQUESTS_CA_BUNDLE"]!,
-      };
+      const env = lab.env;
 
       // Cold: poetry reads each wheel while resolving and again to install; the
       // second time is already a hit.
