@@ -48,7 +48,7 @@ export async function writeEnvFiles(
       wgetrc(await userWgetrc(files.wgetrcFile, env), { ...proxy, ...files }),
     ),
   );
-  const poetrySources = await poetryPinnedSources(env);
+  const poetrySources = await poetryPinnedSources(env, Deno.cwd());
   if (poetrySources.length > 0) files.poetrySources = poetrySources;
   await Deno.mkdir(files.curlHome, { recursive: true, mode: 0o700 });
   await replaceFile(
@@ -108,19 +108,22 @@ async function userCurlrc(
  * The poetry sources whose CA the user's poetry config pins: the NAMEs of
  * `certificates.NAME.cert` in its config.toml and auth.toml (`poetry config
  * certificates.NAME.cert` writes the latter), in $POETRY_CONFIG_DIR, else
- * $XDG_CONFIG_HOME/pypoetry, else ~/.config/pypoetry. Names an environment
- * variable cannot carry are left out.
+ * $XDG_CONFIG_HOME/pypoetry, else ~/.config/pypoetry, and in the project's
+ * poetry.toml when `cwd` is its directory. Names an environment variable
+ * cannot carry are left out.
  */
 export async function poetryPinnedSources(
   env: (name: string) => string | undefined,
+  cwd: string,
 ): Promise<string[]> {
   const home = env("HOME");
   const xdg = env("XDG_CONFIG_HOME") ?? (home === undefined ? undefined : `${home}/.config`);
   const dir = env("POETRY_CONFIG_DIR") ?? (xdg === undefined ? undefined : `${xdg}/pypoetry`);
-  if (dir === undefined) return [];
+  const files = [`${cwd}/poetry.toml`];
+  if (dir !== undefined) files.unshift(`${dir}/config.toml`, `${dir}/auth.toml`);
   const names = new Set<string>();
-  for (const file of ["config.toml", "auth.toml"]) {
-    const text = await Deno.readTextFile(`${dir}/${file}`).catch(() => "");
+  for (const file of files) {
+    const text = await Deno.readTextFile(file).catch(() => "");
     for (const name of tomlCertificatePins(text)) names.add(name);
   }
   return [...names].filter((n) => /^[A-Za-z0-9_.-]+$/.test(n));

@@ -67,9 +67,18 @@ Deno.test("poetryPinnedSources: the sources whose certificate poetry's config.to
       `"dotted.name".cert = "/d.pem"\n# certificates.commented.cert = "/c.pem"\n` +
       `[certificates."bad name"]\ncert = "/b.pem"\n`,
   );
+  // And a project's own poetry.toml.
+  const project = `${tmp.path}/project`;
+  await Deno.mkdir(project);
+  await Deno.writeTextFile(`${project}/poetry.toml`, `[certificates.local]\ncert = "/l.pem"\n`);
   const env: Record<string, string> = { HOME: `${tmp.path}/home` };
-  assert.deepEqual(await poetryPinnedSources((n) => env[n]), ["corp-mirror", "dotted.name", "lab"]);
-  // POETRY_CONFIG_DIR moves it.
+  assert.deepEqual(await poetryPinnedSources((n) => env[n], project), [
+    "corp-mirror",
+    "dotted.name",
+    "lab",
+    "local",
+  ]);
+  // POETRY_CONFIG_DIR moves the user's files.
   env["POETRY_CONFIG_DIR"] = `${tmp.path}/nowhere`;
-  assert.deepEqual(await poetryPinnedSources((n) => env[n]), []);
+  assert.deepEqual(await poetryPinnedSources((n) => env[n], tmp.path), []);
 });
