@@ -28,6 +28,9 @@ declare -A PACKAGES=(
   [composer]=composer
   [unzip]=unzip
   [poetry]=python3-poetry
+  # Debian's own pip (a pyenv pip may shadow pip3 on PATH): tests/e2e/clients/python_test.ts
+  # builds its wheels with it and poetry-core.
+  [/usr/bin/pip3]=python3-pip
   [yarnpkg]=yarnpkg
 )
 missing=()

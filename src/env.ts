@@ -36,6 +36,14 @@ export interface EnvInputs {
   wgetrcFile: string;
   /** A Maven settings.xml: the user's own, its proxies replaced by hoard's. */
   mavenSettingsFile: string;
+  /** A directory holding a `.curlrc`: the user's own, then hoard's CA (and proxy) lines. */
+  curlHome: string;
+  /**
+   * Poetry sources whose CA the user's poetry config pins
+   * (`certificates.NAME.cert`): each gets the variable that beats it.
+   * @default {none}
+   */
+  poetrySources?: readonly string[];
   /**
    * The caller's environment, for variables hoard adds to rather than
    * replaces (JAVA_TOOL_OPTIONS, GIT_CONFIG_*). @default {none}
@@ -50,7 +58,10 @@ type Vars = [string, string][];
  * the common proxy ones, in output order.
  */
 const CLIENT_VARS = {
-  curl: (i) => [["CURL_CA_BUNDLE", i.bundleFile]],
+  // A curlrc's `cacert` (and `proxy`) beat CURL_CA_BUNDLE (and https_proxy); curl reads
+  // $CURL_HOME/.curlrc before any other, so CURL_HOME names a copy of it plus ours.
+  // CURL_CA_BUNDLE stays for `curl -q`, which reads no curlrc.
+  curl: (i) => [["CURL_CA_BUNDLE", i.bundleFile], ["CURL_HOME", i.curlHome]],
   // GnuTLS builds of wget read no CA variable; WGETRC replaces ~/.wgetrc with a copy plus ours.
   wget: (i) => [["WGETRC", i.wgetrcFile]],
   git: (i) => [["GIT_SSL_CAINFO", i.bundleFile], ...gitProxy(i)],
@@ -68,7 +79,16 @@ const CLIENT_VARS = {
     ["YARN_HTTPS_CA_FILE_PATH", i.bundleFile],
   ],
   deno: (i) => [["DENO_CERT", i.caFile]],
-  python: (i) => [["SSL_CERT_FILE", i.bundleFile], ["REQUESTS_CA_BUNDLE", i.bundleFile]],
+  // requests (poetry) reads REQUESTS_CA_BUNDLE, but a source's pinned `certificates.NAME.cert`
+  // beats it; POETRY_CERTIFICATES_NAME_CERT beats that, one variable per source name.
+  python: (i) => [
+    ["SSL_CERT_FILE", i.bundleFile],
+    ["REQUESTS_CA_BUNDLE", i.bundleFile],
+    ...(i.poetrySources ?? []).map((name): [string, string] => [
+      `POETRY_CERTIFICATES_${name.toUpperCase().replaceAll(/[-.]/g, "_")}_CERT`,
+      i.bundleFile,
+    ]),
+  ],
   pip: (i) => [["PIP_PROXY", i.proxyUrl], ["PIP_CERT", i.bundleFile]],
   cargo: (i) => [["CARGO_HTTP_PROXY", i.proxyUrl], ["CARGO_HTTP_CAINFO", i.bundleFile]],
   go: (i) => [["SSL_CERT_FILE", i.bundleFile]],
@@ -274,6 +294,27 @@ export function mavenSettings(userXml: string, i: EnvInputs): string {
 
 function xmlText(s: string): string {
   return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/** A curlrc line setting a proxy: a long option name (dashes optional) or `-x`. */
+const CURLRC_PROXY =
+  /^\s*(?:-x|(?:--)?(?:proxy|proxy1\.0|socks4a?|socks5(?:-hostname)?|noproxy)(?=[\s=:]|$))/m;
+
+/**
+ * A curlrc: `userRc` (the user's own, kept whole), then hoard's lines, which
+ * win because curl takes the last value of each option. `cacert` always;
+ * `proxy` and `noproxy` only when the user's file sets a proxy itself:
+ * otherwise the proxy variables already apply, scheme by scheme, and a
+ * curlrc `proxy` would also send ftp:// and other schemes to hoard.
+ */
+export function curlrc(userRc: string, i: EnvInputs): string {
+  const sep = userRc === "" || userRc.endsWith("\n") ? "" : "\n";
+  // A quoted value takes backslash escapes; a bare one ends at a space.
+  const q = (v: string) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  const proxy = CURLRC_PROXY.test(userRc)
+    ? `proxy = ${q(i.proxyUrl)}\nnoproxy = ${q(i.noProxy)}\n`
+    : "";
+  return `${userRc}${sep}# hoard env\ncacert = ${q(i.bundleFile)}\n${proxy}`;
 }
 
 /** The variables in `format`. */

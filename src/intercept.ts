@@ -88,8 +88,14 @@ export async function intercept(
   } finally {
     clearTimeout(timer);
   }
+  const stream = new SocketStream(socket);
+  // A client that checks the certificate only once the handshake is over
+  // (GnuTLS ones: git, wget, apt) and refuses it just closes: no alert, no
+  // request. Nothing else would tell the log why that client failed.
+  let spoke = false;
+  socket.once("data", () => spoke = true);
   const inner: ClientConnection = {
-    io: new BufferedConn(new SocketStream(socket)),
+    io: new BufferedConn(stream),
     busy: false,
     abort: new AbortController(),
     peer: ex.record.client,
@@ -105,6 +111,15 @@ export async function intercept(
     ex.signal.removeEventListener("abort", cut);
     socket.destroy();
     ex.io.close();
+  }
+  if (!spoke && !ex.signal.aborted) {
+    ex.record.error = "tls_no_request";
+    proxy.logger.log(
+      "warn",
+      `the client closed the TLS tunnel for ${authority} without a request: ` +
+        `a client that refuses hoard's certificate after the handshake does that (GnuTLS ones: ` +
+        `git, wget, apt); does it trust hoard's CA?`,
+    );
   }
 }
 

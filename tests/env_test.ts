@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   CLIENT_NAMES,
+  curlrc,
   ENV_FORMATS,
   type EnvInputs,
   envVariables,
@@ -19,6 +20,7 @@ const INPUTS: EnvInputs = {
   trustStorePassword: "changeit",
   wgetrcFile: "/home/ci/.cache/hoard/ca/wgetrc",
   mavenSettingsFile: "/home/ci/.cache/hoard/ca/maven-settings.xml",
+  curlHome: "/home/ci/.cache/hoard/ca/curl",
 };
 
 // Values a shell must not touch: a single quote, spaces, $, backquotes, a backslash, double quotes.
@@ -31,6 +33,7 @@ const AWKWARD: EnvInputs = {
   trustStorePassword: "changeit",
   wgetrcFile: "/tmp/a'b/wgetrc",
   mavenSettingsFile: "/tmp/a'b/maven-settings.xml",
+  curlHome: "/tmp/a'b/curl",
 };
 
 const NAMES = [
@@ -41,6 +44,7 @@ const NAMES = [
   "NO_PROXY",
   "no_proxy",
   "CURL_CA_BUNDLE",
+  "CURL_HOME",
   "WGETRC",
   "GIT_SSL_CAINFO",
   "GIT_CONFIG_COUNT",
@@ -107,7 +111,7 @@ Deno.test("formatEnv sh: one export line per variable, single-quoted", () => {
   assert.equal(lines.pop(), "", "ends with a newline");
   assert.equal(lines.length, NAMES.length);
   assert.equal(lines[0], "export HTTP_PROXY='http://127.0.0.1:8080'");
-  assert.equal(lines[12], "export NODE_EXTRA_CA_CERTS='/home/ci/.cache/hoard/ca/ca.pem'");
+  assert.equal(lines[13], "export NODE_EXTRA_CA_CERTS='/home/ci/.cache/hoard/ca/ca.pem'");
   assert.equal(
     formatEnv([["X", "it's"]], "sh"),
     "export X='it'\\''s'\n",
@@ -195,7 +199,7 @@ Deno.test("formatEnv github: NAME=value lines for $GITHUB_ENV", () => {
   const lines = out.slice(0, -1).split("\n");
   assert.equal(lines.length, NAMES.length);
   assert.equal(lines[1], "HTTPS_PROXY=http://127.0.0.1:8080");
-  assert.equal(lines[22], "SSL_CERT_FILE=/home/ci/.cache/hoard/ca/bundle.pem");
+  assert.equal(lines[23], "SSL_CERT_FILE=/home/ci/.cache/hoard/ca/bundle.pem");
   // Parsed the way the runner does (split at the first "="), the values are exact.
   const parsed = lines.map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]);
   assert.deepEqual(parsed, vars);
@@ -224,6 +228,7 @@ Deno.test("envVariables: clients whose config files pin a CA or proxy get the va
   assert.equal(v["PIP_PROXY"], INPUTS.proxyUrl);
   assert.equal(v["CARGO_HTTP_PROXY"], INPUTS.proxyUrl);
   assert.equal(v["WGETRC"], INPUTS.wgetrcFile);
+  assert.equal(v["CURL_HOME"], INPUTS.curlHome);
   assert.deepEqual(
     [v["GIT_CONFIG_COUNT"], v["GIT_CONFIG_KEY_0"], v["GIT_CONFIG_VALUE_0"]],
     ["1", "http.proxy", INPUTS.proxyUrl],
@@ -350,4 +355,44 @@ Deno.test("mavenSettings: the user's settings, comments dropped, their proxies r
   const alone = mavenSettings("", INPUTS);
   assert.match(alone, /^<\?xml [^\n]*\n[\s\S]*<settings [^>]*>\s*<proxies>[\s\S]*<\/settings>\n$/);
   assert.equal(alone.match(/<proxy>/g)?.length, 2);
+});
+
+Deno.test("curlrc: the user's own options first, then hoard's cacert (curl takes the last)", () => {
+  assert.equal(
+    curlrc("user-agent = lab/1\ncacert = /etc/own.pem", INPUTS),
+    "user-agent = lab/1\ncacert = /etc/own.pem\n# hoard env\n" +
+      `cacert = "/home/ci/.cache/hoard/ca/bundle.pem"\n`,
+  );
+  assert.equal(curlrc("", INPUTS), `# hoard env\ncacert = "/home/ci/.cache/hoard/ca/bundle.pem"\n`);
+  // Quoted: curl reads backslash escapes inside double quotes, and a bare value ends at a space.
+  assert.equal(
+    curlrc("", AWKWARD),
+    `# hoard env\ncacert = "/tmp/back\\\\slash $(rm -rf x)/bundle.pem"\n`,
+  );
+});
+
+Deno.test("curlrc: proxy and noproxy only over a proxy the user's curlrc sets itself", () => {
+  const ours = `proxy = "http://127.0.0.1:8080"\nnoproxy = "localhost,127.0.0.1,::1"\n`;
+  for (
+    const line of ["proxy = http://corp:3128", "--proxy corp:3128", "-x corp:3128", "  socks5: h"]
+  ) {
+    assert.ok(curlrc(`${line}\n`, INPUTS).endsWith(ours), line);
+  }
+  for (
+    const line of ["# proxy = http://corp:3128", "proxy-user = a:b", "proxytunnel", "max-time 5"]
+  ) {
+    const added = curlrc(`${line}\n`, INPUTS).split("# hoard env\n")[1];
+    assert.equal(added, `cacert = "/home/ci/.cache/hoard/ca/bundle.pem"\n`, line);
+  }
+});
+
+Deno.test("envVariables: a poetry source whose certificate is pinned gets POETRY_CERTIFICATES_NAME_CERT", () => {
+  const v = envVariables({ ...INPUTS, poetrySources: ["lab", "corp-mirror", "a.b"] }, ["python"]);
+  assert.deepEqual(v.slice(6), [
+    ["SSL_CERT_FILE", INPUTS.bundleFile],
+    ["REQUESTS_CA_BUNDLE", INPUTS.bundleFile],
+    ["POETRY_CERTIFICATES_LAB_CERT", INPUTS.bundleFile],
+    ["POETRY_CERTIFICATES_CORP_MIRROR_CERT", INPUTS.bundleFile],
+    ["POETRY_CERTIFICATES_A_B_CERT", INPUTS.bundleFile],
+  ]);
 });

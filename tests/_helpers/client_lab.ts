@@ -49,11 +49,11 @@ export interface LabOptions {
   /** More options for hoard (a `cacheDir` of the test's own, rules, …). */
   proxy?: ProxyOptions;
   /**
-   * Files of the user's own, by path relative to the client's home, written
-   * before `hoard env` runs (which reads some: ~/.m2/settings.xml, ~/.wgetrc).
-   * @default {none}
+   * Writes the user's own config files into the client's home before `hoard
+   * env` runs, as they are on a machine before a job evals it (hoard env
+   * reads some of them, e.g. ~/.wgetrc). @default {nothing written}
    */
-  homeFiles?: Record<string, string>;
+  prepareHome?: (home: string) => void | Promise<void>;
 }
 
 /** hoard, the client's environment, and a home directory for the client. */
@@ -90,11 +90,6 @@ export interface ClientLab extends AsyncDisposable {
  */
 export async function startClientLab(options: LabOptions): Promise<ClientLab> {
   const home = await Deno.makeTempDir({ prefix: "hoard-client-home-" });
-  for (const [path, text] of Object.entries(options.homeFiles ?? {})) {
-    const file = `${home}/${path}`;
-    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-    await Deno.writeTextFile(file, text);
-  }
   const p = await labPki();
   const proxy = await startTestProxy({
     intercept: ["*"],
@@ -107,6 +102,13 @@ export async function startClientLab(options: LabOptions): Promise<ClientLab> {
     ...options.proxy,
   });
   const caDir = `${proxy.cacheDir}/ca`;
+  try {
+    await options.prepareHome?.(home);
+  } catch (err) {
+    await proxy.close();
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+    throw err;
+  }
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",

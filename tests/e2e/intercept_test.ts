@@ -637,6 +637,36 @@ Deno.test({
   },
 });
 
+// GnuTLS clients (git, wget, apt on Debian) check the certificate after the
+// handshake and, refusing it, close without an alert: the tunnel is logged
+// with the reason, while tunnels that carried requests are not.
+Deno.test("a client that completes the handshake and leaves without a request: a warning naming why", async () => {
+  await using s = await setup(() => new Response("served", { headers: FRESH }));
+  const warning = / warn: the client closed the TLS tunnel for localhost:\d+ without a request: /;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.proxy.port });
+  await conn.write(new TextEncoder().encode(`CONNECT localhost:${s.origin.port} HTTP/1.1\r\n\r\n`));
+  const buf = new Uint8Array(39);
+  let n = 0;
+  while (n < buf.length) n += (await conn.read(buf.subarray(n))) ?? buf.length;
+  assert.equal(new TextDecoder().decode(buf), "HTTP/1.1 200 Connection established\r\n\r\n");
+  const tls = Deno.startTls(conn, {
+    hostname: "localhost",
+    caCerts: [await Deno.readTextFile(s.caFile)],
+  });
+  await (await tls).handshake();
+  (await tls).close();
+  await waitFor(() => linesOf(s.proxy, warning).length === 1, "the warning");
+  await waitFor(() => linesOf(s.proxy, / CONNECT /).length === 1, "the CONNECT line");
+  assert.match(linesOf(s.proxy, / CONNECT /)[0]!, /intercept error=tls_no_request$/);
+
+  // A tunnel that carried a request closes without a word.
+  const ok = await curl([...LIMIT, "-x", s.proxy.url, "--cacert", s.caFile, `${s.base}/x`]);
+  assert.equal(ok.code, 0, ok.stderr);
+  await waitFor(() => linesOf(s.proxy, / CONNECT /).length === 2, "the second CONNECT line");
+  assert.match(linesOf(s.proxy, / CONNECT /)[1]!, / intercept$/);
+  assert.equal(linesOf(s.proxy, / warn: /).length, 1, s.proxy.logs.join("\n"));
+});
+
 Deno.test({
   name: "proxy.close() does not wait for a tunnel whose client left mid-handshake",
   async fn() {

@@ -160,13 +160,14 @@ Deno.test({
       await using lab = await startClientLab({
         for: "maven",
         ports: [origin.port],
-        homeFiles: {
-          // The user's settings: the lab repository as the mirror of everything,
-          // and a proxy of their own (dead here) for every https repository.
-          ".m2/settings.xml": `<settings>\n  <proxies><proxy><id>corp</id><active>true</active>` +
-            `<protocol>https</protocol><host>127.0.0.1</host><port>1</port></proxy></proxies>\n` +
-            `  ${mirror}\n</settings>\n`,
-        },
+        prepareHome: (home) =>
+          writeFiles(home, {
+            // The user's settings: the lab repository as the mirror of everything,
+            // and a proxy of their own (dead here) for every https repository.
+            ".m2/settings.xml": `<settings>\n  <proxies><proxy><id>corp</id><active>true</active>` +
+              `<protocol>https</protocol><host>127.0.0.1</host><port>1</port></proxy></proxies>\n` +
+              `  ${mirror}\n</settings>\n`,
+          }),
       });
       assert.match(lab.env["JAVA_TOOL_OPTIONS"]!, /-Djavax\.net\.ssl\.trustStore=/);
       assert.equal(lab.env["MAVEN_OPTS"], lab.env["JAVA_TOOL_OPTIONS"]);
