@@ -5,11 +5,12 @@
  *
  * - Cache-Control and Pragma are matched in any letter case (the library is
  *   case-sensitive): values are lower-cased before it sees them.
- * - `Age` that is not a non-negative integer makes the response stale (the
- *   library would read `abc` as 0, i.e. fresh); values over 2^31 are 2^31
- *   (RFC 9111 §1.2.2); of a list, the first member counts (§5.1). A repeated
- *   max-age / s-maxage with different values is invalid freshness information
- *   and makes the response stale (§4.2.1).
+ * - `Age` that is not a non-negative integer (`abc`, `-7200`, `1.5`) is
+ *   ignored, as if it were absent (RFC 9111 §5.1; the library would read `1.5`
+ *   as 1 and `-7200` as a negative age); values over 2^31 are 2^31 (§1.2.2);
+ *   of a list, the first member counts (§5.1). A repeated max-age / s-maxage
+ *   with different values is invalid freshness information and makes the
+ *   response stale (§4.2.1).
  * - The age includes the apparent age, now − Date (§4.2.3); the library only
  *   adds `Age` and the time spent in the cache.
  * - Date, Expires and Last-Modified must be HTTP-dates (RFC 9110 §5.6.7): an
@@ -371,12 +372,11 @@ function semanticResponse(status: number, fields: FieldList, now: number): Seman
     if (lm === undefined) delete h["last-modified"];
     else h["last-modified"] = formatHttpDate(lm);
   }
-  // corrected_initial_age = max(apparent_age, Age) (RFC 9111 §4.2.3).
+  // corrected_initial_age = max(apparent_age, Age) (RFC 9111 §4.2.3); an
+  // Age that is not delta-seconds is ignored (§5.1).
   let age = 0;
-  if (h["age"] !== undefined) {
-    const first = h["age"].split(",")[0]!.trim();
-    age = /^\d+$/.test(first) ? Math.min(Number(first), MAX_AGE_VALUE) : MAX_AGE_VALUE;
-  }
+  const first = h["age"]?.split(",")[0]?.trim();
+  if (first !== undefined && /^\d+$/.test(first)) age = Math.min(Number(first), MAX_AGE_VALUE);
   if (date !== undefined) age = Math.max(age, Math.floor(Math.max(0, now - date) / 1000));
   if (age > 0) h["age"] = String(age);
   else delete h["age"];
