@@ -15,7 +15,9 @@
  *   adds `Age` and the time spent in the cache.
  * - Date, Expires and Last-Modified must be HTTP-dates (RFC 9110 §5.6.7): an
  *   Expires that is not one is in the past (§5.3); the library's `Date.parse`
- *   would read `2099` or an ISO date, and asctime dates in local time.
+ *   would read `2099` or an ISO date, and asctime dates in local time. Two
+ *   Expires field lines are invalid too, even identical ones (§5.3): stale,
+ *   unless max-age or s-maxage says otherwise.
  * - The URL, not the request's Host field, identifies the stored response:
  *   the library would drop the validators when Host is spelled differently.
  * - A 304 updates the stored fields and renews freshness from all of them,
@@ -366,7 +368,12 @@ function semanticResponse(status: number, fields: FieldList, now: number): Seman
   const date = h["date"] === undefined ? undefined : parseHttpDate(h["date"]);
   if (date === undefined) delete h["date"];
   else h["date"] = formatHttpDate(date);
-  if (h["expires"] !== undefined) h["expires"] = formatHttpDate(parseHttpDate(h["expires"]) ?? 0);
+  if (h["expires"] !== undefined) {
+    // Two Expires lines make the value invalid, even when they agree (§5.3, §4.2.1).
+    const lines = fields.getAll("expires");
+    const expires = lines.length === 1 ? parseHttpDate(lines[0]!) : undefined;
+    h["expires"] = formatHttpDate(expires ?? 0);
+  }
   if (h["last-modified"] !== undefined) {
     const lm = parseHttpDate(h["last-modified"]);
     if (lm === undefined) delete h["last-modified"];

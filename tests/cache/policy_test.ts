@@ -140,6 +140,26 @@ const ROWS: Row[] = [
   },
   { name: 'Expires "0" is stale', res: [DATE, ["Expires", "0"]], checks: STALE_AT_ONCE },
   {
+    name: "two Expires lines are invalid: stale, even when they agree",
+    res: [DATE, ["Expires", httpDate(120)], ["Expires", httpDate(120)]],
+    checks: STALE_AT_ONCE,
+  },
+  {
+    name: "two Expires lines that differ: stale",
+    res: [DATE, ["Expires", httpDate(120)], ["Expires", httpDate(240)]],
+    checks: STALE_AT_ONCE,
+  },
+  {
+    name: "two Expires lines beside max-age: max-age decides",
+    res: [DATE, ["Expires", httpDate(120)], ["Expires", httpDate(120)], MAX_AGE_60],
+    checks: [{ at: 59, expect: hit(59, 1) }, { at: 60, expect: stale(60) }],
+  },
+  {
+    name: "two Expires lines beside s-maxage: s-maxage decides",
+    res: [DATE, ["Expires", httpDate(-5)], ["Expires", httpDate(-5)], [CC, "s-maxage=60"]],
+    checks: [{ at: 59, expect: hit(59, 1) }, { at: 60, expect: stale(60) }],
+  },
+  {
     name: "max-age wins over Expires",
     res: [DATE, ["Expires", httpDate(3600)], [CC, "max-age=30"]],
     checks: [{ at: 29, expect: hit(29, 1) }, { at: 30, expect: stale(30) }],

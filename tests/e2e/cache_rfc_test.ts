@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { get, startRoutedOrigin } from "../_helpers/cache_origin.ts";
+import { startRawHttpOrigin } from "../_helpers/origin.ts";
 import { startTestProxy } from "../_helpers/proxy.ts";
 
 const HIT = /^hoard; hit; ttl=(\d+)$/;
@@ -28,4 +29,29 @@ Deno.test("an invalid Age is ignored: a max-age=3600 response with Age abc, -720
     assert.match(again.headers["age"]!, /^[01]$/, age);
     assert.equal(origin.count(`/age${i}`), 1, age);
   }
+});
+
+Deno.test("two Expires lines make the response stale, unless max-age says otherwise", async () => {
+  const inAnHour = new Date(Date.now() + 3600_000).toUTCString();
+  await using origin = startRawHttpOrigin((head) => {
+    const maxAge = head.includes("/with-max-age") ? "Cache-Control: max-age=60\r\n" : "";
+    return `HTTP/1.1 200 OK\r\nDate: ${new Date().toUTCString()}\r\n` +
+      `Expires: ${inAnHour}\r\nExpires: ${inAnHour}\r\n${maxAge}Content-Length: 5\r\n\r\nbody\n`;
+  });
+  await using proxy = await startTestProxy();
+  const requests = (path: string) => origin.heads.filter((h) => h.includes(` ${path} `)).length;
+
+  const stale = `${origin.url}/two-expires`;
+  assert.equal((await get(proxy, stale)).headers["cache-status"], STORED);
+  const again = await get(proxy, stale);
+  assert.equal(again.text, "body\n");
+  assert.equal(again.headers["cache-status"], "hoard; fwd=stale; fwd-status=200; stored");
+  assert.equal(requests("/two-expires"), 2);
+
+  const fresh = `${origin.url}/with-max-age`;
+  await get(proxy, fresh);
+  const hit = await get(proxy, fresh);
+  assert.equal(hit.text, "body\n");
+  assert.match(hit.headers["cache-status"]!, HIT);
+  assert.equal(requests("/with-max-age"), 1);
 });
