@@ -1,7 +1,25 @@
 /**
  * The cache policy (RFC 9111), in one place and pure: from (request, stored
- * response, now) to a decision. Built on `npm:http-cache-semantics`; every
- * place hoard departs from it or adds to it is listed here:
+ * response, now) to a decision. Built on `npm:http-cache-semantics`.
+ *
+ * Deliberate departures from the RFCs (each allowed by them, or safer):
+ *
+ * - A server error (5xx) is never stored, even with explicit freshness (§3
+ *   would allow it): a stored good response must stay there for
+ *   stale-if-error, which is what CI uses hoard for. 501, heuristically
+ *   cacheable (RFC 9110 §15.6.2) and a lasting answer, is the one 5xx stored.
+ * - Set-Cookie is never stored: a shared cache in front of several jobs must
+ *   not hand one client's session to another.
+ * - `CDN-Cache-Control` (RFC 9213) is for CDNs: a forward proxy ignores it.
+ * - A response whose Transfer-Encoding does not end in chunked is delimited
+ *   by the close of the connection (RFC 9112 §6.3), as is one with neither
+ *   Content-Length nor chunked: a cut body cannot be told from a whole one,
+ *   so it is relayed, not stored (src/miss.ts).
+ * - Rules (src/rules.ts) may override freshness: an immutable artifact's 200
+ *   is stored and fresh forever whatever either side's Cache-Control says; a
+ *   `ttl` replaces the origin's lifetime (storability rules still apply).
+ *
+ * Where hoard corrects the library or does what it leaves out:
  *
  * - Cache-Control and Pragma are matched in any letter case (the library is
  *   case-sensitive): values are lower-cased before it sees them.
@@ -18,6 +36,13 @@
  *   would read `2099` or an ISO date, and asctime dates in local time. Two
  *   Expires field lines are invalid too, even identical ones (§5.3): stale,
  *   unless max-age or s-maxage says otherwise.
+ * - Explicit freshness makes any final status hoard understands storable (§3),
+ *   400 included; the library knows only RFC 7234's codes. An unknown code
+ *   (299, 499) is handled as the x00 of its class (RFC 9110 §15) and stored
+ *   only with explicit freshness (or `public`): it is not one defined as
+ *   heuristically cacheable (§4.2.2).
+ * - `must-understand` (§5.2.2.3): with a status hoard understands, `no-store`
+ *   is ignored; with one it does not, the response is not stored.
  * - The URL, not the request's Host field, identifies the stored response:
  *   the library would drop the validators when Host is spelled differently.
  * - A 304 updates the stored fields and renews freshness from all of them,
@@ -28,11 +53,7 @@
  *   former and treats the latter as max-age=0.
  * - 206 responses are stored (the seed lists 206) under a key that includes
  *   the request's Range, so one is only ever reused for the same range.
- * - Set-Cookie is never stored: one client's cookie is not served to another.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
- * - Rules (src/rules.ts) may override freshness: an immutable artifact's 200
- *   is stored and fresh forever whatever either side's Cache-Control says; a
- *   `ttl` replaces the origin's lifetime (storability rules still apply).
  *
  * @module
  */
@@ -65,6 +86,39 @@ const KEPT_ON_UPDATE: ReadonlySet<string> = new Set([
 ]);
 
 const MAX_AGE_VALUE = 2147483648; // 2^31, RFC 9111 §1.2.2
+
+/**
+ * The final status codes hoard understands (RFC 9110 §15): those it knows the
+ * requirements of. Any other is handled as the x00 of its class (§15), is
+ * stored only with explicit freshness, and never with `must-understand`.
+ */
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  ...range(200, 206),
+  ...range(300, 305),
+  307,
+  308,
+  ...range(400, 417),
+  421,
+  422,
+  426,
+  ...range(500, 505),
+]);
+
+/** Heuristically cacheable status codes (RFC 9110 §15.1): stored without explicit freshness. */
+const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([
+  200,
+  203,
+  204,
+  206,
+  300,
+  301,
+  308,
+  404,
+  405,
+  410,
+  414,
+  501,
+]);
 
 /** A request as the policy needs it. */
 export interface CacheRequest {
@@ -154,6 +208,15 @@ export function storability(
 ): Storability {
   if (req.method !== "GET") return { storable: false, reason: "method" };
   if (requestDirectives(req.fields).noStore) return { storable: false, reason: "request no-store" };
+  // Not a representation (304), or a server error: a stored good response must
+  // stay there for stale-if-error, whatever freshness the error claims. 501
+  // (heuristically cacheable, a lasting answer) is the one 5xx stored.
+  if (status < 200 || status === 304 || (status >= 500 && !HEURISTICALLY_CACHEABLE.has(status))) {
+    return { storable: false, reason: `status ${status}` };
+  }
+  if (mustUnderstand(fields) && !UNDERSTOOD_STATUSES.has(status)) {
+    return { storable: false, reason: "must-understand" };
+  }
   if (status === 206) {
     if (!req.fields.has("range") || !fields.has("content-range") || fields.has("vary")) {
       return { storable: false, reason: "partial" };
@@ -363,7 +426,7 @@ function semanticResponse(status: number, fields: FieldList, now: number): Seman
   const h = semanticHeaders(fields);
   delete h["set-cookie"];
   if (h["cache-control"] !== undefined) {
-    h["cache-control"] = correctResponseCacheControl(h["cache-control"]);
+    h["cache-control"] = correctResponseCacheControl(h["cache-control"], status);
   }
   const date = h["date"] === undefined ? undefined : parseHttpDate(h["date"]);
   if (date === undefined) delete h["date"];
@@ -387,8 +450,18 @@ function semanticResponse(status: number, fields: FieldList, now: number): Seman
   if (date !== undefined) age = Math.max(age, Math.floor(Math.max(0, now - date) / 1000));
   if (age > 0) h["age"] = String(age);
   else delete h["age"];
-  // The library does not understand 206; its freshness rules are those of the full response.
-  return { status: status === 206 ? 200 : status, headers: h };
+  return { status: semanticStatus(status), headers: h };
+}
+
+/**
+ * The status the library sees. It understands only the codes of RFC 7234's
+ * day, and would store no other even with explicit freshness (RFC 9111 §3
+ * allows any final status then): it sees 200 for a heuristically cacheable
+ * status (206 included: its freshness is that of the full response) and 307
+ * for any other — stored only with explicit freshness or `public`.
+ */
+function semanticStatus(status: number): number {
+  return HEURISTICALLY_CACHEABLE.has(status) ? 200 : 307;
 }
 
 function semanticHeaders(fields: FieldList): Record<string, string> {
@@ -405,11 +478,16 @@ function semanticHeaders(fields: FieldList): Record<string, string> {
 
 // proxy-revalidate is applied by hoard (only once stale), so the library does
 // not see it; a repeated max-age or s-maxage with differing values is invalid
-// and becomes max-age=0 (stale, still storable and revalidatable).
-function correctResponseCacheControl(cc: string): string {
-  const parts = cc.split(",").map((p) => p.trim()).filter((p) =>
+// and becomes max-age=0 (stale, still storable and revalidatable). With
+// must-understand and a status hoard understands, no-store is ignored
+// (RFC 9111 §5.2.2.3): it is there for caches that do not.
+function correctResponseCacheControl(cc: string, status: number): string {
+  let parts = cc.split(",").map((p) => p.trim()).filter((p) =>
     p !== "" && p !== "proxy-revalidate"
   );
+  if (parts.includes("must-understand") && UNDERSTOOD_STATUSES.has(status)) {
+    parts = parts.filter((p) => p !== "no-store");
+  }
   for (const d of ["max-age", "s-maxage"]) {
     const values = new Set(
       parts.filter((p) => p.split("=")[0]!.trim() === d).map((p) => p.split("=")[1]?.trim()),
@@ -426,7 +504,7 @@ function correctResponseCacheControl(cc: string): string {
 
 function notStorableReason(req: CacheRequest, status: number, fields: FieldList): string {
   const cc = parseDirectives(fields.combined("cache-control"));
-  if (cc.has("no-store")) return "no-store";
+  if (cc.has("no-store") && !cc.has("must-understand")) return "no-store";
   if (cc.has("private")) return "private";
   if (req.fields.has("authorization")) return "authorization";
   return `status ${status}`;
@@ -443,6 +521,16 @@ function parseDirectives(value: string | undefined): Map<string, string> {
     out.set(name, eq === -1 ? "" : part.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1"));
   }
   return out;
+}
+
+/** Whether the response carries `must-understand` (RFC 9111 §5.2.2.3). */
+function mustUnderstand(fields: FieldList): boolean {
+  return parseDirectives(fields.combined("cache-control")).has("must-understand");
+}
+
+/** The integers from `first` to `last`. */
+function range(first: number, last: number): number[] {
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
 function joined(headers: [string, string][], lower: string): string | undefined {

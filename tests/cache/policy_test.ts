@@ -398,6 +398,112 @@ const ROWS: Row[] = [
     res: [MAX_AGE_60],
     notStored: "status 500",
   },
+  // --- explicit freshness makes any understood final status cacheable (RFC 9111 §3) ---
+  ...[400, 403, 409, 422, 499, 299, 399].map((status): Row => ({
+    name: `${status} with max-age is stored and fresh for max-age`,
+    status,
+    res: [MAX_AGE_60],
+    checks: [{ at: 0, expect: hit(0, 60) }, { at: 59, expect: hit(59, 1) }, {
+      at: 60,
+      expect: stale(60),
+    }],
+  })),
+  {
+    name: "499 with Expires is stored",
+    status: 499,
+    res: [DATE, ["Expires", httpDate(60)]],
+    checks: [{ at: 0, expect: hit(0, 60) }, { at: 60, expect: stale(60) }],
+  },
+  {
+    name: "400 with s-maxage is stored",
+    status: 400,
+    res: [[CC, "s-maxage=60"]],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  // Not defined as heuristically cacheable: without explicit freshness, not stored.
+  ...[400, 403, 409, 499, 299, 399].map((status): Row => ({
+    name: `${status} with only Last-Modified is not stored`,
+    status,
+    res: [DATE, LM],
+    notStored: `status ${status}`,
+  })),
+  {
+    name: "public makes an unknown 299 heuristically cacheable, as it does a 302",
+    status: 299,
+    res: [DATE, LM, [CC, "public"]],
+    checks: HEURISTIC_100,
+  },
+  // A server error is never stored on the strength of its freshness (a departure).
+  ...[500, 502, 503, 504, 505, 599].map((status): Row => ({
+    name: `${status} with max-age is not stored`,
+    status,
+    res: [MAX_AGE_60],
+    notStored: `status ${status}`,
+  })),
+  {
+    name: "304 with max-age is not stored",
+    status: 304,
+    res: [MAX_AGE_60],
+    notStored: "status 304",
+  },
+  {
+    name: "501 with max-age is stored",
+    status: 501,
+    res: [MAX_AGE_60],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  // --- must-understand (RFC 9111 §5.2.2.3) -----------------------------------
+  ...[200, 204, 301, 404, 400].map((status): Row => ({
+    name: `must-understand, no-store on an understood ${status}: stored, no-store ignored`,
+    status,
+    res: [[CC, "must-understand, no-store, max-age=60"]],
+    checks: [{ at: 0, expect: hit(0, 60) }, { at: 60, expect: stale(60) }],
+  })),
+  {
+    name: "Must-Understand, No-Store in mixed case on a 200",
+    res: [[CC, "Must-Understand, No-Store"], [CC, "max-age=60"]],
+    checks: [{ at: 30, expect: hit(30, 30) }],
+  },
+  {
+    name: "must-understand, no-store on a 206 (understood): stored",
+    status: 206,
+    req: [RANGE],
+    res: [[CC, "must-understand, no-store, max-age=60"], CONTENT_RANGE],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  {
+    name: "must-understand, no-store without freshness on a 200: stored, stale",
+    res: [[CC, "must-understand, no-store"]],
+    checks: STALE_AT_ONCE,
+  },
+  ...[299, 499, 399].map((status): Row => ({
+    name: `must-understand, no-store on an unknown ${status}: not stored`,
+    status,
+    res: [[CC, "must-understand, no-store, max-age=60"]],
+    notStored: "must-understand",
+  })),
+  {
+    name: "must-understand on an unknown 299 with max-age and no no-store: not stored",
+    status: 299,
+    res: [[CC, "must-understand, max-age=60"]],
+    notStored: "must-understand",
+  },
+  {
+    name: "must-understand does not override private",
+    res: [[CC, "must-understand, no-store, private, max-age=60"]],
+    notStored: "private",
+  },
+  {
+    name: "must-understand does not override the request's no-store",
+    req: [[CC, "no-store"]],
+    res: [[CC, "must-understand, no-store, max-age=60"]],
+    notStored: "request no-store",
+  },
+  {
+    name: "no-store without must-understand is still not stored",
+    res: [[CC, "no-store, max-age=60"]],
+    notStored: "no-store",
+  },
   // --- cacheable statuses without freshness information ----------------------
   ...[200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501].map((status): Row => ({
     name: `${status} without freshness information is stored, stale`,
@@ -976,4 +1082,19 @@ Deno.test("refreshed: with the client's own validators, only a 304 that selects 
     refreshed(request(), lm, fields(["Last-Modified", httpDate(-500)]), true, at(10)),
     undefined,
   );
+});
+
+Deno.test("refreshed: a stored must-understand, no-store response of an understood status is renewed", () => {
+  for (const status of [200, 400]) {
+    const res: Lines = [["ETag", '"v1"'], [CC, "must-understand, no-store, max-age=60"]];
+    const stored = store(request(), status, res);
+    const r = refreshed(request(), stored, fields(["ETag", '"v1"']), false, at(100));
+    assert.ok(r !== undefined);
+    assert.equal(r.policy.maxAge(), 60, String(status));
+    assert.deepEqual(freshness(request(), { ...stored, policy: r.policy.toObject() }, at(130)), {
+      kind: "hit",
+      age: 30,
+      ttl: 30,
+    });
+  }
 });

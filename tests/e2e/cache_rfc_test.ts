@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { get, startRoutedOrigin } from "../_helpers/cache_origin.ts";
+import { get, sleep, startRoutedOrigin } from "../_helpers/cache_origin.ts";
 import { startRawHttpOrigin } from "../_helpers/origin.ts";
 import { startTestProxy } from "../_helpers/proxy.ts";
 
@@ -54,4 +54,61 @@ Deno.test("two Expires lines make the response stale, unless max-age says otherw
   assert.equal(hit.text, "body\n");
   assert.match(hit.headers["cache-status"]!, HIT);
   assert.equal(requests("/with-max-age"), 1);
+});
+
+Deno.test("explicit freshness makes 400, 499 and an unknown 299 cacheable, while fresh and not after", async () => {
+  const statuses = [400, 499, 299];
+  await using origin = startRoutedOrigin(Object.fromEntries(statuses.map((status) => [
+    `/s${status}`,
+    (_req, n) =>
+      new Response(`status ${status}, answer ${n}\n`, {
+        status,
+        headers: { "cache-control": "max-age=1", etag: `"e${status}"` },
+      }),
+  ])));
+  await using proxy = await startTestProxy();
+  for (const status of statuses) {
+    const url = `${origin.url}/s${status}`;
+    const first = await get(proxy, url);
+    assert.equal(first.status, status);
+    assert.equal(first.headers["cache-status"], STORED, String(status));
+    const hit = await get(proxy, url);
+    assert.equal(hit.status, status);
+    assert.equal(hit.text, `status ${status}, answer 0\n`);
+    assert.match(hit.headers["cache-status"]!, HIT);
+    // An unknown code is handled as the x00 of its class: a 2xx answers a
+    // matching If-None-Match with 304, a 4xx does not.
+    const conditional = await get(proxy, url, "-H", `If-None-Match: "e${status}"`);
+    assert.equal(conditional.status, status === 299 ? 304 : status, String(status));
+    assert.equal(conditional.text, status === 299 ? "" : `status ${status}, answer 0\n`);
+    assert.equal(origin.count(`/s${status}`), 1, String(status));
+  }
+  await sleep(1100);
+  for (const status of statuses) {
+    const stale = await get(proxy, `${origin.url}/s${status}`);
+    assert.equal(stale.text, `status ${status}, answer 1\n`, String(status));
+    assert.equal(origin.count(`/s${status}`), 2, String(status));
+  }
+});
+
+Deno.test("must-understand, no-store: stored for a status hoard understands, not for an unknown one", async () => {
+  const cc = { "cache-control": "must-understand, no-store, max-age=60" };
+  await using origin = startRoutedOrigin({
+    "/understood": (_req, n) => new Response(`understood ${n}\n`, { headers: cc }),
+    "/unknown": (_req, n) => new Response(`unknown ${n}\n`, { status: 299, headers: cc }),
+  });
+  await using proxy = await startTestProxy();
+  const understood = `${origin.url}/understood`, unknown = `${origin.url}/unknown`;
+  assert.equal((await get(proxy, understood)).headers["cache-status"], STORED);
+  const hit = await get(proxy, understood);
+  assert.equal(hit.text, "understood 0\n");
+  assert.match(hit.headers["cache-status"]!, HIT);
+  assert.equal(origin.count("/understood"), 1);
+
+  const first = await get(proxy, unknown);
+  assert.equal(first.headers["cache-status"], "hoard; fwd=uri-miss; detail=must-understand");
+  const second = await get(proxy, unknown);
+  assert.equal(second.status, 299);
+  assert.equal(second.text, "unknown 1\n");
+  assert.equal(origin.count("/unknown"), 2);
 });
