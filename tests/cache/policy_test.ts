@@ -606,6 +606,22 @@ const ROWS: Row[] = [
     res: [MAX_AGE_60, ["Set-Cookie", "a=1"]],
     checks: [{ at: 0, expect: hit(0, 60) }],
   },
+  // --- CDN-Cache-Control (RFC 9213) is for CDNs: ignored -----------------------
+  {
+    name: "CDN-Cache-Control max-age does not make a no-store response storable",
+    res: [["CDN-Cache-Control", "max-age=600"], [CC, "no-store"]],
+    notStored: "no-store",
+  },
+  {
+    name: "CDN-Cache-Control no-store does not stop storing",
+    res: [["CDN-Cache-Control", "no-store"], MAX_AGE_60],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  {
+    name: "CDN-Cache-Control max-age does not change the lifetime",
+    res: [["CDN-Cache-Control", "max-age=600"], MAX_AGE_60],
+    checks: [{ at: 60, expect: stale(60) }],
+  },
   // --- request directives (RFC 9111 §5.2.1) ----------------------------------
   {
     name: "request max-age",

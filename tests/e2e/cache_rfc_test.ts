@@ -112,3 +112,37 @@ Deno.test("must-understand, no-store: stored for a status hoard understands, not
   assert.equal(second.text, "unknown 1\n");
   assert.equal(origin.count("/unknown"), 2);
 });
+
+Deno.test("a body whose Transfer-Encoding does not end in chunked runs to the close: relayed unchanged, not stored", async () => {
+  const body = "\x1f\x8b\x08\x00 not really gzip, ends at the close \xff\x00";
+  await using origin = startRawHttpOrigin(() =>
+    "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: gzip\r\n" +
+    `Connection: close\r\n\r\n${body}`
+  );
+  await using proxy = await startTestProxy();
+  for (let i = 1; i <= 2; i++) {
+    const r = await get(proxy, `${origin.url}/te-gzip`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, Uint8Array.from(body, (c) => c.charCodeAt(0)));
+    assert.equal(r.headers["cache-status"], "hoard; fwd=uri-miss; detail=unframed");
+    assert.equal(origin.heads.length, i);
+  }
+});
+
+Deno.test("Set-Cookie is never stored: the client that got it keeps it, a hit carries none", async () => {
+  await using origin = startRoutedOrigin({
+    "/cookie": () =>
+      new Response("shared body\n", {
+        headers: { "cache-control": "max-age=60", "set-cookie": "session=job-1" },
+      }),
+  });
+  await using proxy = await startTestProxy();
+  const first = await get(proxy, `${origin.url}/cookie`);
+  assert.equal(first.headers["set-cookie"], "session=job-1");
+  assert.equal(first.headers["cache-status"], STORED);
+  const hit = await get(proxy, `${origin.url}/cookie`);
+  assert.equal(hit.text, "shared body\n");
+  assert.match(hit.headers["cache-status"]!, HIT);
+  assert.equal(hit.headers["set-cookie"], undefined);
+  assert.equal(origin.count("/cookie"), 1);
+});
