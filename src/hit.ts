@@ -6,7 +6,7 @@
  * @module
  */
 
-import { notModified } from "./cache/conditional.ts";
+import { notModified, storedLastModified } from "./cache/conditional.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import { chooseRange } from "./cache/range.ts";
 import type { ProxyContext } from "./context.ts";
@@ -49,9 +49,8 @@ export async function hit(
   const counters = proxy.cache.counters;
   const etag = fields.get("etag"), lastModified = fields.get("last-modified");
 
-  if (
-    entry.status >= 200 && entry.status < 300 && notModified(req.head.fields, etag, lastModified)
-  ) {
+  const modified = storedLastModified(lastModified, fields.get("date"), entry.storedAt);
+  if (entry.status >= 200 && entry.status < 300 && notModified(req.head.fields, etag, modified)) {
     fields.delete("content-length");
     await startResponse(ex, 304, "Not Modified", fields, NO_BODY).end();
     if (countAsHit) counters.hits++;

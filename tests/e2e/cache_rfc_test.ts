@@ -146,3 +146,24 @@ Deno.test("Set-Cookie is never stored: the client that got it keeps it, a hit ca
   assert.equal(hit.headers["set-cookie"], undefined);
   assert.equal(origin.count("/cookie"), 1);
 });
+
+Deno.test("If-Modified-Since against a stored response without Last-Modified is compared with its Date: 304 from the cache", async () => {
+  const date = new Date(Math.floor(Date.now() / 1000) * 1000).toUTCString();
+  await using origin = startRoutedOrigin({
+    "/dated": () =>
+      new Response("dated body\n", { headers: { "cache-control": "max-age=3600", date } }),
+  });
+  await using proxy = await startTestProxy();
+  const url = `${origin.url}/dated`;
+  await get(proxy, url);
+  const notModified = await get(proxy, url, "-H", `If-Modified-Since: ${date}`);
+  assert.equal(notModified.status, 304);
+  assert.equal(notModified.body.length, 0);
+  assert.match(notModified.headers["cache-status"]!, HIT);
+  const earlier = new Date(Date.parse(date) - 1000).toUTCString();
+  const modified = await get(proxy, url, "-H", `If-Modified-Since: ${earlier}`);
+  assert.equal(modified.status, 200);
+  assert.equal(modified.text, "dated body\n");
+  assert.match(modified.headers["cache-status"]!, HIT);
+  assert.equal(origin.count("/dated"), 1);
+});
