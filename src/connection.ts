@@ -124,13 +124,9 @@ async function runStep(
     case "local":
       await local(proxy, ex, route.path, req.framing.kind !== "none");
       break;
-    case "pass": {
-      const status = route.why === "method"
-        ? "hoard; fwd=method"
-        : `hoard; fwd=bypass; detail=${route.why}`;
-      await pass(proxy, ex, req, route.target.origin, route.target.path, status);
+    case "pass":
+      await pass(proxy, ex, req, route);
       break;
-    }
     case "hit": {
       if (route.refresh) refreshInBackground(proxy, req, route.target, route.entry);
       const detail = route.offline

@@ -33,8 +33,16 @@ export type Route =
   | { kind: "tunnel"; origin: Origin }
   /** Answered by hoard itself (health check, a request for hoard's own address). */
   | { kind: "local"; path: string }
-  /** Forwarded and relayed unchanged; the cache is not involved (or only invalidated). */
-  | { kind: "pass"; target: Target; why: "method" | "body" | "rule" | "no-cache-dir" }
+  /**
+   * Forwarded and relayed unchanged; the cache is only invalidated — or, with
+   * `storePost`, given a POST's answer that may answer later GETs.
+   */
+  | {
+    kind: "pass";
+    target: Target;
+    why: "method" | "body" | "rule" | "no-cache-dir";
+    storePost?: boolean;
+  }
   /** Answered from the store. */
   /**
    * Answered from the store; `refresh` asks for a background revalidation
@@ -98,7 +106,11 @@ export async function decide(
         : {}),
     },
   };
-  if (!CACHEABLE_METHODS.has(req.head.method)) return { kind: "pass", target, why: "method" };
+  if (!CACHEABLE_METHODS.has(req.head.method)) {
+    // A POST's answer may be stored for later GETs of its URL (RFC 9110 §9.3.3).
+    const storePost = req.head.method === "POST" && rule.cache && proxy.cache.enabled;
+    return { kind: "pass", target, why: "method", ...(storePost ? { storePost } : {}) };
+  }
   if (!rule.cache) return { kind: "pass", target, why: "rule" };
   // A GET with a body is unusual and its meaning is undefined (RFC 9110 §9.3.1):
   // it is relayed as it is, body and all, rather than answered from the cache.

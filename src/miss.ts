@@ -29,7 +29,7 @@ import type { BodySink } from "./io/body.ts";
 import { WriteBehind } from "./cache/write_behind.ts";
 
 /** Cache-Status `fwd` values (RFC 9211 §2.2) hoard uses when it went forward. */
-export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request";
+export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request" | "method";
 
 /** Serves a miss for `target`, collapsing with other requests for store id `id`. */
 export async function miss(

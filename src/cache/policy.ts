@@ -54,6 +54,10 @@
  * - 206 responses are stored (the seed lists 206) under a key that includes
  *   the request's Range, so one is only ever reused for the same range.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
+ * - A POST's answer with explicit freshness and a Content-Location naming its
+ *   own target URL is stored as the answer to a GET of that URL (RFC 9110
+ *   §9.3.3); the library would store it as a POST response, which no GET
+ *   could use.
  *
  * @module
  */
@@ -206,7 +210,9 @@ export function storability(
   fields: FieldList,
   now: number,
 ): Storability {
-  if (req.method !== "GET") return { storable: false, reason: "method" };
+  if (req.method !== "GET" && !(req.method === "POST" && answersGet(req, fields))) {
+    return { storable: false, reason: "method" };
+  }
   if (requestDirectives(req.fields).noStore) return { storable: false, reason: "request no-store" };
   // Not a representation (304), or a server error: a stored good response must
   // stay there for stale-if-error, whatever freshness the error claims. 501
@@ -230,18 +236,36 @@ export function storability(
     return { storable: false, reason: "vary *" };
   }
   const res = semanticResponse(status, fields, now);
-  const forever = req.override?.forever === true && status === 200;
+  const forever = req.override?.forever === true && status === 200 && req.method === "GET";
   if (forever) {
     // An immutable artifact: its own Cache-Control does not matter.
     res.headers["cache-control"] = `public, max-age=${FOREVER_SECONDS}`;
     delete res.headers["expires"];
     delete res.headers["pragma"];
   }
-  const policy = newPolicy(semanticRequest(req), res, now);
+  // A POST's answer is stored as the answer to a GET of its URL.
+  const policy = newPolicy(semanticRequest({ ...req, method: "GET" }), res, now);
   if (!policy.storable()) {
     return { storable: false, reason: notStorableReason(req, status, fields) };
   }
   return { storable: true, policy };
+}
+
+/**
+ * Whether a response to a POST may answer later GETs of its URL (RFC 9110
+ * §9.3.3): it has explicit freshness and a Content-Location that names the
+ * URL the POST was sent to.
+ */
+function answersGet(req: CacheRequest, fields: FieldList): boolean {
+  const location = fields.get("content-location");
+  if (location === undefined || fields.getAll("content-location").length > 1) return false;
+  const cc = parseDirectives(fields.combined("cache-control"));
+  if (!cc.has("max-age") && !cc.has("s-maxage") && !fields.has("expires")) return false;
+  try {
+    return new URL(location, req.key).href === new URL(req.key).href;
+  } catch {
+    return false;
+  }
 }
 
 /** What to do with a request that found `stored` in the cache. */

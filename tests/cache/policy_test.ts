@@ -569,6 +569,63 @@ const ROWS: Row[] = [
   // --- methods -------------------------------------------------------------
   { name: "HEAD responses are not stored", method: "HEAD", res: [MAX_AGE_60], notStored: "method" },
   { name: "POST responses are not stored", method: "POST", res: [MAX_AGE_60], notStored: "method" },
+  // --- a POST's answer that names its own URL (RFC 9110 §9.3.3) ---------------
+  ...["/doc", "http://example.com/doc", "http://EXAMPLE.com:80/doc", "doc"].map((cl): Row => ({
+    name: `POST answered with Content-Location ${cl} and max-age: stored for GETs`,
+    method: "POST",
+    res: [MAX_AGE_60, ["Content-Location", cl]],
+    checks: [
+      { at: 0, req: [], expect: hit(0, 60) },
+      { at: 60, req: [], expect: stale(60) },
+    ],
+  })),
+  {
+    name: "POST answered with its own Content-Location and Expires: stored",
+    method: "POST",
+    res: [DATE, ["Expires", httpDate(60)], ["Content-Location", "/doc"]],
+    checks: [{ at: 30, req: [], expect: hit(30, 30) }],
+  },
+  {
+    name: "POST answered with its own Content-Location and s-maxage: stored",
+    method: "POST",
+    res: [[CC, "s-maxage=60"], ["Content-Location", "/doc"]],
+    checks: [{ at: 30, req: [], expect: hit(30, 30) }],
+  },
+  ...([
+    ["another URL", [MAX_AGE_60, ["Content-Location", "/other"]]],
+    ["another query", [MAX_AGE_60, ["Content-Location", "/doc?x=1"]]],
+    ["another host", [MAX_AGE_60, ["Content-Location", "http://example.org/doc"]]],
+    ["no Content-Location", [MAX_AGE_60]],
+    ["two Content-Location lines", [MAX_AGE_60, ["Content-Location", "/doc"], [
+      "Content-Location",
+      "/doc",
+    ]]],
+    ["no explicit freshness", [DATE, LM, ["Content-Location", "/doc"]]],
+    ["only public", [DATE, LM, [CC, "public"], ["Content-Location", "/doc"]]],
+  ] as const).map(([what, res]): Row => ({
+    name: `POST answered with ${what}: not stored`,
+    method: "POST",
+    res,
+    notStored: "method",
+  })),
+  {
+    name: "POST answered with its own Content-Location, max-age and no-store: not stored",
+    method: "POST",
+    res: [[CC, "max-age=60, no-store"], ["Content-Location", "/doc"]],
+    notStored: "no-store",
+  },
+  {
+    name: "POST answered with its own Content-Location, max-age and private: not stored",
+    method: "POST",
+    res: [[CC, "max-age=60, private"], ["Content-Location", "/doc"]],
+    notStored: "private",
+  },
+  {
+    name: "PUT answered with its own Content-Location and max-age: not stored",
+    method: "PUT",
+    res: [MAX_AGE_60, ["Content-Location", "/doc"]],
+    notStored: "method",
+  },
   // --- repeated directives (RFC 9111 §4.2.1) ---------------------------------
   {
     name: "max-age repeated with different values: stale",

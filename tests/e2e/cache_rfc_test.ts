@@ -167,3 +167,41 @@ Deno.test("If-Modified-Since against a stored response without Last-Modified is 
   assert.match(modified.headers["cache-status"]!, HIT);
   assert.equal(origin.count("/dated"), 1);
 });
+
+Deno.test("a POST answer with Content-Location naming its URL and max-age answers later GETs of that URL", async () => {
+  let posts = 0;
+  const answer = (location: string) => async (req: Request) => {
+    if (req.method !== "POST") return new Response(`GET reached the origin\n`);
+    const sent = await req.text();
+    return new Response(`posted ${posts++}: ${sent}\n`, {
+      headers: { "cache-control": "max-age=60", "content-location": location },
+    });
+  };
+  await using origin = startRoutedOrigin({
+    "/form": answer("/form"),
+    "/elsewhere": answer("/form"),
+  });
+  await using proxy = await startTestProxy();
+  const url = `${origin.url}/form`;
+  const posted = await get(proxy, url, "--data-binary", "a=1");
+  assert.equal(posted.text, "posted 0: a=1\n");
+  assert.equal(posted.headers["cache-status"], "hoard; fwd=method; stored");
+  const hit = await get(proxy, url);
+  assert.equal(hit.text, "posted 0: a=1\n");
+  assert.match(hit.headers["cache-status"]!, HIT);
+  const head = await get(proxy, url, "-I");
+  assert.equal(head.headers["content-length"], "14");
+
+  // A later POST replaces it; one whose Content-Location names another URL only invalidates.
+  assert.equal((await get(proxy, url, "--data-binary", "b=2")).text, "posted 1: b=2\n");
+  assert.equal((await get(proxy, url)).text, "posted 1: b=2\n");
+  const other = await get(proxy, `${origin.url}/elsewhere`, "--data-binary", "c=3");
+  assert.equal(other.headers["cache-status"], "hoard; fwd=method");
+  assert.equal((await get(proxy, `${origin.url}/elsewhere`)).text, "GET reached the origin\n");
+  assert.deepEqual(origin.requests.map((r) => `${r.method} ${r.path}`), [
+    "POST /form",
+    "POST /form",
+    "POST /elsewhere",
+    "GET /elsewhere",
+  ]);
+});
