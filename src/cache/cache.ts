@@ -14,7 +14,7 @@ import type { Logger } from "../log.ts";
 import { Fills } from "./fill.ts";
 import { secondaryKey, storeId } from "./key.ts";
 import { type Meta, type ResponseMeta, serializeMeta, type VaryMeta } from "./meta.ts";
-import { type CacheRequest, type Freshness, freshness } from "./policy.ts";
+import { type CacheRequest, type Freshness, freshness, selectsByLanguage } from "./policy.ts";
 import { SMALL_BODY_BYTES, Store, TempBody } from "./store.ts";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
@@ -191,6 +191,9 @@ export class Cache {
       id = storeId(req.key, secondaryKey(top.vary, req.fields));
       const v = await this.#meta(id);
       entry = v?.kind === "response" ? v : undefined;
+      if (entry === undefined && top.vary.includes("accept-language")) {
+        entry = await this.#variantByLanguage(top, req.fields);
+      }
     } else {
       entry = top;
     }
@@ -202,6 +205,15 @@ export class Cache {
     }
     if (entry === undefined) return { kind: "none", id, vary };
     return { kind: "entry", entry, freshness: freshness(req, entry, now) };
+  }
+
+  /** The newest variant of `index` that answers `fields` by its Content-Language. */
+  async #variantByLanguage(index: VaryMeta, fields: FieldList): Promise<ResponseMeta | undefined> {
+    for (const id of index.variants.toReversed()) {
+      const v = await this.#meta(id);
+      if (v?.kind === "response" && selectsByLanguage(v, fields)) return v;
+    }
+    return undefined;
   }
 
   /**

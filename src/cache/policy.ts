@@ -54,6 +54,11 @@
  * - 206 responses are stored (the seed lists 206) under a key that includes
  *   the request's Range, so one is only ever reused for the same range.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
+ * - Vary is matched after normalising (§4.1 allows it; the library compares
+ *   values as sent): white space in any selecting field, and case and order in
+ *   Accept-Language, make no new variant (src/cache/key.ts); a variant whose
+ *   Content-Language is the one the request's Accept-Language wants most is
+ *   selected too.
  * - A POST's answer with explicit freshness and a Content-Location naming its
  *   own target URL is stored as the answer to a GET of that URL (RFC 9110
  *   §9.3.3); the library would store it as a POST response, which no GET
@@ -64,6 +69,7 @@
 
 import { FieldList, listTokens } from "../http1/fields.ts";
 import { weakMatch } from "./conditional.ts";
+import { languagePreferences, sameSecondaryBut } from "./key.ts";
 import { formatHttpDate, parseHttpDate } from "./http_date.ts";
 import { HOP_BY_HOP } from "../headers.ts";
 import {
@@ -266,6 +272,31 @@ function answersGet(req: CacheRequest, fields: FieldList): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a stored variant answers a request that differs from the one it was
+ * stored for only in Accept-Language, because its Content-Language is the one
+ * that Accept-Language wants most (RFC 9111 §4.1 allows selecting by what a
+ * field means): the origin would have chosen the same.
+ */
+export function selectsByLanguage(
+  stored: { vary?: string[]; secondary?: string; headers: [string, string][] },
+  fields: FieldList,
+): boolean {
+  const accept = fields.combined("accept-language");
+  const { vary, secondary } = stored;
+  if (accept === undefined || vary === undefined || secondary === undefined) return false;
+  if (!vary.includes("accept-language")) return false;
+  if (!sameSecondaryBut(vary, secondary, fields, "accept-language")) return false;
+  const prefs = languagePreferences(accept);
+  const best = prefs[0]?.q ?? 0;
+  // `*` at the top means no one language is wanted most.
+  const wanted = prefs.filter((p) => p.q === best && p.q > 0 && p.range !== "*");
+  // Basic filtering (RFC 4647 §3.3.1): `en` wants `en` and `en-gb`.
+  return listTokens(joined(stored.headers, "content-language")).some((tag) =>
+    wanted.some(({ range }) => tag === range || tag.startsWith(`${range}-`))
+  );
 }
 
 /** What to do with a request that found `stored` in the cache. */

@@ -554,6 +554,52 @@ Deno.test("Cache.find follows the vary index to the matching variant", async () 
   });
 });
 
+Deno.test("Cache.find selects a variant whose Content-Language the request wants most", async () => {
+  await withDir(async (dir) => {
+    const key = "http://vary.test/page";
+    const vary = ["accept-language", "accept-encoding"];
+    const request = (al: string, ae = "gzip") =>
+      fields(["Accept-Language", al], ["Accept-Encoding", ae]);
+    const putLanguage = async (cache: Cache, al: string, language: string) => {
+      const stored = await commitBytes(
+        cache,
+        pendingMeta(key, {
+          id: variantId(key, vary, request(al)),
+          vary,
+          secondary: secondaryKey(vary, request(al)),
+          headers: [["Vary", "Accept-Language, Accept-Encoding"], ["Content-Language", language]],
+        }),
+        bodyBytes(language, 50),
+      );
+      assert.ok(stored !== undefined);
+      return stored;
+    };
+    await withCache(dir, async (c) => {
+      const de = await putLanguage(c, "de, en;q=0.5", "de");
+      const fr = await putLanguage(c, "fr", "fr");
+      const now = Date.now();
+      const found = async (al: string, ae?: string) => {
+        const f = await c.find(get(key, request(al, ae)), now);
+        return f.kind === "entry" ? f.entry.id : f;
+      };
+      // Normalised: the same variant.
+      assert.equal(await found("EN;q=0.5,de"), de.id);
+      // By Content-Language: the language wanted most.
+      assert.equal(await found("de"), de.id);
+      assert.equal(await found("de-AT;q=0.9, de"), de.id);
+      assert.equal(await found("fr-CA;q=0.2, fr;q=0.8, de;q=0.1"), fr.id);
+      // Not when another language is wanted more, or another selecting field differs.
+      for (const [al, ae] of [["en, de;q=0.9", undefined], ["de", "br"], ["*", undefined]]) {
+        assert.deepEqual(await found(al!, ae), {
+          kind: "none",
+          id: variantId(key, vary, request(al!, ae)),
+          vary: true,
+        }, `${al} ${ae}`);
+      }
+    });
+  });
+});
+
 Deno.test("Cache.invalidate removes the vary index and every variant", async () => {
   await withDir(async (dir) => {
     const other = "http://vary.test/other.js";

@@ -205,3 +205,53 @@ Deno.test("a POST answer with Content-Location naming its URL and max-age answer
     "GET /elsewhere",
   ]);
 });
+
+Deno.test("Vary: Accept-Language in another order, case or spacing, or one whose top choice is the stored Content-Language, selects the stored variant", async () => {
+  await using origin = startRoutedOrigin({
+    "/page": (req) => {
+      // The origin picks the first of its languages the request wants most.
+      const wanted = (req.headers.get("accept-language") ?? "").split(",").map((m) => {
+        const [range = "", q = "q=1"] = m.replace(/\s/g, "").toLowerCase().split(";");
+        return { range, q: Number(q.slice(2)) };
+      }).sort((a, b) => b.q - a.q);
+      const language = wanted.find((w) => ["de", "fr", "en"].includes(w.range))?.range ?? "en";
+      return new Response(`page in ${language}, ${req.headers.get("accept-encoding")}\n`, {
+        headers: {
+          "cache-control": "max-age=60",
+          "vary": "Accept-Language, Accept-Encoding",
+          "content-language": language,
+        },
+      });
+    },
+  });
+  await using proxy = await startTestProxy();
+  const url = `${origin.url}/page`;
+  const ask = (al: string, ae = "gzip, br") =>
+    get(proxy, url, "-H", `Accept-Language: ${al}`, "-H", `Accept-Encoding: ${ae}`);
+
+  const first = await ask("de, en;q=0.5");
+  assert.equal(first.text, "page in de, gzip, br\n");
+  assert.equal(first.headers["cache-status"], STORED);
+  for (
+    const [al, ae] of [["EN;q=0.5 , de", "gzip,br"], ["de", "gzip ,  br"], [
+      "de-AT;q=0.9, de",
+      undefined,
+    ]]
+  ) {
+    const hit = await ask(al!, ae);
+    assert.equal(hit.text, "page in de, gzip, br\n", al);
+    assert.match(hit.headers["cache-status"]!, HIT, al);
+  }
+  assert.equal(origin.count("/page"), 1);
+
+  const fr = await ask("fr");
+  assert.equal(fr.text, "page in fr, gzip, br\n");
+  assert.equal(fr.headers["cache-status"], "hoard; fwd=vary-miss; stored");
+  assert.equal((await ask("fr;q=0.9, de;q=0.1")).text, "page in fr, gzip, br\n");
+  assert.equal(origin.count("/page"), 2);
+
+  // Another Accept-Encoding, or another language wanted most: a new variant.
+  assert.equal((await ask("de", "br")).text, "page in de, br\n");
+  assert.equal((await ask("en, de;q=0.9")).text, "page in en, gzip, br\n");
+  assert.equal(origin.count("/page"), 4);
+});
