@@ -18,6 +18,7 @@ import { local } from "./local.ts";
 import { miss } from "./miss.ts";
 import { refreshInBackground, revalidate } from "./revalidate.ts";
 import { pass } from "./pass.ts";
+import { partial } from "./partial.ts";
 import { interpretRequest, isRequestStart, type ProxyRequest } from "./read_request.ts";
 import { type Exchange, sendError } from "./respond.ts";
 import { tunnel } from "./tunnel.ts";
@@ -110,7 +111,7 @@ export async function serveConnection(
   }
 }
 
-/** Runs the step the route names: tunnel, local, pass, hit, revalidate or miss. */
+/** Runs the step the route names: tunnel, local, pass, hit, revalidate, partial or miss. */
 async function runStep(
   proxy: ProxyContext,
   ex: Exchange,
@@ -145,6 +146,9 @@ async function runStep(
     case "revalidate":
       await revalidate(proxy, ex, req, route.target, route.entry, route.why);
       break;
+    case "partial":
+      await partial(proxy, ex, req, route.target, route.entry, route.use);
+      break;
     case "miss":
       await miss(
         proxy,
@@ -152,7 +156,7 @@ async function runStep(
         req,
         route.target,
         route.id,
-        route.vary ? "vary-miss" : "uri-miss",
+        route.partial ? "partial" : route.vary ? "vary-miss" : "uri-miss",
       );
       break;
   }

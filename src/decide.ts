@@ -10,7 +10,13 @@
 import type { ProxyContext } from "./context.ts";
 import { primaryKey } from "./cache/key.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
-import { CACHEABLE_METHODS, type CacheRequest } from "./cache/policy.ts";
+import {
+  CACHEABLE_METHODS,
+  type CacheRequest,
+  partUse,
+  requestDirectives,
+  type StoredPartUse,
+} from "./cache/policy.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { keyPath } from "./rules.ts";
@@ -59,8 +65,21 @@ export type Route =
   }
   /** A stored response that must be checked with the origin first. */
   | { kind: "revalidate"; target: Target; entry: ResponseMeta; why: "stale" | "request" }
-  /** Nothing usable stored: fetch (collapsing with other requests for `id`) and store. */
-  | { kind: "miss"; target: Target; id: string; vary: boolean };
+  /**
+   * A stored part (206) that runs up to the bytes wanted: the origin is asked
+   * for the rest, and the two are served and stored as one.
+   */
+  | {
+    kind: "partial";
+    target: Target;
+    entry: ResponseMeta;
+    use: Extract<StoredPartUse, { kind: "extend" }>;
+  }
+  /**
+   * Nothing usable stored: fetch (collapsing with other requests for `id`) and
+   * store; `partial` when a stored part did not hold what is wanted.
+   */
+  | { kind: "miss"; target: Target; id: string; vary: boolean; partial?: boolean };
 
 /** Where this proxy listens, to recognise requests addressed to itself. */
 export interface SelfAddress {
@@ -125,6 +144,19 @@ export async function decide(
   if (!proxy.cache.enabled) return { kind: "pass", target, why: "no-cache-dir" };
   const found = await proxy.cache.find(target.cache, Date.now());
   if (found.kind === "none") return { kind: "miss", target, id: found.id, vary: found.vary };
+  if (found.entry.status === 206) {
+    // A stored part answers what lies inside it; the rest is the origin's.
+    const use = partUse(target.cache, found.entry);
+    const originAllowed = !proxy.options.offline &&
+      !requestDirectives(req.head.fields).onlyIfCached;
+    if (use.kind === "extend" && originAllowed) {
+      return { kind: "partial", target, entry: found.entry, use };
+    }
+    if (use.kind !== "inside") {
+      const vary = found.entry.vary !== undefined;
+      return { kind: "miss", target, id: found.entry.id, vary, partial: true };
+    }
+  }
   const f = found.freshness;
   if (f.kind === "hit") {
     return {

@@ -178,8 +178,9 @@ export class Cache {
 
   /**
    * Finds what is stored for `req` (following a vary index to the variant
-   * matching the request, or a stored 206 for the same Range) and asks the
-   * policy about it.
+   * matching the request) and asks the policy about it. A stored part of a
+   * response (a 206) is found like the whole one: the caller asks the policy
+   * whether it holds the bytes wanted.
    */
   async find(req: CacheRequest, now: number): Promise<Found> {
     const primary = storeId(req.key);
@@ -196,12 +197,6 @@ export class Cache {
       }
     } else {
       entry = top;
-    }
-    const range = req.fields.get("range");
-    if (range !== undefined && entry === undefined) {
-      id = rangeId(req.key, range);
-      const r = await this.#meta(id);
-      entry = r?.kind === "response" ? r : undefined;
     }
     if (entry === undefined) return { kind: "none", id, vary };
     return { kind: "entry", entry, freshness: freshness(req, entry, now) };
@@ -558,11 +553,6 @@ export class Cache {
     this.#warned.add(kind);
     this.#logger.log("warn", `cache ${op} failed, going on without it: ${message}`);
   }
-}
-
-/** Store id of a stored 206 for `range` of `key`. */
-export function rangeId(key: string, range: string): string {
-  return storeId(key, "range", range.replace(/\s+/g, ""));
 }
 
 /**

@@ -51,8 +51,16 @@
  * - `must-revalidate` and `proxy-revalidate` only take effect once the response
  *   is stale (§5.2.2.2, §5.2.2.8); the library refuses every reuse with the
  *   former and treats the latter as max-age=0.
- * - 206 responses are stored (the seed lists 206) under a key that includes
- *   the request's Range, so one is only ever reused for the same range.
+ * - Partial content (§3.3–3.4; the library does not understand 206): a 206
+ *   with a `bytes a-b/N` Content-Range is stored where the whole response
+ *   would be, as a part of it, and answers every range inside it (suffix and
+ *   open ones resolved with N). A 200 of known length whose body the origin
+ *   cut short is kept as the part that arrived, when it has a strong
+ *   validator. A request wanting bytes from inside a part or right after it
+ *   extends it: the origin is asked for the rest with Range and If-Range (the
+ *   part's strong validator), and the two become one entry (src/partial.ts).
+ *   Bytes before a part, or after a gap, are fetched like a miss and the
+ *   answer replaces the part.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
  * - Vary is matched after normalising (§4.1 allows it; the library compares
  *   values as sent): white space in any selecting field, and case and order in
@@ -68,8 +76,16 @@
  */
 
 import { FieldList, listTokens } from "../http1/fields.ts";
-import { weakMatch } from "./conditional.ts";
+import { strongMatch, weakMatch } from "./conditional.ts";
 import { languagePreferences, sameSecondaryBut } from "./key.ts";
+import {
+  chooseRange,
+  formatContentRange,
+  parseContentRange,
+  type Part,
+  type PartUse,
+  usePart,
+} from "./range.ts";
 import { formatHttpDate, parseHttpDate } from "./http_date.ts";
 import { HOP_BY_HOP } from "../headers.ts";
 import {
@@ -206,10 +222,7 @@ export type Storability =
   | { storable: true; policy: Policy }
   | { storable: false; reason: string };
 
-/**
- * Whether a response to `req` may be stored (RFC 9111 §3), and its policy.
- * `range` is the request's Range, for a 206.
- */
+/** Whether a response to `req` may be stored (RFC 9111 §3), and its policy. */
 export function storability(
   req: CacheRequest,
   status: number,
@@ -230,11 +243,15 @@ export function storability(
     return { storable: false, reason: "must-understand" };
   }
   if (status === 206) {
-    if (!req.fields.has("range") || !fields.has("content-range") || fields.has("vary")) {
+    if (!req.fields.has("range") || fields.getAll("content-range").length !== 1) {
       return { storable: false, reason: "partial" };
     }
     if (/multipart\/byteranges/i.test(fields.get("content-type") ?? "")) {
       return { storable: false, reason: "multipart range" };
+    }
+    // Only a part whose place in the whole is known can answer other ranges.
+    if (parseContentRange(fields.get("content-range")) === undefined) {
+      return { storable: false, reason: "partial" };
     }
   }
   const vary = fields.combined("vary");
@@ -391,6 +408,82 @@ export function revalidationFields(
   const out: [string, string][] = [];
   if (h["if-none-match"] !== undefined) out.push(["If-None-Match", h["if-none-match"]]);
   if (h["if-modified-since"] !== undefined) out.push(["If-Modified-Since", h["if-modified-since"]]);
+  return out;
+}
+
+/** What a stored part can do for a request, and the If-Range to extend it with. */
+export type StoredPartUse =
+  | Exclude<PartUse, { kind: "extend" }>
+  | Extract<PartUse, { kind: "extend" }> & {
+    /** The stored strong validator, for If-Range. */
+    ifRange: string;
+  };
+
+/** Request fields that make a request conditional on its own terms (RFC 9110 §13.1). */
+const PRECONDITIONS = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
+
+/**
+ * What a stored 206 can do for `req` (RFC 9111 §3.4): answer it when every
+ * byte asked for is inside; be extended from the origin when the bytes asked
+ * for start inside it or right after it — for a GET without preconditions of
+ * its own, and only with a strong validator to send as If-Range, so that the
+ * bytes appended belong to the same representation.
+ */
+export function partUse(req: CacheRequest, stored: StoredResponse): StoredPartUse {
+  const part = parseContentRange(joined(stored.headers, "content-range"));
+  if (part === undefined) return { kind: "outside" };
+  const get = req.method === "GET";
+  const choice = get
+    ? chooseRange(
+      req.fields.get("range"),
+      req.fields.get("if-range"),
+      part.length,
+      joined(stored.headers, "etag"),
+      joined(stored.headers, "last-modified"),
+    )
+    : { kind: "full" as const };
+  const use = usePart(part, choice);
+  if (use.kind !== "extend") return use;
+  const ifRange = strongValidator(stored.headers);
+  if (!get || ifRange === undefined || PRECONDITIONS.some((n) => req.fields.has(n))) {
+    return { kind: "outside" };
+  }
+  return { ...use, ifRange };
+}
+
+/**
+ * The stored response's strong validator (RFC 9110 §8.8.1): a strong ETag,
+ * else a Last-Modified at least a second before its Date (§8.8.2.2).
+ */
+export function strongValidator(headers: [string, string][]): string | undefined {
+  const etag = joined(headers, "etag");
+  if (etag !== undefined) return etag.trim().startsWith("W/") ? undefined : etag.trim();
+  const lm = joined(headers, "last-modified"), date = joined(headers, "date");
+  const modified = lm === undefined ? undefined : parseHttpDate(lm);
+  const at = date === undefined ? undefined : parseHttpDate(date);
+  return modified !== undefined && at !== undefined && at - modified >= 1000 ? lm : undefined;
+}
+
+/**
+ * Whether a new response carries the strong validator `validator` of the
+ * stored one, so that their bytes may be combined (RFC 9111 §3.4).
+ */
+export function sameRepresentation(validator: string, fresh: FieldList): boolean {
+  const etag = fresh.get("etag");
+  if (validator.startsWith('"')) return etag !== undefined && strongMatch(validator, etag);
+  return etag === undefined && fresh.get("last-modified") === validator;
+}
+
+/**
+ * The stored fields of `part` of the representation `headers` describe: its
+ * Content-Range (none for the whole) and Content-Length.
+ */
+export function partHeaders(headers: [string, string][], part: Part): [string, string][] {
+  const out = headers.filter(([n]) => !/^content-(range|length)$/i.test(n));
+  if (part.start > 0 || part.end < part.length - 1) {
+    out.push(["Content-Range", formatContentRange(part)]);
+  }
+  out.push(["Content-Length", String(part.end - part.start + 1)]);
   return out;
 }
 
