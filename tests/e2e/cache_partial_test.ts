@@ -249,3 +249,63 @@ Deno.test("a stale part is revalidated (304) and then answers the range inside i
     '"v1"',
   ]);
 });
+
+Deno.test("a large part stored by an earlier process is checked as it is combined; a corrupt one is never completed", async () => {
+  const MiB = 1024 * 1024;
+  const body = pseudoRandom(3 * MiB, 8);
+  const dir = await Deno.makeTempDir({ prefix: "hoard-partial-" });
+  try {
+    await using origin = startRoutedOrigin({ "/large.bin": (req) => ranged(req, body, '"v1"') });
+    const url = `${origin.url}/large.bin`;
+    for (const corrupt of [false, true]) {
+      {
+        await using a = await startTestProxy({ cacheDir: dir });
+        const first = await get(a, url, "-r", `0-${MiB - 1}`);
+        assert.equal(sha256(first.body), sha256(body.subarray(0, MiB)));
+      }
+      if (corrupt) {
+        // One byte of the stored part's file flipped behind hoard's back.
+        for await (const shard of Deno.readDir(`${dir}/data`)) {
+          for await (const f of Deno.readDir(`${dir}/data/${shard.name}`)) {
+            if (!f.name.endsWith(".body")) continue;
+            const file = await Deno.open(`${dir}/data/${shard.name}/${f.name}`, { write: true });
+            await file.seek(MiB / 2, Deno.SeekMode.Start);
+            await file.write(new Uint8Array([body[MiB / 2]! ^ 0xff]));
+            file.close();
+          }
+        }
+      }
+      await using b = await startTestProxy({ cacheDir: dir, logLevel: "warn" });
+      const whole = await curl(["--max-time", "20", "-x", b.url, url]);
+      if (!corrupt) {
+        assert.equal(whole.code, 0);
+        assert.equal(sha256(whole.body), sha256(body));
+        await cacheSettled(dir);
+        const hit = await get(b, url);
+        assert.match(hit.headers["cache-status"]!, HIT);
+        assert.equal(sha256(hit.body), sha256(body));
+        assert.deepEqual(b.logs, []);
+        // Start again from a part for the corrupt round.
+        await Deno.remove(`${dir}/data`, { recursive: true });
+        await Deno.mkdir(`${dir}/data`);
+      } else {
+        // Cut before the origin's bytes: the client never gets a whole response.
+        assert.equal(whole.code, 18);
+        assert.ok(whole.body.length <= MiB, `${whole.body.length} bytes`);
+        assert.match(b.logs.join("\n"), /failed its checksum; deleted/);
+        const again = await get(b, url);
+        assert.equal(again.headers["cache-status"], "hoard; fwd=uri-miss; stored");
+        assert.equal(sha256(again.body), sha256(body));
+      }
+    }
+    assert.deepEqual(rangesAsked(origin), [
+      `bytes=0-${MiB - 1} -`,
+      `bytes=${MiB}-${3 * MiB - 1} "v1"`,
+      `bytes=0-${MiB - 1} -`,
+      `bytes=${MiB}-${3 * MiB - 1} "v1"`,
+      "- -",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
