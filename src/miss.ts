@@ -318,10 +318,12 @@ async function runFill(
     await cache.commit(temp, meta, (path) => fill.moved(path));
   } else if (
     temp !== undefined && stored && part !== undefined && temp.size > 0 &&
-    temp.size < part.end - part.start + 1 && strongValidator(meta.headers) !== undefined
+    temp.size < part.end - part.start + 1 && strongValidator(meta.headers) !== undefined &&
+    ((await cache.entry(meta.id))?.status ?? 206) === 206
   ) {
     // Cut short: what arrived is kept as a part (RFC 9111 §3.3), when a strong
-    // validator lets a later request complete it (src/partial.ts).
+    // validator lets a later request complete it (src/partial.ts) — but never
+    // in place of a whole stored response, which stale-if-error may still need.
     const got = { ...part, end: part.start + temp.size - 1 };
     const headers = partHeaders(meta.headers, got);
     await cache.commit(temp, { ...meta, status: 206, reason: "Partial Content", headers });

@@ -202,6 +202,12 @@ export class Cache {
     return { kind: "entry", entry, freshness: freshness(req, entry, now) };
   }
 
+  /** The response stored under `id`, if any. */
+  async entry(id: string): Promise<ResponseMeta | undefined> {
+    const meta = await this.#meta(id);
+    return meta?.kind === "response" ? meta : undefined;
+  }
+
   /** The newest variant of `index` that answers `fields` by its Content-Language. */
   async #variantByLanguage(index: VaryMeta, fields: FieldList): Promise<ResponseMeta | undefined> {
     for (const id of index.variants.toReversed()) {

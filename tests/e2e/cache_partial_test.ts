@@ -309,3 +309,30 @@ Deno.test("a large part stored by an earlier process is checked as it is combine
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a new body cut short never replaces a whole stored response: stale-if-error still has it", async () => {
+  const v1 = pseudoRandom(5000, 9), v2 = pseudoRandom(5000, 10);
+  const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
+  await using origin = startRawHttpOrigin((_head, i) =>
+    i === 0
+      ? `HTTP/1.1 200 OK\r\nETag: "v1"\r\nCache-Control: max-age=1\r\nContent-Length: 5000\r\n\r\n${
+        latin1(v1)
+      }`
+      : i === 1
+      ? `HTTP/1.1 200 OK\r\nETag: "v2"\r\nCache-Control: max-age=60\r\nContent-Length: 5000\r\n` +
+        `Connection: close\r\n\r\n${latin1(v2.subarray(0, 2000))}`
+      : "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+  );
+  await using proxy = await startTestProxy({ logLevel: "warn" });
+  const url = `${origin.url}/kept.bin`;
+  assert.deepEqual((await get(proxy, url)).body, v1);
+  await sleep(1100);
+  const cut = await curl(["--max-time", "20", "-x", proxy.url, url]);
+  assert.equal(cut.code, 18);
+  await cacheSettled(proxy.cacheDir);
+  const stale = await get(proxy, url);
+  assert.equal(stale.status, 200);
+  assert.deepEqual(stale.body, v1);
+  assert.match(stale.headers["cache-status"]!, /detail=stale-if-error/);
+  assert.equal(origin.heads.length, 3);
+});
