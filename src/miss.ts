@@ -312,18 +312,24 @@ async function runFill(
   await disk.drain();
   cache.counters.bytesFromOrigin += fromOrigin;
   const part = storing.part;
+  // A part never takes the place of a whole stored response: a request for the
+  // whole, or stale-if-error, may still need that one.
+  const nothingWhole = async () => ((await cache.entry(meta.id))?.status ?? 206) === 206;
   if (bodyRead && temp !== undefined && stored) {
     fill.end();
     proxy.report.fetched(performance.now() - fill.startedAt, fill.written);
-    await cache.commit(temp, meta, (path) => fill.moved(path));
+    if (meta.status !== 206 || await nothingWhole()) {
+      await cache.commit(temp, meta, (path) => fill.moved(path));
+    } else {
+      await temp.discard();
+    }
   } else if (
     temp !== undefined && stored && part !== undefined && temp.size > 0 &&
     temp.size < part.end - part.start + 1 && strongValidator(meta.headers) !== undefined &&
-    ((await cache.entry(meta.id))?.status ?? 206) === 206
+    await nothingWhole()
   ) {
     // Cut short: what arrived is kept as a part (RFC 9111 §3.3), when a strong
-    // validator lets a later request complete it (src/partial.ts) — but never
-    // in place of a whole stored response, which stale-if-error may still need.
+    // validator lets a later request complete it (src/partial.ts).
     const got = { ...part, end: part.start + temp.size - 1 };
     const headers = partHeaders(meta.headers, got);
     await cache.commit(temp, { ...meta, status: 206, reason: "Partial Content", headers });

@@ -336,3 +336,27 @@ Deno.test("a new body cut short never replaces a whole stored response: stale-if
   assert.match(stale.headers["cache-status"]!, /detail=stale-if-error/);
   assert.equal(origin.heads.length, 3);
 });
+
+Deno.test("a 206 never replaces a whole stored response either", async () => {
+  const body = pseudoRandom(SIZE, 12);
+  await using origin = startRoutedOrigin({
+    "/whole.bin": (req, n) => {
+      if (n >= 2) return new Response("down\n", { status: 503 });
+      // An origin that ignores If-None-Match and answers the Range.
+      const res = ranged(req, body, '"v1"');
+      res.headers.set("cache-control", n === 0 ? "max-age=1" : "max-age=60");
+      return res;
+    },
+  });
+  await using proxy = await startTestProxy({ logLevel: "warn" });
+  const url = `${origin.url}/whole.bin`;
+  assert.equal(sha256((await get(proxy, url)).body), sha256(body));
+  await sleep(2100);
+  const part = await get(proxy, url, "-r", "0-99");
+  assert.equal(part.status, 206);
+  assert.deepEqual(part.body, body.subarray(0, 100));
+  const stale = await get(proxy, url);
+  assert.equal(sha256(stale.body), sha256(body));
+  assert.match(stale.headers["cache-status"]!, /detail=stale-if-error/);
+  assert.equal(origin.count("/whole.bin"), 3);
+});
