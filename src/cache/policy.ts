@@ -60,7 +60,9 @@
  *   extends it: the origin is asked for the rest with Range and If-Range (the
  *   part's strong validator), and the two become one entry (src/partial.ts).
  *   Bytes before a part, or after a gap, are fetched like a miss and the
- *   answer replaces the part.
+ *   answer replaces the part. A part never replaces a whole stored response
+ *   (src/miss.ts): that one may still answer requests for all of it, or
+ *   stand in for a failing origin.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
  * - Vary is matched after normalising (§4.1 allows it; the library compares
  *   values as sent): white space in any selecting field, and case and order in
