@@ -50,7 +50,9 @@ export async function hit(
   const counters = proxy.cache.counters;
   const etag = fields.get("etag"), lastModified = fields.get("last-modified");
 
-  const modified = storedLastModified(lastModified, fields.get("date"), entry.storedAt);
+  const modified = req.head.fields.has("if-modified-since")
+    ? storedLastModified(lastModified, fields.get("date"), entry.storedAt)
+    : lastModified;
   if (entry.status >= 200 && entry.status < 300 && notModified(req.head.fields, etag, modified)) {
     fields.delete("content-length");
     await startResponse(ex, 304, "Not Modified", fields, NO_BODY).end();

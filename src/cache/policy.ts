@@ -64,6 +64,9 @@
  *   (src/miss.ts): that one may still answer requests for all of it, or
  *   stand in for a failing origin.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
+ * - A client's If-Modified-Since is compared with the stored Last-Modified,
+ *   else its Date, else the time it was stored (§4.3.2, RFC 9110 §13.1.3):
+ *   a response without Last-Modified still gets 304 (src/cache/conditional.ts).
  * - Vary is matched after normalising (§4.1 allows it; the library compares
  *   values as sent): white space in any selecting field, and case and order in
  *   Accept-Language, make no new variant (src/cache/key.ts); a variant whose
