@@ -19,6 +19,7 @@ import { local } from "./local.ts";
 import { miss } from "./miss.ts";
 import { refreshInBackground, revalidate } from "./revalidate.ts";
 import { pass } from "./pass.ts";
+import { partial } from "./partial.ts";
 import { interpretRequest, isRequestStart, type ProxyRequest } from "./read_request.ts";
 import { type Exchange, sendError } from "./respond.ts";
 import { tunnel } from "./tunnel.ts";
@@ -111,7 +112,7 @@ export async function serveConnection(
   }
 }
 
-/** Runs the step the route names: tunnel, local, pass, hit, revalidate, check or miss. */
+/** Runs the step the route names: tunnel, local, pass, hit, revalidate, check, partial or miss. */
 async function runStep(
   proxy: ProxyContext,
   ex: Exchange,
@@ -125,13 +126,9 @@ async function runStep(
     case "local":
       await local(proxy, ex, route.path, req.framing.kind !== "none");
       break;
-    case "pass": {
-      const status = route.why === "method"
-        ? "hoard; fwd=method"
-        : `hoard; fwd=bypass; detail=${route.why}`;
-      await pass(proxy, ex, req, route.target.origin, route.target.path, status);
+    case "pass":
+      await pass(proxy, ex, req, route);
       break;
-    }
     case "hit": {
       if (route.refresh) refreshInBackground(proxy, req, route.target, route.entry);
       const detail = route.offline
@@ -153,6 +150,9 @@ async function runStep(
     case "check":
       await check(proxy, ex, req, route.target, route.entry);
       break;
+    case "partial":
+      await partial(proxy, ex, req, route.target, route.entry, route.use);
+      break;
     case "miss":
       await miss(
         proxy,
@@ -160,7 +160,7 @@ async function runStep(
         req,
         route.target,
         route.id,
-        route.vary ? "vary-miss" : "uri-miss",
+        route.partial ? "partial" : route.vary ? "vary-miss" : "uri-miss",
       );
       break;
   }

@@ -11,7 +11,13 @@
 import type { ProxyContext } from "./context.ts";
 import { primaryKey } from "./cache/key.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
-import { CACHEABLE_METHODS, type CacheRequest } from "./cache/policy.ts";
+import {
+  CACHEABLE_METHODS,
+  type CacheRequest,
+  partUse,
+  requestDirectives,
+  type StoredPartUse,
+} from "./cache/policy.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { keyPath } from "./rules.ts";
@@ -41,13 +47,16 @@ export type Route =
   | { kind: "tunnel"; origin: Origin }
   /** Answered by hoard itself (health check, a request for hoard's own address). */
   | { kind: "local"; path: string }
-  /** Forwarded and relayed unchanged; the cache is not involved (or only invalidated). */
+  /**
+   * Forwarded and relayed unchanged; the cache is only invalidated — or, with
+   * `storePost`, given a POST's answer that may answer later GETs.
+   */
   | {
     kind: "pass";
     target: Target;
     why: "method" | "body" | "rule" | "no-cache-dir" | "credentials";
+    storePost?: boolean;
   }
-  /** Answered from the store. */
   /**
    * Answered from the store; `refresh` asks for a background revalidation
    * (stale-while-revalidate), `offline` marks a stale entry served offline.
@@ -68,8 +77,21 @@ export type Route =
    * "shared"): served only if the origin accepts this request's own.
    */
   | { kind: "check"; target: Target; entry: ResponseMeta }
-  /** Nothing usable stored: fetch (collapsing with other requests for `id`) and store. */
-  | { kind: "miss"; target: Target; id: string; vary: boolean };
+  /**
+   * A stored part (206) that runs up to the bytes wanted: the origin is asked
+   * for the rest, and the two are served and stored as one.
+   */
+  | {
+    kind: "partial";
+    target: Target;
+    entry: ResponseMeta;
+    use: Extract<StoredPartUse, { kind: "extend" }>;
+  }
+  /**
+   * Nothing usable stored: fetch (collapsing with other requests for `id`) and
+   * store; `partial` when a stored part did not hold what is wanted.
+   */
+  | { kind: "miss"; target: Target; id: string; vary: boolean; partial?: boolean };
 
 /** Where this proxy listens, to recognise requests addressed to itself. */
 export interface SelfAddress {
@@ -132,7 +154,11 @@ export async function decide(
     target.credential = createHash("sha256").update(`${authorization ?? ""}\n${t.path}`)
       .digest("base64");
   }
-  if (!CACHEABLE_METHODS.has(req.head.method)) return { kind: "pass", target, why: "method" };
+  if (!CACHEABLE_METHODS.has(req.head.method)) {
+    // A POST's answer may be stored for later GETs of its URL (RFC 9110 §9.3.3).
+    const storePost = req.head.method === "POST" && rule.cache && proxy.cache.enabled;
+    return { kind: "pass", target, why: "method", ...(storePost ? { storePost } : {}) };
+  }
   if (!rule.cache) return { kind: "pass", target, why: "rule" };
   // A GET with a body is unusual and its meaning is undefined (RFC 9110 §9.3.1):
   // it is relayed as it is, body and all, rather than answered from the cache.
@@ -158,6 +184,19 @@ export async function decide(
       );
     }
     return { kind: "check", target, entry: found.entry };
+  }
+  if (found.entry.status === 206) {
+    // A stored part answers what lies inside it; the rest is the origin's.
+    const use = partUse(target.cache, found.entry);
+    const originAllowed = !proxy.options.offline &&
+      !requestDirectives(req.head.fields).onlyIfCached;
+    if (use.kind === "extend" && originAllowed) {
+      return { kind: "partial", target, entry: found.entry, use };
+    }
+    if (use.kind !== "inside") {
+      const vary = found.entry.vary !== undefined;
+      return { kind: "miss", target, id: found.entry.id, vary, partial: true };
+    }
   }
   const f = found.freshness;
   if (f.kind === "hit") {

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { notModified } from "./cache/conditional.ts";
+import { notModified, storedLastModified } from "./cache/conditional.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
-import { chooseRange } from "./cache/range.ts";
+import { chooseRange, formatContentRange, parseContentRange, usePart } from "./cache/range.ts";
 import type { ProxyContext } from "./context.ts";
 import { appendVia } from "./headers.ts";
 import { FieldList } from "./http1/fields.ts";
@@ -30,7 +30,8 @@ const FILE_PIECE_BYTES = 1024 * 1024;
  * `countAsHit` is false when a revalidation already counted the request.
  *
  * @returns false when the entry turned out to be gone or corrupt (it was
- *   deleted): nothing was sent, and the request should be treated as a miss.
+ *   deleted), or is a part that does not hold what the request wants: nothing
+ *   was sent, and the request should be treated as a miss.
  */
 export async function hit(
   proxy: ProxyContext,
@@ -49,35 +50,49 @@ export async function hit(
   const counters = proxy.cache.counters;
   const etag = fields.get("etag"), lastModified = fields.get("last-modified");
 
-  if (
-    entry.status >= 200 && entry.status < 300 && notModified(req.head.fields, etag, lastModified)
-  ) {
+  const modified = req.head.fields.has("if-modified-since")
+    ? storedLastModified(lastModified, fields.get("date"), entry.storedAt)
+    : lastModified;
+  if (entry.status >= 200 && entry.status < 300 && notModified(req.head.fields, etag, modified)) {
     fields.delete("content-length");
     await startResponse(ex, 304, "Not Modified", fields, NO_BODY).end();
     if (countAsHit) hitCounted(proxy, entry);
     return true;
   }
 
+  // A stored 206 is a part of the representation: it answers what lies inside it.
+  const part = entry.status === 206 ? parseContentRange(fields.get("content-range")) : undefined;
+  if (entry.status === 206 && part === undefined) return false;
   let status = entry.status, reason = entry.reason, start = 0, length = entry.size;
-  if (entry.status === 200 && req.head.method === "GET") {
-    const choice = chooseRange(
-      req.head.fields.get("range"),
-      req.head.fields.get("if-range"),
-      entry.size,
-      etag,
-      lastModified,
-    );
-    if (choice.kind === "partial") {
+  if (part !== undefined || (entry.status === 200 && req.head.method === "GET")) {
+    const total = part?.length ?? entry.size;
+    const choice = req.head.method === "GET"
+      ? chooseRange(
+        req.head.fields.get("range"),
+        req.head.fields.get("if-range"),
+        total,
+        etag,
+        lastModified,
+      )
+      : { kind: "full" as const };
+    // The route was chosen for what the part holds; a request that found it
+    // another way (collapsed, revalidated) and wants more is answered elsewhere.
+    if (part !== undefined && usePart(part, choice).kind !== "inside") return false;
+    const first = part?.start ?? 0;
+    fields.delete("content-range");
+    if (choice.kind === "full") {
+      [status, reason, start, length] = [200, part === undefined ? reason : "OK", 0, total];
+    } else if (choice.kind === "partial") {
       [status, reason, start, length] = [
         206,
         "Partial Content",
-        choice.start,
+        choice.start - first,
         choice.end - choice.start + 1,
       ];
-      fields.set("Content-Range", `bytes ${choice.start}-${choice.end}/${entry.size}`);
-    } else if (choice.kind === "unsatisfiable") {
+      fields.set("Content-Range", formatContentRange({ ...choice, length: total }));
+    } else {
       [status, reason, length] = [416, "Range Not Satisfiable", 0];
-      fields.set("Content-Range", `bytes */${entry.size}`);
+      fields.set("Content-Range", `bytes */${total}`);
     }
   }
   if (entry.status !== 204 && entry.status !== 304) fields.set("Content-Length", String(length));

@@ -11,8 +11,15 @@
 import { type Fill, type FillHead, followFill } from "./cache/fill.ts";
 import { secondaryKey, storeId, varyNames } from "./cache/key.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
-import { rangeId } from "./cache/cache.ts";
-import { requestDirectives, staleIfError, storability, storedHeaders } from "./cache/policy.ts";
+import {
+  partHeaders,
+  requestDirectives,
+  staleIfError,
+  storability,
+  storedHeaders,
+  strongValidator,
+} from "./cache/policy.ts";
+import { parseContentRange, type Part } from "./cache/range.ts";
 import type { ProxyContext } from "./context.ts";
 import { fillKey, type Target } from "./decide.ts";
 import { errorLine, ProxyError } from "./errors.ts";
@@ -29,7 +36,7 @@ import type { BodySink } from "./io/body.ts";
 import { WriteBehind } from "./cache/write_behind.ts";
 
 /** Cache-Status `fwd` values (RFC 9211 §2.2) hoard uses when it went forward. */
-export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request";
+export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request" | "method" | "partial";
 
 /** Serves a miss for `target`, collapsing with other requests for store id `id`. */
 export async function miss(
@@ -122,6 +129,8 @@ type Storing =
     /** Where the body goes: memory for a small one, else a temp file being opened (undefined if it cannot be). */
     temp: Promise<TempBody | undefined>;
     meta: Omit<ResponseMeta, "body" | "size" | "sha256">;
+    /** Where the body sits in the whole representation, when known (for a body cut short). */
+    part?: Part;
   }
   | { kind: "bypass"; reason: string };
 
@@ -139,33 +148,39 @@ function startStoring(
   const now = Date.now();
   const { status, reason, fields } = res.head;
   const st = storability(target.cache, status, fields, now);
+  const length = res.framing.kind === "length"
+    ? res.framing.length
+    : res.framing.kind === "none"
+    ? 0
+    : undefined;
+  const part = bodyPart(status, fields, length);
   let why = st.storable ? undefined : st.reason;
   // A body that ends at close cannot be told apart from a cut one: never stored.
   if (why === undefined && res.framing.kind === "close") why = "unframed";
+  // A stored part must hold the bytes its Content-Range names.
+  if (why === undefined && status === 206 && length !== part!.end - part!.start + 1) {
+    why = "partial length";
+  }
   if (why === undefined && !proxy.cache.writable) why = "cache-unavailable";
   if (why !== undefined || !st.storable) {
     fill.bypass(why ?? "not stored");
     proxy.cache.fills.remove(fill);
     return { kind: "bypass", reason: why ?? "not stored" };
   }
+  // A part (206) is stored where the whole response would be: it answers the
+  // ranges inside it, and is completed there (src/partial.ts).
   const vary = varyNames(fields.combined("vary"));
-  const range = status === 206 ? req.head.fields.get("range") : undefined;
-  const id = range !== undefined
-    ? rangeId(target.cache.key, range)
-    : vary.length > 0
+  const id = vary.length > 0
     ? storeId(target.cache.key, secondaryKey(vary, req.head.fields))
     : storeId(target.cache.key);
   const head: FillHead = {
     status,
     reason,
     fields: endToEndFields(fields),
-    length: res.framing.kind === "length"
-      ? res.framing.length
-      : res.framing.kind === "none"
-      ? 0
-      : undefined,
+    length,
     vary,
     secondary: vary.length > 0 ? secondaryKey(vary, req.head.fields) : undefined,
+    ...(status === 206 ? { range: req.head.fields.get("range") } : {}),
   };
   const meta: Omit<ResponseMeta, "body" | "size" | "sha256"> = {
     v: 1,
@@ -173,7 +188,6 @@ function startStoring(
     id,
     key: target.cache.key,
     ...(head.secondary !== undefined ? { secondary: head.secondary, vary } : {}),
-    ...(range !== undefined ? { range } : {}),
     status,
     reason,
     headers: storedHeaders(fields),
@@ -187,7 +201,19 @@ function startStoring(
   // larger body the leader's client is answered meanwhile, followers wait.
   const small = head.length !== undefined && head.length <= SMALL_BODY_BYTES;
   const temp = small ? Promise.resolve(proxy.cache.memoryTemp()) : proxy.cache.createTemp();
-  return { kind: "store", head, temp, meta };
+  return { kind: "store", head, temp, meta, ...(part !== undefined ? { part } : {}) };
+}
+
+/**
+ * Where a response's body sits in the whole representation, when that is
+ * known: a 206's Content-Range, or all of a 200 of known length. A body cut
+ * short is stored as the part of it that arrived (RFC 9111 §3.3).
+ */
+function bodyPart(status: number, fields: FieldList, length: number | undefined): Part | undefined {
+  if (status === 206) return parseContentRange(fields.get("content-range"));
+  return status === 200 && length !== undefined && length > 0
+    ? { start: 0, end: length - 1, length }
+    : undefined;
 }
 
 /**
@@ -286,10 +312,28 @@ async function runFill(
   }
   await disk.drain();
   cache.counters.bytesFromOrigin += fromOrigin;
+  const part = storing.part;
+  // A part never takes the place of a whole stored response: a request for the
+  // whole, or stale-if-error, may still need that one.
+  const nothingWhole = async () => ((await cache.entry(meta.id))?.status ?? 206) === 206;
   if (bodyRead && temp !== undefined && stored) {
     fill.end();
     proxy.report.fetched(performance.now() - fill.startedAt, fill.written);
-    await cache.commit(temp, meta, (path) => fill.moved(path));
+    if (meta.status !== 206 || await nothingWhole()) {
+      await cache.commit(temp, meta, (path) => fill.moved(path));
+    } else {
+      await temp.discard();
+    }
+  } else if (
+    temp !== undefined && stored && part !== undefined && temp.size > 0 &&
+    temp.size < part.end - part.start + 1 && strongValidator(meta.headers) !== undefined &&
+    await nothingWhole()
+  ) {
+    // Cut short: what arrived is kept as a part (RFC 9111 §3.3), when a strong
+    // validator lets a later request complete it (src/partial.ts).
+    const got = { ...part, end: part.start + temp.size - 1 };
+    const headers = partHeaders(meta.headers, got);
+    await cache.commit(temp, { ...meta, status: 206, reason: "Partial Content", headers });
   } else {
     await temp?.discard();
   }
@@ -323,7 +367,8 @@ export async function follow(
   }
   const shared = start.kind === "follow" &&
     (start.head.secondary === undefined ||
-      start.head.secondary === secondaryKey(start.head.vary, req.head.fields));
+      start.head.secondary === secondaryKey(start.head.vary, req.head.fields)) &&
+    (start.head.range === undefined || start.head.range === req.head.fields.get("range"));
   if (start.kind === "follow" && shared) {
     return serveFill(ex, fill, start.head, `hoard; fwd=${fwd}; stored; collapsed`);
   }

@@ -18,7 +18,10 @@ import type { OriginResponse } from "./origin/client.ts";
 import type { Origin } from "./origin/dial.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { CONTINUE, type Exchange, startResponse } from "./respond.ts";
-import { primaryKey } from "./cache/key.ts";
+import { primaryKey, storeId } from "./cache/key.ts";
+import { storability } from "./cache/policy.ts";
+import type { Route } from "./decide.ts";
+import { lead } from "./miss.ts";
 
 // Set again from the request's own framing and target.
 const REPLACED_ON_FORWARD: ReadonlySet<string> = new Set(["host", "content-length", "expect"]);
@@ -135,16 +138,17 @@ export async function relay(
 /**
  * Forwards `req` and relays the response. A successful unsafe method
  * invalidates the stored responses for its URL and for the Location and
- * Content-Location it names on the same origin (RFC 9111 §4.4).
+ * Content-Location it names on the same origin (RFC 9111 §4.4); a POST's
+ * answer that may answer later GETs of its URL is then stored as one.
  */
 export async function pass(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  origin: Origin,
-  path: string,
-  cacheStatus?: string,
+  route: Extract<Route, { kind: "pass" }>,
 ): Promise<void> {
+  const { target, why } = route;
+  const { origin, path } = target;
   if (proxy.options.offline) {
     throw new ProxyError(
       504,
@@ -162,7 +166,23 @@ export async function pass(
     }
     for (const key of keys) await proxy.cache.invalidate(key);
   }
-  await relay(ex, res, cacheStatus);
+  if (
+    route.storePost &&
+    storability(target.cache, res.head.status, res.head.fields, Date.now()).storable
+  ) {
+    const { fill, leader } = proxy.cache.fills.join(storeId(target.cache.key));
+    if (leader) {
+      // As relay() does: a request body the origin never took leaves the connection unusable.
+      const finish = res.finish;
+      res.finish = (complete) => {
+        const sent = finish(complete);
+        if (!sent) ex.keepAlive = false;
+        return sent;
+      };
+      return lead(proxy, ex, req, target, fill, res, "method");
+    }
+  }
+  await relay(ex, res, why === "method" ? "hoard; fwd=method" : `hoard; fwd=bypass; detail=${why}`);
 }
 
 /** The cache key a Location-like value names, when it is on `origin`. */

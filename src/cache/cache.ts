@@ -14,7 +14,7 @@ import type { Logger } from "../log.ts";
 import { Fills } from "./fill.ts";
 import { secondaryKey, storeId } from "./key.ts";
 import { type Meta, type ResponseMeta, serializeMeta, type VaryMeta } from "./meta.ts";
-import { type CacheRequest, type Freshness, freshness } from "./policy.ts";
+import { type CacheRequest, type Freshness, freshness, selectsByLanguage } from "./policy.ts";
 import { SMALL_BODY_BYTES, Store, TempBody } from "./store.ts";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
@@ -181,8 +181,9 @@ export class Cache {
 
   /**
    * Finds what is stored for `req` (following a vary index to the variant
-   * matching the request, or a stored 206 for the same Range) and asks the
-   * policy about it.
+   * matching the request) and asks the policy about it. A stored part of a
+   * response (a 206) is found like the whole one: the caller asks the policy
+   * whether it holds the bytes wanted.
    */
   async find(req: CacheRequest, now: number): Promise<Found> {
     const primary = storeId(req.key);
@@ -197,17 +198,29 @@ export class Cache {
       id = storeId(req.key, secondaryKey(top.vary, req.fields));
       const v = await this.#meta(id);
       entry = v?.kind === "response" ? v : undefined;
+      if (entry === undefined && top.vary.includes("accept-language")) {
+        entry = await this.#variantByLanguage(top, req.fields);
+      }
     } else {
       entry = top;
     }
-    const range = req.fields.get("range");
-    if (range !== undefined && entry === undefined) {
-      id = rangeId(req.key, range);
-      const r = await this.#meta(id);
-      entry = r?.kind === "response" ? r : undefined;
-    }
     if (entry === undefined) return { kind: "none", id, vary };
     return { kind: "entry", entry, freshness: freshness(req, entry, now) };
+  }
+
+  /** The response stored under `id`, if any. */
+  async entry(id: string): Promise<ResponseMeta | undefined> {
+    const meta = await this.#meta(id);
+    return meta?.kind === "response" ? meta : undefined;
+  }
+
+  /** The newest variant of `index` that answers `fields` by its Content-Language. */
+  async #variantByLanguage(index: VaryMeta, fields: FieldList): Promise<ResponseMeta | undefined> {
+    for (const id of index.variants.toReversed()) {
+      const v = await this.#meta(id);
+      if (v?.kind === "response" && selectsByLanguage(v, fields)) return v;
+    }
+    return undefined;
   }
 
   /**
@@ -565,11 +578,6 @@ export class Cache {
     this.#warned.add(kind);
     this.#logger.log("warn", `cache ${op} failed, going on without it: ${message}`);
   }
-}
-
-/** Store id of a stored 206 for `range` of `key`. */
-export function rangeId(key: string, range: string): string {
-  return storeId(key, "range", range.replace(/\s+/g, ""));
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 
 import type { FieldList } from "../http1/fields.ts";
-import { parseHttpDate } from "./http_date.ts";
+import { formatHttpDate, parseHttpDate } from "./http_date.ts";
 
 /**
  * Whether a GET/HEAD with these fields is answered by 304 for a stored
@@ -30,6 +30,20 @@ export function notModified(
   // A value that is not an HTTP-date is ignored (RFC 9110 §13.1.3).
   const since = parseHttpDate(ims), modified = parseHttpDate(lastModified);
   return since !== undefined && modified !== undefined && modified <= since;
+}
+
+/**
+ * What If-Modified-Since is compared with for a stored response (RFC 9111
+ * §4.3.2): its Last-Modified, else its Date, else the time it was stored —
+ * so a client holding a response without Last-Modified still gets 304.
+ */
+export function storedLastModified(
+  lastModified: string | undefined,
+  date: string | undefined,
+  storedAt: number,
+): string {
+  const valid = (v: string | undefined) => v !== undefined && parseHttpDate(v) !== undefined;
+  return valid(lastModified) ? lastModified! : valid(date) ? date! : formatHttpDate(storedAt);
 }
 
 /** Weak comparison: the opaque tags are equal, W/ prefixes ignored. */

@@ -25,6 +25,8 @@ export interface FillHead {
   vary: string[];
   /** The leader's secondary key, when the response varies: only requests with the same one may follow. */
   secondary?: string;
+  /** The leader's Range, when the response is a 206: only requests with the same one may follow. */
+  range?: string;
 }
 
 /** What a fill tells the clients that wait on it once the origin answered. */

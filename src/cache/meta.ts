@@ -18,8 +18,6 @@ export interface ResponseMeta {
   key: string;
   /** Secondary key (the request's values of the fields in `vary`), when the response varies. */
   secondary?: string;
-  /** For a stored 206: the Range it answers. */
-  range?: string;
   /** Lower-case field names of the response's Vary. */
   vary?: string[];
   /** Status code. */

@@ -1,20 +1,48 @@
 /**
  * The cache policy (RFC 9111), in one place and pure: from (request, stored
- * response, now) to a decision. Built on `npm:http-cache-semantics`; every
- * place hoard departs from it or adds to it is listed here:
+ * response, now) to a decision. Built on `npm:http-cache-semantics`.
+ *
+ * Deliberate departures from the RFCs (each allowed by them, or safer):
+ *
+ * - A server error (5xx) is never stored, even with explicit freshness (§3
+ *   would allow it): a stored good response must stay there for
+ *   stale-if-error, which is what CI uses hoard for. 501, heuristically
+ *   cacheable (RFC 9110 §15.6.2) and a lasting answer, is the one 5xx stored.
+ * - Set-Cookie is never stored: a shared cache in front of several jobs must
+ *   not hand one client's session to another.
+ * - `CDN-Cache-Control` (RFC 9213) is for CDNs: a forward proxy ignores it.
+ * - A response whose Transfer-Encoding does not end in chunked is delimited
+ *   by the close of the connection (RFC 9112 §6.3), as is one with neither
+ *   Content-Length nor chunked: a cut body cannot be told from a whole one,
+ *   so it is relayed, not stored (src/miss.ts).
+ * - Rules (src/rules.ts) may override freshness: an immutable artifact's 200
+ *   is stored and fresh forever whatever either side's Cache-Control says; a
+ *   `ttl` replaces the origin's lifetime (storability rules still apply).
+ *
+ * Where hoard corrects the library or does what it leaves out:
  *
  * - Cache-Control and Pragma are matched in any letter case (the library is
  *   case-sensitive): values are lower-cased before it sees them.
- * - `Age` that is not a non-negative integer makes the response stale (the
- *   library would read `abc` as 0, i.e. fresh); values over 2^31 are 2^31
- *   (RFC 9111 §1.2.2); of a list, the first member counts (§5.1). A repeated
- *   max-age / s-maxage with different values is invalid freshness information
- *   and makes the response stale (§4.2.1).
+ * - `Age` that is not a non-negative integer (`abc`, `-7200`, `1.5`) is
+ *   ignored, as if it were absent (RFC 9111 §5.1; the library would read `1.5`
+ *   as 1 and `-7200` as a negative age); values over 2^31 are 2^31 (§1.2.2);
+ *   of a list, the first member counts (§5.1). A repeated max-age / s-maxage
+ *   with different values is invalid freshness information and makes the
+ *   response stale (§4.2.1).
  * - The age includes the apparent age, now − Date (§4.2.3); the library only
  *   adds `Age` and the time spent in the cache.
  * - Date, Expires and Last-Modified must be HTTP-dates (RFC 9110 §5.6.7): an
  *   Expires that is not one is in the past (§5.3); the library's `Date.parse`
- *   would read `2099` or an ISO date, and asctime dates in local time.
+ *   would read `2099` or an ISO date, and asctime dates in local time. Two
+ *   Expires field lines are invalid too, even identical ones (§5.3): stale,
+ *   unless max-age or s-maxage says otherwise.
+ * - Explicit freshness makes any final status hoard understands storable (§3),
+ *   400 included; the library knows only RFC 7234's codes. An unknown code
+ *   (299, 499) is handled as the x00 of its class (RFC 9110 §15) and stored
+ *   only with explicit freshness (or `public`): it is not one defined as
+ *   heuristically cacheable (§4.2.2).
+ * - `must-understand` (§5.2.2.3): with a status hoard understands, `no-store`
+ *   is ignored; with one it does not, the response is not stored.
  * - The URL, not the request's Host field, identifies the stored response:
  *   the library would drop the validators when Host is spelled differently.
  * - A 304 updates the stored fields and renews freshness from all of them,
@@ -23,10 +51,31 @@
  * - `must-revalidate` and `proxy-revalidate` only take effect once the response
  *   is stale (§5.2.2.2, §5.2.2.8); the library refuses every reuse with the
  *   former and treats the latter as max-age=0.
- * - 206 responses are stored (the seed lists 206) under a key that includes
- *   the request's Range, so one is only ever reused for the same range.
- * - Set-Cookie is never stored: one client's cookie is not served to another.
+ * - Partial content (§3.3–3.4; the library does not understand 206): a 206
+ *   with a `bytes a-b/N` Content-Range is stored where the whole response
+ *   would be, as a part of it, and answers every range inside it (suffix and
+ *   open ones resolved with N). A 200 of known length whose body the origin
+ *   cut short is kept as the part that arrived, when it has a strong
+ *   validator. A request wanting bytes from inside a part or right after it
+ *   extends it: the origin is asked for the rest with Range and If-Range (the
+ *   part's strong validator), and the two become one entry (src/partial.ts).
+ *   Bytes before a part, or after a gap, are fetched like a miss and the
+ *   answer replaces the part. A part never replaces a whole stored response
+ *   (src/miss.ts): that one may still answer requests for all of it, or
+ *   stand in for a failing origin.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
+ * - A client's If-Modified-Since is compared with the stored Last-Modified,
+ *   else its Date, else the time it was stored (§4.3.2, RFC 9110 §13.1.3):
+ *   a response without Last-Modified still gets 304 (src/cache/conditional.ts).
+ * - Vary is matched after normalising (§4.1 allows it; the library compares
+ *   values as sent): white space in any selecting field, and case and order in
+ *   Accept-Language, make no new variant (src/cache/key.ts); a variant whose
+ *   Content-Language is the one the request's Accept-Language wants most is
+ *   selected too.
+ * - A POST's answer with explicit freshness and a Content-Location naming its
+ *   own target URL is stored as the answer to a GET of that URL (RFC 9110
+ *   §9.3.3); the library would store it as a POST response, which no GET
+ *   could use.
  * - Rules (src/rules.ts) may override freshness: an immutable artifact's 200
  *   is stored and fresh forever whatever either side's Cache-Control says; a
  *   `ttl` replaces the origin's lifetime (storability rules still apply).
@@ -45,7 +94,16 @@
  */
 
 import { FieldList, listTokens } from "../http1/fields.ts";
-import { weakMatch } from "./conditional.ts";
+import { strongMatch, weakMatch } from "./conditional.ts";
+import { languagePreferences, sameSecondaryBut } from "./key.ts";
+import {
+  chooseRange,
+  formatContentRange,
+  parseContentRange,
+  type Part,
+  type PartUse,
+  usePart,
+} from "./range.ts";
 import { formatHttpDate, parseHttpDate } from "./http_date.ts";
 import { HOP_BY_HOP } from "../headers.ts";
 import {
@@ -72,6 +130,39 @@ const KEPT_ON_UPDATE: ReadonlySet<string> = new Set([
 ]);
 
 const MAX_AGE_VALUE = 2147483648; // 2^31, RFC 9111 §1.2.2
+
+/**
+ * The final status codes hoard understands (RFC 9110 §15): those it knows the
+ * requirements of. Any other is handled as the x00 of its class (§15), is
+ * stored only with explicit freshness, and never with `must-understand`.
+ */
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  ...range(200, 206),
+  ...range(300, 305),
+  307,
+  308,
+  ...range(400, 417),
+  421,
+  422,
+  426,
+  ...range(500, 505),
+]);
+
+/** Heuristically cacheable status codes (RFC 9110 §15.1): stored without explicit freshness. */
+const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([
+  200,
+  203,
+  204,
+  206,
+  300,
+  301,
+  308,
+  404,
+  405,
+  410,
+  414,
+  501,
+]);
 
 /** A request as the policy needs it. */
 export interface CacheRequest {
@@ -163,24 +254,36 @@ export type Storability =
   | { storable: true; policy: Policy; credentialed: boolean }
   | { storable: false; reason: string };
 
-/**
- * Whether a response to `req` may be stored (RFC 9111 §3), and its policy.
- * `range` is the request's Range, for a 206.
- */
+/** Whether a response to `req` may be stored (RFC 9111 §3), and its policy. */
 export function storability(
   req: CacheRequest,
   status: number,
   fields: FieldList,
   now: number,
 ): Storability {
-  if (req.method !== "GET") return { storable: false, reason: "method" };
+  if (req.method !== "GET" && !(req.method === "POST" && answersGet(req, fields))) {
+    return { storable: false, reason: "method" };
+  }
   if (requestDirectives(req.fields).noStore) return { storable: false, reason: "request no-store" };
+  // Not a representation (304), or a server error: a stored good response must
+  // stay there for stale-if-error, whatever freshness the error claims. 501
+  // (heuristically cacheable, a lasting answer) is the one 5xx stored.
+  if (status < 200 || status === 304 || (status >= 500 && !HEURISTICALLY_CACHEABLE.has(status))) {
+    return { storable: false, reason: `status ${status}` };
+  }
+  if (mustUnderstand(fields) && !UNDERSTOOD_STATUSES.has(status)) {
+    return { storable: false, reason: "must-understand" };
+  }
   if (status === 206) {
-    if (!req.fields.has("range") || !fields.has("content-range") || fields.has("vary")) {
+    if (!req.fields.has("range") || fields.getAll("content-range").length !== 1) {
       return { storable: false, reason: "partial" };
     }
     if (/multipart\/byteranges/i.test(fields.get("content-type") ?? "")) {
       return { storable: false, reason: "multipart range" };
+    }
+    // Only a part whose place in the whole is known can answer other ranges.
+    if (parseContentRange(fields.get("content-range")) === undefined) {
+      return { storable: false, reason: "partial" };
     }
   }
   const vary = fields.combined("vary");
@@ -191,7 +294,8 @@ export function storability(
   const o = req.override;
   const authorized = req.fields.has("authorization");
   const originShares = sharesAuthorized(res.headers["cache-control"]);
-  if (o?.forever === true && status === 200) {
+  const forever = o?.forever === true && status === 200 && req.method === "GET";
+  if (forever) {
     // An immutable artifact: its own Cache-Control does not matter.
     res.headers["cache-control"] = `public, max-age=${FOREVER_SECONDS}`;
     delete res.headers["expires"];
@@ -201,7 +305,8 @@ export function storability(
     res.headers["cache-control"] = cc === undefined || cc === "" ? "public" : `${cc}, public`;
   }
   if (o?.statuses?.includes(status)) res.status = 200;
-  const policy = newPolicy(semanticRequest(req), res, now);
+  // A POST's answer is stored as the answer to a GET of its URL.
+  const policy = newPolicy(semanticRequest({ ...req, method: "GET" }), res, now);
   if (!policy.storable()) {
     return { storable: false, reason: notStorableReason(req, status, fields) };
   }
@@ -219,6 +324,48 @@ export function storability(
 function sharesAuthorized(cc: string | undefined): boolean {
   const d = parseDirectives(cc);
   return d.has("public") || d.has("s-maxage") || d.has("must-revalidate");
+}
+
+/**
+ * Whether a response to a POST may answer later GETs of its URL (RFC 9110
+ * §9.3.3): it has explicit freshness and a Content-Location that names the
+ * URL the POST was sent to.
+ */
+function answersGet(req: CacheRequest, fields: FieldList): boolean {
+  const location = fields.get("content-location");
+  if (location === undefined || fields.getAll("content-location").length > 1) return false;
+  const cc = parseDirectives(fields.combined("cache-control"));
+  if (!cc.has("max-age") && !cc.has("s-maxage") && !fields.has("expires")) return false;
+  try {
+    return new URL(location, req.key).href === new URL(req.key).href;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a stored variant answers a request that differs from the one it was
+ * stored for only in Accept-Language, because its Content-Language is the one
+ * that Accept-Language wants most (RFC 9111 §4.1 allows selecting by what a
+ * field means): the origin would have chosen the same.
+ */
+export function selectsByLanguage(
+  stored: { vary?: string[]; secondary?: string; headers: [string, string][] },
+  fields: FieldList,
+): boolean {
+  const accept = fields.combined("accept-language");
+  const { vary, secondary } = stored;
+  if (accept === undefined || vary === undefined || secondary === undefined) return false;
+  if (!vary.includes("accept-language")) return false;
+  if (!sameSecondaryBut(vary, secondary, fields, "accept-language")) return false;
+  const prefs = languagePreferences(accept);
+  const best = prefs[0]?.q ?? 0;
+  // `*` at the top means no one language is wanted most.
+  const wanted = prefs.filter((p) => p.q === best && p.q > 0 && p.range !== "*");
+  // Basic filtering (RFC 4647 §3.3.1): `en` wants `en` and `en-gb`.
+  return listTokens(joined(stored.headers, "content-language")).some((tag) =>
+    wanted.some(({ range }) => tag === range || tag.startsWith(`${range}-`))
+  );
 }
 
 /** What to do with a request that found `stored` in the cache. */
@@ -316,6 +463,82 @@ export function revalidationFields(
   return out;
 }
 
+/** What a stored part can do for a request, and the If-Range to extend it with. */
+export type StoredPartUse =
+  | Exclude<PartUse, { kind: "extend" }>
+  | Extract<PartUse, { kind: "extend" }> & {
+    /** The stored strong validator, for If-Range. */
+    ifRange: string;
+  };
+
+/** Request fields that make a request conditional on its own terms (RFC 9110 §13.1). */
+const PRECONDITIONS = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
+
+/**
+ * What a stored 206 can do for `req` (RFC 9111 §3.4): answer it when every
+ * byte asked for is inside; be extended from the origin when the bytes asked
+ * for start inside it or right after it — for a GET without preconditions of
+ * its own, and only with a strong validator to send as If-Range, so that the
+ * bytes appended belong to the same representation.
+ */
+export function partUse(req: CacheRequest, stored: StoredResponse): StoredPartUse {
+  const part = parseContentRange(joined(stored.headers, "content-range"));
+  if (part === undefined) return { kind: "outside" };
+  const get = req.method === "GET";
+  const choice = get
+    ? chooseRange(
+      req.fields.get("range"),
+      req.fields.get("if-range"),
+      part.length,
+      joined(stored.headers, "etag"),
+      joined(stored.headers, "last-modified"),
+    )
+    : { kind: "full" as const };
+  const use = usePart(part, choice);
+  if (use.kind !== "extend") return use;
+  const ifRange = strongValidator(stored.headers);
+  if (!get || ifRange === undefined || PRECONDITIONS.some((n) => req.fields.has(n))) {
+    return { kind: "outside" };
+  }
+  return { ...use, ifRange };
+}
+
+/**
+ * The stored response's strong validator (RFC 9110 §8.8.1): a strong ETag,
+ * else a Last-Modified at least a second before its Date (§8.8.2.2).
+ */
+export function strongValidator(headers: [string, string][]): string | undefined {
+  const etag = joined(headers, "etag");
+  if (etag !== undefined) return etag.trim().startsWith("W/") ? undefined : etag.trim();
+  const lm = joined(headers, "last-modified"), date = joined(headers, "date");
+  const modified = lm === undefined ? undefined : parseHttpDate(lm);
+  const at = date === undefined ? undefined : parseHttpDate(date);
+  return modified !== undefined && at !== undefined && at - modified >= 1000 ? lm : undefined;
+}
+
+/**
+ * Whether a new response carries the strong validator `validator` of the
+ * stored one, so that their bytes may be combined (RFC 9111 §3.4).
+ */
+export function sameRepresentation(validator: string, fresh: FieldList): boolean {
+  const etag = fresh.get("etag");
+  if (validator.startsWith('"')) return etag !== undefined && strongMatch(validator, etag);
+  return etag === undefined && fresh.get("last-modified") === validator;
+}
+
+/**
+ * The stored fields of `part` of the representation `headers` describe: its
+ * Content-Range (none for the whole) and Content-Length.
+ */
+export function partHeaders(headers: [string, string][], part: Part): [string, string][] {
+  const out = headers.filter(([n]) => !/^content-(range|length)$/i.test(n));
+  if (part.start > 0 || part.end < part.length - 1) {
+    out.push(["Content-Range", formatContentRange(part)]);
+  }
+  out.push(["Content-Length", String(part.end - part.start + 1)]);
+  return out;
+}
+
 /** The fields of a response as stored: in order, without hop-by-hop fields, Set-Cookie or Age. */
 export function storedHeaders(fields: FieldList): [string, string][] {
   const named = listTokens(fields.combined("connection"));
@@ -403,28 +626,42 @@ function semanticResponse(status: number, fields: FieldList, now: number): Seman
   const h = semanticHeaders(fields);
   delete h["set-cookie"];
   if (h["cache-control"] !== undefined) {
-    h["cache-control"] = correctResponseCacheControl(h["cache-control"]);
+    h["cache-control"] = correctResponseCacheControl(h["cache-control"], status);
   }
   const date = h["date"] === undefined ? undefined : parseHttpDate(h["date"]);
   if (date === undefined) delete h["date"];
   else h["date"] = formatHttpDate(date);
-  if (h["expires"] !== undefined) h["expires"] = formatHttpDate(parseHttpDate(h["expires"]) ?? 0);
+  if (h["expires"] !== undefined) {
+    // Two Expires lines make the value invalid, even when they agree (§5.3, §4.2.1).
+    const lines = fields.getAll("expires");
+    const expires = lines.length === 1 ? parseHttpDate(lines[0]!) : undefined;
+    h["expires"] = formatHttpDate(expires ?? 0);
+  }
   if (h["last-modified"] !== undefined) {
     const lm = parseHttpDate(h["last-modified"]);
     if (lm === undefined) delete h["last-modified"];
     else h["last-modified"] = formatHttpDate(lm);
   }
-  // corrected_initial_age = max(apparent_age, Age) (RFC 9111 §4.2.3).
+  // corrected_initial_age = max(apparent_age, Age) (RFC 9111 §4.2.3); an
+  // Age that is not delta-seconds is ignored (§5.1).
   let age = 0;
-  if (h["age"] !== undefined) {
-    const first = h["age"].split(",")[0]!.trim();
-    age = /^\d+$/.test(first) ? Math.min(Number(first), MAX_AGE_VALUE) : MAX_AGE_VALUE;
-  }
+  const first = h["age"]?.split(",")[0]?.trim();
+  if (first !== undefined && /^\d+$/.test(first)) age = Math.min(Number(first), MAX_AGE_VALUE);
   if (date !== undefined) age = Math.max(age, Math.floor(Math.max(0, now - date) / 1000));
   if (age > 0) h["age"] = String(age);
   else delete h["age"];
-  // The library does not understand 206; its freshness rules are those of the full response.
-  return { status: status === 206 ? 200 : status, headers: h };
+  return { status: semanticStatus(status), headers: h };
+}
+
+/**
+ * The status the library sees. It understands only the codes of RFC 7234's
+ * day, and would store no other even with explicit freshness (RFC 9111 §3
+ * allows any final status then): it sees 200 for a heuristically cacheable
+ * status (206 included: its freshness is that of the full response) and 307
+ * for any other — stored only with explicit freshness or `public`.
+ */
+function semanticStatus(status: number): number {
+  return HEURISTICALLY_CACHEABLE.has(status) ? 200 : 307;
 }
 
 function semanticHeaders(fields: FieldList): Record<string, string> {
@@ -441,11 +678,16 @@ function semanticHeaders(fields: FieldList): Record<string, string> {
 
 // proxy-revalidate is applied by hoard (only once stale), so the library does
 // not see it; a repeated max-age or s-maxage with differing values is invalid
-// and becomes max-age=0 (stale, still storable and revalidatable).
-function correctResponseCacheControl(cc: string): string {
-  const parts = cc.split(",").map((p) => p.trim()).filter((p) =>
+// and becomes max-age=0 (stale, still storable and revalidatable). With
+// must-understand and a status hoard understands, no-store is ignored
+// (RFC 9111 §5.2.2.3): it is there for caches that do not.
+function correctResponseCacheControl(cc: string, status: number): string {
+  let parts = cc.split(",").map((p) => p.trim()).filter((p) =>
     p !== "" && p !== "proxy-revalidate"
   );
+  if (parts.includes("must-understand") && UNDERSTOOD_STATUSES.has(status)) {
+    parts = parts.filter((p) => p !== "no-store");
+  }
   for (const d of ["max-age", "s-maxage"]) {
     const values = new Set(
       parts.filter((p) => p.split("=")[0]!.trim() === d).map((p) => p.split("=")[1]?.trim()),
@@ -462,7 +704,7 @@ function correctResponseCacheControl(cc: string): string {
 
 function notStorableReason(req: CacheRequest, status: number, fields: FieldList): string {
   const cc = parseDirectives(fields.combined("cache-control"));
-  if (cc.has("no-store")) return "no-store";
+  if (cc.has("no-store") && !cc.has("must-understand")) return "no-store";
   if (cc.has("private")) return "private";
   if (req.fields.has("authorization")) return "authorization";
   return `status ${status}`;
@@ -479,6 +721,16 @@ function parseDirectives(value: string | undefined): Map<string, string> {
     out.set(name, eq === -1 ? "" : part.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1"));
   }
   return out;
+}
+
+/** Whether the response carries `must-understand` (RFC 9111 §5.2.2.3). */
+function mustUnderstand(fields: FieldList): boolean {
+  return parseDirectives(fields.combined("cache-control")).has("must-understand");
+}
+
+/** The integers from `first` to `last`. */
+function range(first: number, last: number): number[] {
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
 function joined(headers: [string, string][], lower: string): string | undefined {

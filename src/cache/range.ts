@@ -1,7 +1,9 @@
 /**
- * Range requests against a stored complete response (RFC 9110 §14): one
- * byte range is served as 206; several, or a Range that cannot be parsed, get
- * the whole response (a server may ignore Range); a range past the end is 416.
+ * Range requests against what is stored (RFC 9110 §14): one byte range is
+ * served as 206; several, or a Range that cannot be parsed, get the whole
+ * response (a server may ignore Range); a range past the end is 416. A stored
+ * part of a response (a 206, or a body cut short) serves every range inside
+ * it, and one that runs up to a range can be extended to it (RFC 9111 §3.4).
  *
  * @module
  */
@@ -48,4 +50,56 @@ export function chooseRange(
   if (last !== "" && Number(last) < start) return { kind: "full" };
   if (start >= size) return { kind: "unsatisfiable" };
   return { kind: "partial", start, end };
+}
+
+/** The bytes a stored part holds: `start` to `end` (inclusive) of a representation of `length` bytes. */
+export interface Part {
+  /** First byte position. */
+  start: number;
+  /** Last byte position. */
+  end: number;
+  /** Length of the whole representation. */
+  length: number;
+}
+
+/**
+ * The part a Content-Range value names (RFC 9110 §14.4): `bytes a-b/N` only;
+ * an unknown complete length (`*`), an unsatisfied range or anything else is
+ * undefined.
+ */
+export function parseContentRange(value: string | undefined): Part | undefined {
+  const m = /^bytes[ \t]+(\d{1,15})-(\d{1,15})\/(\d{1,15})$/i.exec(value?.trim() ?? "");
+  if (m === null) return undefined;
+  const [start, end, length] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return start <= end && end < length ? { start, end, length } : undefined;
+}
+
+/** The Content-Range value of a part. */
+export function formatContentRange(part: Part): string {
+  return `bytes ${part.start}-${part.end}/${part.length}`;
+}
+
+/** What a stored part can do for a request that chose `choice` (against the part's length). */
+export type PartUse =
+  /** It holds every byte asked for (or the range is unsatisfiable: 416). */
+  | { kind: "inside" }
+  /**
+   * It runs up to the bytes asked for, `start` to `to`: bytes `from` to `to`
+   * come from the origin and are appended to it. `whole`: the request asked
+   * for the whole representation (a 200), not a range.
+   */
+  | { kind: "extend"; from: number; to: number; start: number; whole: boolean }
+  /** Bytes before it, or after a gap, are wanted: only the origin has them. */
+  | { kind: "outside" };
+
+/** What `part` can do for a request whose Range resolved to `choice`. */
+export function usePart(part: Part, choice: RangeChoice): PartUse {
+  if (choice.kind === "unsatisfiable") return { kind: "inside" };
+  const whole = choice.kind === "full";
+  const [start, end] = whole ? [0, part.length - 1] : [choice.start, choice.end];
+  if (part.start <= start && end <= part.end) return { kind: "inside" };
+  if (part.start <= start && start <= part.end + 1) {
+    return { kind: "extend", from: part.end + 1, to: end, start, whole };
+  }
+  return { kind: "outside" };
 }

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { notModified, strongMatch, weakMatch } from "../../src/cache/conditional.ts";
+import {
+  notModified,
+  storedLastModified,
+  strongMatch,
+  weakMatch,
+} from "../../src/cache/conditional.ts";
 import { fields, type Lines } from "./_policy_helpers.ts";
 
 const LM = "Mon, 15 Jan 2024 12:00:00 GMT";
@@ -121,4 +126,22 @@ Deno.test("strongMatch: equal and neither weak", () => {
   assert.equal(strongMatch('W/"a"', '"a"'), false);
   assert.equal(strongMatch('"a"', 'W/"a"'), false);
   assert.equal(strongMatch('W/"a"', 'W/"a"'), false);
+});
+
+Deno.test("storedLastModified: Last-Modified, else Date, else the time of storing (RFC 9111 §4.3.2)", () => {
+  const date = "Mon, 15 Jan 2024 12:30:00 GMT";
+  const storedAt = Date.UTC(2024, 0, 15, 13, 0, 0);
+  assert.equal(storedLastModified(LM, date, storedAt), LM);
+  assert.equal(storedLastModified(undefined, date, storedAt), date);
+  assert.equal(storedLastModified("not a date", date, storedAt), date);
+  assert.equal(storedLastModified(undefined, undefined, storedAt), "Mon, 15 Jan 2024 13:00:00 GMT");
+  assert.equal(
+    storedLastModified(undefined, "yesterday", storedAt),
+    "Mon, 15 Jan 2024 13:00:00 GMT",
+  );
+  // With it, If-Modified-Since at or after Date is answered 304; before it, not.
+  const since = (ims: string) => fields(["If-Modified-Since", ims]);
+  const modified = storedLastModified(undefined, date, storedAt);
+  assert.equal(notModified(since(date), undefined, modified), true);
+  assert.equal(notModified(since("Mon, 15 Jan 2024 12:29:59 GMT"), undefined, modified), false);
 });

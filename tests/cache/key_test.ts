@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { primaryKey, secondaryKey, storeId, varyNames } from "../../src/cache/key.ts";
+import {
+  languagePreferences,
+  primaryKey,
+  sameSecondaryBut,
+  secondaryKey,
+  storeId,
+  varyNames,
+} from "../../src/cache/key.ts";
 import { parseRequestTarget } from "../../src/http1/target.ts";
 import { fields } from "./_policy_helpers.ts";
 
@@ -84,13 +91,93 @@ Deno.test("secondaryKey: repeated lines are combined like one list value", () =>
   assert.equal(twoLines, oneLine);
 });
 
-Deno.test("secondaryKey: values are kept as sent (case, white space)", () => {
+Deno.test("secondaryKey: case is kept, white space is normalised (RFC 9111 §4.1)", () => {
   assert.equal(secondaryKey(["x"], fields(["X", "A"])), "x=A\n");
   assert.notEqual(
     secondaryKey(["x"], fields(["X", "A"])),
     secondaryKey(["x"], fields(["X", "a"])),
   );
-  assert.equal(secondaryKey(["x"], fields(["X", "gzip,br"])), "x=gzip,br\n");
+  assert.equal(secondaryKey(["x"], fields(["X", "gzip,br"])), "x=gzip, br\n");
+});
+
+Deno.test("secondaryKey: white space differences in any field make no new variant", () => {
+  const same: [string, string[]][] = [
+    ["accept-encoding", ["gzip, br", "gzip,br", " gzip ,  br ", "gzip,\tbr"]],
+    ["accept", ["text/html;q=0.9, */*;q=0.8", "text/html; q=0.9,*/*; q = 0.8"]],
+    ["user-agent", ["curl/8.5.0  (x86_64;  linux)", "curl/8.5.0 (x86_64; linux)"]],
+  ];
+  for (const [name, [first = "", ...others]] of same) {
+    const key = secondaryKey([name], fields([name, first]));
+    for (const other of others) {
+      assert.equal(secondaryKey([name], fields([name, other])), key, `${name}: ${other}`);
+    }
+  }
+  // Split over two lines is the same list.
+  assert.equal(
+    secondaryKey(
+      ["accept-encoding"],
+      fields(["Accept-Encoding", "gzip"], ["Accept-Encoding", "br"]),
+    ),
+    secondaryKey(["accept-encoding"], fields(["Accept-Encoding", "gzip,br"])),
+  );
+  // What is not white space still counts: order outside Accept-Language, and quoted strings.
+  const ae = (v: string) => secondaryKey(["accept-encoding"], fields(["Accept-Encoding", v]));
+  assert.notEqual(ae("gzip, br"), ae("br, gzip"));
+  assert.notEqual(ae("gzip"), ae("gzip, br"));
+  const x = (v: string) => secondaryKey(["x"], fields(["X", v]));
+  assert.notEqual(x('a="b  c"'), x('a="b c"'));
+  assert.equal(x('a = "b  c" ,d'), 'x=a="b  c", d\n');
+});
+
+Deno.test("secondaryKey: Accept-Language differing only in order, case or white space is one variant", () => {
+  const al = (v: string) => secondaryKey(["accept-language"], fields(["Accept-Language", v]));
+  const key = al("da, en-gb;q=0.8, en;q=0.7");
+  assert.equal(key, "accept-language=da, en-gb;q=0.8, en;q=0.7\n");
+  for (
+    const v of [
+      "en;q=0.7, en-gb;q=0.8, da",
+      "DA, EN-GB;Q=0.8, En;q=0.7",
+      " da ,en-gb ; q=0.8,en;q=0.7 ",
+      "da;q=1, en-gb;q=0.800, en;q=0.7",
+      "da;q=1.0, en-gb;q=0.8, en;q=0.70",
+    ]
+  ) assert.equal(al(v), key, v);
+  // Equal weights in any order are the same preference.
+  assert.equal(al("de, fr"), al("fr, de"));
+  // Other weights or ranges are another variant.
+  assert.notEqual(al("da, en-gb;q=0.7"), key);
+  assert.notEqual(al("da"), key);
+  assert.notEqual(al("da, en;q=0"), al("da"));
+});
+
+Deno.test("languagePreferences: most wanted first, invalid weights count as 1", () => {
+  assert.deepEqual(languagePreferences("fr;q=0.5, de, *;q=0.1, en-US;q=0.5"), [
+    { range: "de", q: 1 },
+    { range: "en-us", q: 0.5 },
+    { range: "fr", q: 0.5 },
+    { range: "*", q: 0.1 },
+  ]);
+  assert.deepEqual(languagePreferences("x;q=2, y;q=abc, , z;q=0"), [
+    { range: "x", q: 1 },
+    { range: "y", q: 1 },
+    { range: "z", q: 0 },
+  ]);
+  assert.deepEqual(languagePreferences(""), []);
+});
+
+Deno.test("sameSecondaryBut: every line but the one left out must match", () => {
+  const vary = ["accept-encoding", "accept-language"];
+  const stored = secondaryKey(vary, fields(["Accept-Encoding", "gzip"], ["Accept-Language", "de"]));
+  const req = (ae: string | undefined, al: string) =>
+    fields(...(ae === undefined ? [] : [["Accept-Encoding", ae] as const]), [
+      "Accept-Language",
+      al,
+    ]);
+  assert.equal(sameSecondaryBut(vary, stored, req("gzip", "fr"), "accept-language"), true);
+  assert.equal(sameSecondaryBut(vary, stored, req(" gzip", "fr"), "accept-language"), true);
+  assert.equal(sameSecondaryBut(vary, stored, req("br", "de"), "accept-language"), false);
+  assert.equal(sameSecondaryBut(vary, stored, req(undefined, "de"), "accept-language"), false);
+  assert.equal(sameSecondaryBut(vary, stored, req("gzip", "fr"), "accept-encoding"), false);
 });
 
 Deno.test("secondaryKey: no vary names, empty key; unrelated fields do not count", () => {

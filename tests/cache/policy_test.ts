@@ -6,16 +6,23 @@ import {
   freshness,
   hasValidator,
   mergeHeaders,
+  partHeaders,
+  partUse,
   refreshed,
   type RequestDirectives,
   requestDirectives,
   revalidationFields,
   type RuleOverride,
+  sameRepresentation,
+  selectsByLanguage,
   staleIfError,
   storability,
   storedHeaders,
+  strongValidator,
 } from "../../src/cache/policy.ts";
 import { at, fields, httpDate, type Lines, request, store, T0 } from "./_policy_helpers.ts";
+import { secondaryKey } from "../../src/cache/key.ts";
+import type { FieldList } from "../../src/http1/fields.ts";
 
 // ---------------------------------------------------------------------------
 // The decision table: a request and a response, whether the response is
@@ -143,6 +150,26 @@ const ROWS: Row[] = [
   },
   { name: 'Expires "0" is stale', res: [DATE, ["Expires", "0"]], checks: STALE_AT_ONCE },
   {
+    name: "two Expires lines are invalid: stale, even when they agree",
+    res: [DATE, ["Expires", httpDate(120)], ["Expires", httpDate(120)]],
+    checks: STALE_AT_ONCE,
+  },
+  {
+    name: "two Expires lines that differ: stale",
+    res: [DATE, ["Expires", httpDate(120)], ["Expires", httpDate(240)]],
+    checks: STALE_AT_ONCE,
+  },
+  {
+    name: "two Expires lines beside max-age: max-age decides",
+    res: [DATE, ["Expires", httpDate(120)], ["Expires", httpDate(120)], MAX_AGE_60],
+    checks: [{ at: 59, expect: hit(59, 1) }, { at: 60, expect: stale(60) }],
+  },
+  {
+    name: "two Expires lines beside s-maxage: s-maxage decides",
+    res: [DATE, ["Expires", httpDate(-5)], ["Expires", httpDate(-5)], [CC, "s-maxage=60"]],
+    checks: [{ at: 59, expect: hit(59, 1) }, { at: 60, expect: stale(60) }],
+  },
+  {
     name: "max-age wins over Expires",
     res: [DATE, ["Expires", httpDate(3600)], [CC, "max-age=30"]],
     checks: [{ at: 29, expect: hit(29, 1) }, { at: 30, expect: stale(30) }],
@@ -167,20 +194,19 @@ const ROWS: Row[] = [
     res: [MAX_AGE_60, ["Age", "99999999999"]],
     checks: [{ at: 0, expect: stale(2 ** 31) }, { at: 3, expect: stale(2 ** 31 + 3) }],
   },
+  // An Age that is not delta-seconds is ignored, as if absent (RFC 9111 §5.1).
+  ...["abc", "-7200", "1.5", "", "0x10", "abc, 10"].map((value): Row => ({
+    name: `invalid Age ${JSON.stringify(value)} is ignored: fresh for the whole max-age`,
+    res: [[CC, "max-age=3600"], ["Age", value]],
+    checks: [{ at: 0, expect: hit(0, 3600) }, { at: 3599, expect: hit(3599, 1) }, {
+      at: 3600,
+      expect: stale(3600),
+    }],
+  })),
   {
-    name: "malformed Age abc: stale",
-    res: [MAX_AGE_60, ["Age", "abc"]],
-    checks: [{ at: 0, expect: stale(2 ** 31) }],
-  },
-  {
-    name: "malformed Age -5: stale",
-    res: [MAX_AGE_60, ["Age", "-5"]],
-    checks: [{ at: 0, expect: stale(2 ** 31) }],
-  },
-  {
-    name: "malformed Age 1.5: stale",
-    res: [MAX_AGE_60, ["Age", "1.5"]],
-    checks: [{ at: 0, expect: stale(2 ** 31) }],
+    name: "an invalid Age does not hide the apparent age from Date",
+    res: [["Date", httpDate(-100)], MAX_AGE_60, ["Age", "-5"]],
+    checks: [{ at: 0, expect: stale(100) }],
   },
   // --- no-store ------------------------------------------------------------
   { name: "response no-store", res: [[CC, "no-store"]], notStored: "no-store" },
@@ -382,6 +408,112 @@ const ROWS: Row[] = [
     res: [MAX_AGE_60],
     notStored: "status 500",
   },
+  // --- explicit freshness makes any understood final status cacheable (RFC 9111 §3) ---
+  ...[400, 403, 409, 422, 499, 299, 399].map((status): Row => ({
+    name: `${status} with max-age is stored and fresh for max-age`,
+    status,
+    res: [MAX_AGE_60],
+    checks: [{ at: 0, expect: hit(0, 60) }, { at: 59, expect: hit(59, 1) }, {
+      at: 60,
+      expect: stale(60),
+    }],
+  })),
+  {
+    name: "499 with Expires is stored",
+    status: 499,
+    res: [DATE, ["Expires", httpDate(60)]],
+    checks: [{ at: 0, expect: hit(0, 60) }, { at: 60, expect: stale(60) }],
+  },
+  {
+    name: "400 with s-maxage is stored",
+    status: 400,
+    res: [[CC, "s-maxage=60"]],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  // Not defined as heuristically cacheable: without explicit freshness, not stored.
+  ...[400, 403, 409, 499, 299, 399].map((status): Row => ({
+    name: `${status} with only Last-Modified is not stored`,
+    status,
+    res: [DATE, LM],
+    notStored: `status ${status}`,
+  })),
+  {
+    name: "public makes an unknown 299 heuristically cacheable, as it does a 302",
+    status: 299,
+    res: [DATE, LM, [CC, "public"]],
+    checks: HEURISTIC_100,
+  },
+  // A server error is never stored on the strength of its freshness (a departure).
+  ...[500, 502, 503, 504, 505, 599].map((status): Row => ({
+    name: `${status} with max-age is not stored`,
+    status,
+    res: [MAX_AGE_60],
+    notStored: `status ${status}`,
+  })),
+  {
+    name: "304 with max-age is not stored",
+    status: 304,
+    res: [MAX_AGE_60],
+    notStored: "status 304",
+  },
+  {
+    name: "501 with max-age is stored",
+    status: 501,
+    res: [MAX_AGE_60],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  // --- must-understand (RFC 9111 §5.2.2.3) -----------------------------------
+  ...[200, 204, 301, 404, 400].map((status): Row => ({
+    name: `must-understand, no-store on an understood ${status}: stored, no-store ignored`,
+    status,
+    res: [[CC, "must-understand, no-store, max-age=60"]],
+    checks: [{ at: 0, expect: hit(0, 60) }, { at: 60, expect: stale(60) }],
+  })),
+  {
+    name: "Must-Understand, No-Store in mixed case on a 200",
+    res: [[CC, "Must-Understand, No-Store"], [CC, "max-age=60"]],
+    checks: [{ at: 30, expect: hit(30, 30) }],
+  },
+  {
+    name: "must-understand, no-store on a 206 (understood): stored",
+    status: 206,
+    req: [RANGE],
+    res: [[CC, "must-understand, no-store, max-age=60"], CONTENT_RANGE],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  {
+    name: "must-understand, no-store without freshness on a 200: stored, stale",
+    res: [[CC, "must-understand, no-store"]],
+    checks: STALE_AT_ONCE,
+  },
+  ...[299, 499, 399].map((status): Row => ({
+    name: `must-understand, no-store on an unknown ${status}: not stored`,
+    status,
+    res: [[CC, "must-understand, no-store, max-age=60"]],
+    notStored: "must-understand",
+  })),
+  {
+    name: "must-understand on an unknown 299 with max-age and no no-store: not stored",
+    status: 299,
+    res: [[CC, "must-understand, max-age=60"]],
+    notStored: "must-understand",
+  },
+  {
+    name: "must-understand does not override private",
+    res: [[CC, "must-understand, no-store, private, max-age=60"]],
+    notStored: "private",
+  },
+  {
+    name: "must-understand does not override the request's no-store",
+    req: [[CC, "no-store"]],
+    res: [[CC, "must-understand, no-store, max-age=60"]],
+    notStored: "request no-store",
+  },
+  {
+    name: "no-store without must-understand is still not stored",
+    res: [[CC, "no-store, max-age=60"]],
+    notStored: "no-store",
+  },
   // --- cacheable statuses without freshness information ----------------------
   ...[200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501].map((status): Row => ({
     name: `${status} without freshness information is stored, stale`,
@@ -444,9 +576,87 @@ const ROWS: Row[] = [
     res: [MAX_AGE_60, CONTENT_RANGE, ["Content-Type", "Multipart/ByteRanges; boundary=XYZ"]],
     notStored: "multipart range",
   },
+  {
+    name: "206 whose Content-Range has no complete length: not stored",
+    status: 206,
+    req: [RANGE],
+    res: [MAX_AGE_60, ["Content-Range", "bytes 0-9/*"]],
+    notStored: "partial",
+  },
+  {
+    name: "206 with two Content-Range lines: not stored",
+    status: 206,
+    req: [RANGE],
+    res: [MAX_AGE_60, CONTENT_RANGE, CONTENT_RANGE],
+    notStored: "partial",
+  },
+  {
+    name: "206 with Vary is stored (as its variant)",
+    status: 206,
+    req: [RANGE, ["Accept-Encoding", "gzip"]],
+    res: [MAX_AGE_60, CONTENT_RANGE, ["Vary", "Accept-Encoding"]],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
   // --- methods -------------------------------------------------------------
   { name: "HEAD responses are not stored", method: "HEAD", res: [MAX_AGE_60], notStored: "method" },
   { name: "POST responses are not stored", method: "POST", res: [MAX_AGE_60], notStored: "method" },
+  // --- a POST's answer that names its own URL (RFC 9110 §9.3.3) ---------------
+  ...["/doc", "http://example.com/doc", "http://EXAMPLE.com:80/doc", "doc"].map((cl): Row => ({
+    name: `POST answered with Content-Location ${cl} and max-age: stored for GETs`,
+    method: "POST",
+    res: [MAX_AGE_60, ["Content-Location", cl]],
+    checks: [
+      { at: 0, req: [], expect: hit(0, 60) },
+      { at: 60, req: [], expect: stale(60) },
+    ],
+  })),
+  {
+    name: "POST answered with its own Content-Location and Expires: stored",
+    method: "POST",
+    res: [DATE, ["Expires", httpDate(60)], ["Content-Location", "/doc"]],
+    checks: [{ at: 30, req: [], expect: hit(30, 30) }],
+  },
+  {
+    name: "POST answered with its own Content-Location and s-maxage: stored",
+    method: "POST",
+    res: [[CC, "s-maxage=60"], ["Content-Location", "/doc"]],
+    checks: [{ at: 30, req: [], expect: hit(30, 30) }],
+  },
+  ...([
+    ["another URL", [MAX_AGE_60, ["Content-Location", "/other"]]],
+    ["another query", [MAX_AGE_60, ["Content-Location", "/doc?x=1"]]],
+    ["another host", [MAX_AGE_60, ["Content-Location", "http://example.org/doc"]]],
+    ["no Content-Location", [MAX_AGE_60]],
+    ["two Content-Location lines", [MAX_AGE_60, ["Content-Location", "/doc"], [
+      "Content-Location",
+      "/doc",
+    ]]],
+    ["no explicit freshness", [DATE, LM, ["Content-Location", "/doc"]]],
+    ["only public", [DATE, LM, [CC, "public"], ["Content-Location", "/doc"]]],
+  ] as const).map(([what, res]): Row => ({
+    name: `POST answered with ${what}: not stored`,
+    method: "POST",
+    res,
+    notStored: "method",
+  })),
+  {
+    name: "POST answered with its own Content-Location, max-age and no-store: not stored",
+    method: "POST",
+    res: [[CC, "max-age=60, no-store"], ["Content-Location", "/doc"]],
+    notStored: "no-store",
+  },
+  {
+    name: "POST answered with its own Content-Location, max-age and private: not stored",
+    method: "POST",
+    res: [[CC, "max-age=60, private"], ["Content-Location", "/doc"]],
+    notStored: "private",
+  },
+  {
+    name: "PUT answered with its own Content-Location and max-age: not stored",
+    method: "PUT",
+    res: [MAX_AGE_60, ["Content-Location", "/doc"]],
+    notStored: "method",
+  },
   // --- repeated directives (RFC 9111 §4.2.1) ---------------------------------
   {
     name: "max-age repeated with different values: stale",
@@ -483,6 +693,22 @@ const ROWS: Row[] = [
     name: "Set-Cookie does not stop storing (it is not stored itself)",
     res: [MAX_AGE_60, ["Set-Cookie", "a=1"]],
     checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  // --- CDN-Cache-Control (RFC 9213) is for CDNs: ignored -----------------------
+  {
+    name: "CDN-Cache-Control max-age does not make a no-store response storable",
+    res: [["CDN-Cache-Control", "max-age=600"], [CC, "no-store"]],
+    notStored: "no-store",
+  },
+  {
+    name: "CDN-Cache-Control no-store does not stop storing",
+    res: [["CDN-Cache-Control", "no-store"], MAX_AGE_60],
+    checks: [{ at: 0, expect: hit(0, 60) }],
+  },
+  {
+    name: "CDN-Cache-Control max-age does not change the lifetime",
+    res: [["CDN-Cache-Control", "max-age=600"], MAX_AGE_60],
+    checks: [{ at: 60, expect: stale(60) }],
   },
   // --- request directives (RFC 9111 §5.2.1) ----------------------------------
   {
@@ -1046,4 +1272,153 @@ Deno.test("storability: a rule's statuses store a registry's 401 challenge, and 
 Deno.test("storability: a response to a signed URL (signature out of the key) is marked", () => {
   const st = storability({ ...request(), signed: true }, 200, fields(...BLOB), T0);
   assert.ok(st.storable && st.credentialed);
+});
+
+Deno.test("refreshed: a stored must-understand, no-store response of an understood status is renewed", () => {
+  for (const status of [200, 400]) {
+    const res: Lines = [["ETag", '"v1"'], [CC, "must-understand, no-store, max-age=60"]];
+    const stored = store(request(), status, res);
+    const r = refreshed(request(), stored, fields(["ETag", '"v1"']), false, at(100));
+    assert.ok(r !== undefined);
+    assert.equal(r.policy.maxAge(), 60, String(status));
+    assert.deepEqual(freshness(request(), { ...stored, policy: r.policy.toObject() }, at(130)), {
+      kind: "hit",
+      age: 30,
+      ttl: 30,
+    });
+  }
+});
+
+Deno.test("selectsByLanguage: the Content-Language the request wants most, other selecting fields equal", () => {
+  const vary = ["accept-language", "accept"];
+  const stored = (language: string | undefined, al = "de, en;q=0.5") => ({
+    vary,
+    secondary: secondaryKey(vary, fields(["Accept-Language", al], ["Accept", "text/html"])),
+    headers: language === undefined ? [] : [["Content-Language", language] as [string, string]],
+  });
+  const req = (al: string | undefined, accept = "text/html") =>
+    fields(...(al === undefined ? [] : [["Accept-Language", al] as const]), ["Accept", accept]);
+  const cases: [string, ReturnType<typeof stored>, FieldList, boolean][] = [
+    ["the language wanted most", stored("de"), req("de"), true],
+    ["in any case", stored("DE"), req("De;q=1, fr;q=0.4"), true],
+    ["a range matches its sub-tags", stored("de-AT"), req("de"), true],
+    ["a sub-tag does not match a wider tag", stored("de"), req("de-AT"), false],
+    ["one of equal weights", stored("fr"), req("de, fr"), true],
+    ["a list naming it", stored("en, de"), req("de"), true],
+    ["wanted, but less than another", stored("de"), req("fr, de;q=0.9"), false],
+    ["* wanted most", stored("de"), req("*, de;q=0.5"), false],
+    ["not wanted at all", stored("de"), req("de;q=0"), false],
+    ["no Accept-Language", stored("de"), req(undefined), false],
+    ["no Content-Language", stored(undefined), req("de"), false],
+    ["another selecting field differs", stored("de"), req("de", "application/json"), false],
+    ["white space in another field does not count", stored("de"), req("de", " text/html"), true],
+  ];
+  for (const [name, s, f, expected] of cases) assert.equal(selectsByLanguage(s, f), expected, name);
+  // Only a response that varies on Accept-Language.
+  const accept = {
+    vary: ["accept"],
+    secondary: "accept=text/html\n",
+    headers: stored("de").headers,
+  };
+  assert.equal(selectsByLanguage(accept, req("de")), false);
+});
+
+// ---------------------------------------------------------------------------
+// Stored parts (RFC 9111 §3.3–3.4)
+// ---------------------------------------------------------------------------
+
+/** A stored 206 holding bytes 0-999 of 10000, with `validators`. */
+function storedPart(validators: Lines = [["ETag", '"v1"']], range = "bytes 0-999/10000") {
+  const res: Lines = [MAX_AGE_60, ["Content-Range", range], ...validators];
+  return store(request([["Range", "bytes=0-999"]]), 206, res);
+}
+
+Deno.test("partUse: inside, extended with the stored strong validator, or outside", () => {
+  const stored = storedPart();
+  const use = (lines: Lines, method = "GET") => partUse(request(lines, method), stored);
+  assert.deepEqual(use([["Range", "bytes=10-19"]]), { kind: "inside" });
+  assert.deepEqual(use([["Range", "bytes=10000-"]]), { kind: "inside" });
+  assert.deepEqual(use([]), {
+    kind: "extend",
+    from: 1000,
+    to: 9999,
+    start: 0,
+    whole: true,
+    ifRange: '"v1"',
+  });
+  assert.deepEqual(use([["Range", "bytes=500-1499"]]), {
+    kind: "extend",
+    from: 1000,
+    to: 1499,
+    start: 500,
+    whole: false,
+    ifRange: '"v1"',
+  });
+  // A client's If-Range that does not match makes it a request for the whole.
+  assert.equal(use([["Range", "bytes=10-19"], ["If-Range", '"v0"']]).kind, "extend");
+  assert.deepEqual(use([["Range", "bytes=10-19"], ["If-Range", '"v1"']]), { kind: "inside" });
+  // A gap after the part: only the origin has those bytes.
+  assert.deepEqual(use([["Range", "bytes=5000-"]]), { kind: "outside" });
+  // HEAD wants the whole response's head; preconditions of the client's own are its business.
+  assert.deepEqual(use([], "HEAD"), { kind: "outside" });
+  for (const p of ["If-None-Match", "If-Match", "If-Modified-Since", "If-Unmodified-Since"]) {
+    assert.deepEqual(use([[p, '"x"']]), { kind: "outside" }, p);
+  }
+  // A part of unknown place is of no use.
+  const unplaced = { ...stored, headers: stored.headers.filter(([n]) => n !== "Content-Range") };
+  assert.deepEqual(partUse(request([["Range", "bytes=0-9"]]), unplaced), { kind: "outside" });
+});
+
+Deno.test("partUse: no strong validator, no extension (the bytes could not be shown to match)", () => {
+  const noValidator = storedPart([]);
+  assert.deepEqual(partUse(request(), noValidator), { kind: "outside" });
+  assert.deepEqual(partUse(request([["Range", "bytes=0-9"]]), noValidator), { kind: "inside" });
+  assert.deepEqual(partUse(request(), storedPart([["ETag", 'W/"v1"']])), { kind: "outside" });
+  const lm = httpDate(-10);
+  const strongDate = storedPart([["Last-Modified", lm], ["Date", httpDate(0)]]);
+  const use = partUse(request(), strongDate);
+  assert.equal(use.kind === "extend" ? use.ifRange : undefined, lm);
+});
+
+Deno.test("strongValidator: a strong ETag, else a Last-Modified a second or more before Date", () => {
+  assert.equal(strongValidator([["ETag", ' "a" ']]), '"a"');
+  assert.equal(strongValidator([["ETag", 'W/"a"'], ["Last-Modified", httpDate(-10)]]), undefined);
+  assert.equal(
+    strongValidator([["Last-Modified", httpDate(-1)], ["Date", httpDate(0)]]),
+    httpDate(-1),
+  );
+  assert.equal(strongValidator([["Last-Modified", httpDate(0)], ["Date", httpDate(0)]]), undefined);
+  assert.equal(strongValidator([["Last-Modified", httpDate(-10)]]), undefined);
+  assert.equal(strongValidator([]), undefined);
+});
+
+Deno.test("sameRepresentation: the new response carries the same strong validator", () => {
+  assert.equal(sameRepresentation('"a"', fields(["ETag", '"a"'])), true);
+  assert.equal(sameRepresentation('"a"', fields(["ETag", '"b"'])), false);
+  assert.equal(sameRepresentation('"a"', fields(["ETag", 'W/"a"'])), false);
+  assert.equal(sameRepresentation('"a"', fields()), false);
+  const lm = httpDate(-10);
+  assert.equal(sameRepresentation(lm, fields(["Last-Modified", lm])), true);
+  assert.equal(sameRepresentation(lm, fields(["Last-Modified", httpDate(-5)])), false);
+  assert.equal(sameRepresentation(lm, fields(["Last-Modified", lm], ["ETag", '"a"'])), false);
+});
+
+Deno.test("partHeaders: Content-Range and Content-Length of the part; none for the whole", () => {
+  const headers: [string, string][] = [
+    ["ETag", '"v1"'],
+    ["Content-Length", "1000"],
+    ["content-range", "bytes 0-999/10000"],
+    ["Content-Type", "application/octet-stream"],
+  ];
+  assert.deepEqual(partHeaders(headers, { start: 0, end: 4999, length: 10000 }), [
+    ["ETag", '"v1"'],
+    ["Content-Type", "application/octet-stream"],
+    ["Content-Range", "bytes 0-4999/10000"],
+    ["Content-Length", "5000"],
+  ]);
+  assert.deepEqual(partHeaders(headers, { start: 0, end: 9999, length: 10000 }), [
+    ["ETag", '"v1"'],
+    ["Content-Type", "application/octet-stream"],
+    ["Content-Length", "10000"],
+  ]);
 });

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { chooseRange, type RangeChoice } from "../../src/cache/range.ts";
+import {
+  chooseRange,
+  formatContentRange,
+  parseContentRange,
+  type Part,
+  type RangeChoice,
+  usePart,
+} from "../../src/cache/range.ts";
 
 const FULL: RangeChoice = { kind: "full" };
 const UNSATISFIABLE: RangeChoice = { kind: "unsatisfiable" };
@@ -118,4 +125,83 @@ Deno.test("chooseRange: If-Range date not equal to Last-Modified sends the whole
 Deno.test("chooseRange: If-Range without Range is ignored", () => {
   assert.deepEqual(chooseRange(undefined, '"v1"', 10, '"v1"', undefined), FULL);
   assert.deepEqual(chooseRange(undefined, '"v2"', 10, '"v1"', undefined), FULL);
+});
+
+// --- stored parts (RFC 9111 §3.3–3.4) -----------------------------------------
+
+Deno.test("parseContentRange: bytes a-b/N only, a part inside its length", () => {
+  assert.deepEqual(parseContentRange("bytes 0-9/100"), { start: 0, end: 9, length: 100 });
+  assert.deepEqual(parseContentRange(" Bytes 90-99/100 "), { start: 90, end: 99, length: 100 });
+  assert.deepEqual(parseContentRange("bytes 0-0/1"), { start: 0, end: 0, length: 1 });
+  for (
+    const v of [
+      undefined,
+      "",
+      "bytes 0-9/*", // the length is needed to serve suffix and open ranges
+      "bytes */100", // an unsatisfied range
+      "bytes 9-0/100",
+      "bytes 0-100/100",
+      "bytes=0-9/100",
+      "items 0-9/100",
+      "bytes 0-9/100, bytes 20-29/100",
+      "bytes -1-9/100",
+    ]
+  ) assert.equal(parseContentRange(v), undefined, String(v));
+  assert.equal(formatContentRange({ start: 5, end: 7, length: 10 }), "bytes 5-7/10");
+});
+
+const PART: Part = { start: 100, end: 199, length: 1000 };
+const range = (r: string | undefined) => chooseRange(r, undefined, PART.length, ETAG, undefined);
+
+Deno.test("usePart: any range inside the part, suffix and open ones resolved with its length", () => {
+  for (const r of ["bytes=100-199", "bytes=150-160", "bytes=199-199", "bytes=100-150"]) {
+    assert.deepEqual(usePart(PART, range(r)), { kind: "inside" }, r);
+  }
+  const end: Part = { start: 900, end: 999, length: 1000 };
+  for (const r of ["bytes=-100", "bytes=-1", "bytes=950-", "bytes=999-5000"]) {
+    const choice = chooseRange(r, undefined, 1000, ETAG, undefined);
+    assert.deepEqual(usePart(end, choice), { kind: "inside" }, r);
+  }
+  // Unsatisfiable needs only the length: 416 from the part.
+  assert.deepEqual(usePart(PART, range("bytes=1000-")), { kind: "inside" });
+  // A part that is the whole representation answers a request for all of it.
+  assert.deepEqual(usePart({ start: 0, end: 9, length: 10 }, FULL), { kind: "inside" });
+});
+
+Deno.test("usePart: bytes wanted from inside the part or right after it extend it", () => {
+  assert.deepEqual(usePart(PART, range("bytes=150-250")), {
+    kind: "extend",
+    from: 200,
+    to: 250,
+    start: 150,
+    whole: false,
+  });
+  assert.deepEqual(usePart(PART, range("bytes=200-")), {
+    kind: "extend",
+    from: 200,
+    to: 999,
+    start: 200,
+    whole: false,
+  });
+  const prefix: Part = { start: 0, end: 99, length: 1000 };
+  assert.deepEqual(usePart(prefix, FULL), {
+    kind: "extend",
+    from: 100,
+    to: 999,
+    start: 0,
+    whole: true,
+  });
+  assert.deepEqual(usePart(prefix, range("bytes=-950")), {
+    kind: "extend",
+    from: 100,
+    to: 999,
+    start: 50,
+    whole: false,
+  });
+});
+
+Deno.test("usePart: bytes before the part, or after a gap, are outside it", () => {
+  for (const r of ["bytes=0-150", "bytes=99-100", "bytes=201-300", "bytes=-10", undefined]) {
+    assert.deepEqual(usePart(PART, range(r)), { kind: "outside" }, String(r));
+  }
 });

@@ -24,8 +24,6 @@ export interface MetaOptions {
   vary?: string[];
   /** Secondary key, for a variant. @default {undefined} */
   secondary?: string;
-  /** Range a stored 206 answers. @default {undefined} */
-  range?: string;
   /** Status code. @default {200} */
   status?: number;
   /** When it was stored (ms). @default {Date.now()} */
@@ -52,7 +50,6 @@ export function pendingMeta(key: string, opts: MetaOptions = {}): PendingMeta {
     key,
     ...(opts.secondary !== undefined ? { secondary: opts.secondary } : {}),
     ...(opts.vary !== undefined ? { vary: opts.vary } : {}),
-    ...(opts.range !== undefined ? { range: opts.range } : {}),
     status,
     reason: status === 206 ? "Partial Content" : "OK",
     headers,
