@@ -122,6 +122,12 @@ osd data = $dir/osd
 osd objectstore = memstore
 memstore device bytes = $bytes
 
+[client]
+# No metadata cache, so no cache-invalidation notifies: a killed radosgw (or an
+# exited radosgw-admin) leaves watchers that the OSD keeps for 30 s, and every
+# bucket creation would wait for them to time out (two 10 s retries).
+rgw cache enabled = false
+
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:$rgw
 rgw data = $dir/rgw

@@ -187,6 +187,7 @@ export class S3Store {
   #storage: Storage;
   #firstByteMs: number;
   #idleMs: number;
+  #closing = new AbortController();
 
   private constructor(
     location: S3Location,
@@ -213,10 +214,15 @@ export class S3Store {
       responseChecksumValidation: "WHEN_REQUIRED" as const,
       followRegionRedirects: true,
     };
-    const handler = { connectionTimeout: timeouts.connectMs, requestTimeout: timeouts.idleMs };
+    const handler = {
+      connectionTimeout: timeouts.connectMs,
+      requestTimeout: timeouts.idleMs,
+      // An error, not a console warning, when a request outlives it.
+      throwOnRequestTimeout: true,
+    };
     // Reads are not retried: a shared miss is cheaper than a second wait.
     this.#read = new sdk.S3Client({ ...common, maxAttempts: 1, requestHandler: handler });
-    this.#write = new sdk.S3Client({ ...common, maxAttempts: 3, requestHandler: handler });
+    this.#write = new sdk.S3Client({ ...common, maxAttempts: 2, requestHandler: handler });
   }
 
   /** Loads the SDK and makes the clients (no request is sent). */
@@ -247,9 +253,9 @@ export class S3Store {
    *
    * @throws {S3Error} when the response head does not come within the first-byte timeout, or the request fails.
    */
-  async get(key: string): Promise<S3Object | undefined> {
+  async get(key: string, firstByteMs: number = this.#firstByteMs): Promise<S3Object | undefined> {
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.#firstByteMs);
+    const timer = setTimeout(() => abort.abort(), firstByteMs);
     let res;
     try {
       res = await this.#read.send(
@@ -301,6 +307,7 @@ export class S3Store {
           ContentLength: bytes.length,
           ContentType: "application/octet-stream",
         }),
+        { abortSignal: this.#closing.signal },
       );
     } catch (err) {
       throw classify(err);
@@ -331,7 +338,13 @@ export class S3Store {
         queueSize,
         leavePartsOnError: false,
       });
-      await upload.done();
+      const stop = () => void upload.abort().catch(() => {});
+      this.#closing.signal.addEventListener("abort", stop);
+      try {
+        await upload.done();
+      } finally {
+        this.#closing.signal.removeEventListener("abort", stop);
+      }
     } catch (err) {
       throw classify(err);
     }
@@ -386,8 +399,9 @@ export class S3Store {
     }
   }
 
-  /** Closes idle connections. */
+  /** Aborts uploads in flight and closes connections. */
   close(): void {
+    this.#closing.abort();
     this.#read.destroy();
     this.#write.destroy();
   }
