@@ -7,6 +7,7 @@ import {
   S3Store,
 } from "../../../src/cache/shared/s3.ts";
 import { rgw, setEnv, stopRgw } from "../../_helpers/rgw.ts";
+import { pruneShared, sharedStats } from "../../../src/cache/shared/admin.ts";
 import { pseudoRandom, sha256 } from "../../_helpers/cache_origin.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -210,6 +211,30 @@ Deno.test("S3Store: failures are classified — wrong secret, nothing listening,
   silent.close();
   for (const c of held) c.close();
   await accepting.catch(() => {});
+});
+
+Deno.test("sharedStats and pruneShared: hoard's objects only, by upload time", async () => {
+  const s = await store("unit-prune");
+  try {
+    await s.createBucket();
+    const id = (n: number) => String(n).repeat(64).slice(0, 64);
+    await s.put(s.key(`v1/${id(1)}`), new Uint8Array(10));
+    await s.put(s.key(`v1/${id(2)}`), new Uint8Array(20));
+    await s.put(s.key("notes.txt"), new Uint8Array(5));
+    const stats = await sharedStats(s);
+    assert.equal(stats.objects, 2);
+    assert.equal(stats.bytes, 30);
+    assert.equal(stats.foreign, 1);
+    assert.equal(stats.byAge.day, 2);
+    // Nothing is older than a day yet; two days from now both are.
+    assert.deepEqual(await pruneShared(s, 86_400_000), { deleted: 0, bytes: 0, kept: 2 });
+    const later = Date.now() + 2 * 86_400_000;
+    assert.deepEqual(await pruneShared(s, 86_400_000, later), { deleted: 2, bytes: 30, kept: 0 });
+    assert.equal((await sharedStats(s)).objects, 0);
+    assert.ok((await s.get(s.key("notes.txt"))) !== undefined, "not hoard's: left alone");
+  } finally {
+    s.close();
+  }
 });
 
 Deno.test("stop the RGW of this file", async () => {
