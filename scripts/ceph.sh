@@ -129,7 +129,9 @@ memstore device bytes = $bytes
 rgw cache enabled = false
 
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$rgw
+# Without tcp_nodelay, beast's response head and body wait on the client's
+# delayed ACK: a 10 KB GET took 48 ms (median) instead of 3-5.
+rgw frontends = beast endpoint=127.0.0.1:$rgw tcp_nodelay=1
 rgw data = $dir/rgw
 rgw thread pool size = 32
 # Else radosgw holds its port for 120 s after it is told to stop.
