@@ -24,6 +24,8 @@ import { Logger } from "./log.ts";
 import { type ProxyOptions, resolveOptions } from "./options.ts";
 import { OriginClient } from "./origin/client.ts";
 import { OriginPool } from "./origin/pool.ts";
+import { SharedTier } from "./cache/shared/tier.ts";
+import { parseS3Url } from "./cache/shared/s3.ts";
 
 /** A running proxy. */
 export interface ProxyHandle {
@@ -118,12 +120,35 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     maxIdlePerOrigin: opts.maxIdlePerOrigin,
     idleTimeoutMs: opts.poolIdleTimeoutMs,
   });
+  let shared: SharedTier | undefined;
+  if (opts.sharedCache !== undefined) {
+    try {
+      shared = new SharedTier(parseS3Url(opts.sharedCache), {
+        env: opts.sharedEnv ?? readEnv,
+        logger,
+        source: (entry) => cache.openStream(entry),
+        options: {
+          firstByteMs: opts.sharedTimeoutMs,
+          uploadConcurrency: opts.sharedUploads,
+          uploadQueue: opts.sharedQueue,
+          credentialed: opts.tenancy !== "shared",
+        },
+      });
+    } catch (err) {
+      listener.close();
+      cache.stopScan();
+      dirLock?.release();
+      throw new Error(`shared cache: ${errorLine(err)}`);
+    }
+  }
   const report = new RunReport();
+  report.shared = shared?.counters;
   const access = new Access(opts);
   const proxy: ProxyContext = {
     options: opts,
     logger,
     cache,
+    shared,
     origin: new OriginClient(pool, {
       responseTimeoutMs: opts.responseTimeoutMs,
       idleTimeoutMs: opts.originIdleTimeoutMs,
@@ -201,6 +226,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
       await Promise.allSettled([...tasks]);
       // Fills whose clients were cut end as their origin sockets close.
       await cache.settled();
+      // Uploads behind the last clients: what this job fetched is worth the wait.
+      await shared?.close(opts.sharedDrainMs);
       const failures = await publishSummary(report.summary(cache.counters), {
         log: (s) => logger.summary(s),
         stepSummary: opts.stepSummary,
@@ -218,14 +245,16 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   return { addr, url, finished, close, summary, [Symbol.asyncDispose]: close };
 }
 
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
 function proxyEnv(): ProxyEnv {
-  const get = (name: string) => {
-    try {
-      return Deno.env.get(name) ?? Deno.env.get(name.toLowerCase());
-    } catch {
-      return undefined;
-    }
-  };
+  const get = (name: string) => readEnv(name) ?? readEnv(name.toLowerCase());
   return { http: get("HTTP_PROXY"), https: get("HTTPS_PROXY"), noProxy: get("NO_PROXY") };
 }
 

@@ -30,6 +30,8 @@ import { formatBytes, readRunStats, summaryText } from "./report.ts";
 import { defaultCacheDir } from "./options.ts";
 import { Logger } from "./log.ts";
 import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
+import { parseS3Url, S3Store } from "./cache/shared/s3.ts";
+import { pruneShared, sharedStats } from "./cache/shared/admin.ts";
 
 /** Usage text, printed by `--help` and after a usage error. */
 export const USAGE = `hoard ${VERSION}: a caching HTTP/HTTPS forward proxy for CI
@@ -44,8 +46,12 @@ Usage: hoard [serve] [options]        run the proxy
        hoard prune [--max-size SIZE] [--unused-for DURATION]
                                       evict least recently used entries down to
                                       SIZE; drop those no run used for DURATION
+       hoard stats --shared           what the shared cache's bucket holds
+       hoard prune --shared --older-than DURATION
+                                      delete shared objects uploaded longer ago
   env and ca take --host, --port, --cache-dir, --ca-dir, --ca-cert, --ca-key as
-  serve does, so that all three agree; stats and prune take --cache-dir.
+  serve does, so that all three agree; stats and prune take --cache-dir, and with
+  --shared, --shared-cache (or $HOARD_SHARED_CACHE).
 
 Options:
   --host HOST               address to listen on (default 127.0.0.1)
@@ -54,6 +60,13 @@ Options:
                             user cache directory + /hoard)
   --max-size SIZE           cache size cap, e.g. 500M, 5G (default 10G); least
                             recently used entries are evicted beyond it
+  --shared-cache s3://BUCKET[/PREFIX]
+                            a second tier shared by a fleet (default
+                            $HOARD_SHARED_CACHE): read after the local cache,
+                            written behind clients; credentials, region and
+                            endpoint from the AWS variables and ~/.aws files
+  --shared-timeout SECS     time for the shared tier's first byte (default 0.3)
+  --shared-uploads N        shared-tier uploads at once (default 2)
   --intercept[=HOSTS]       decrypt (and so cache) CONNECT tunnels: to every host,
                             or to HOSTS (comma-separated, *.example.com for
                             subdomains); others stay plain tunnels
@@ -123,7 +136,11 @@ export type Command =
   | { kind: "version" }
   | { kind: "serve"; options: ProxyOptions; upstreamCaFiles: string[]; configFile?: string }
   | { kind: "prune"; cacheDir?: string; maxSize?: number; unusedFor?: number }
+  /** `prune --shared`: the bucket (`url`, else $HOARD_SHARED_CACHE), objects older than `olderThan` seconds. */
+  | { kind: "prune-shared"; url?: string; olderThan: number }
   | { kind: "stats"; cacheDir?: string }
+  /** `stats --shared`: what the bucket (`url`, else $HOARD_SHARED_CACHE) holds. */
+  | { kind: "stats-shared"; url?: string }
   | { kind: "ca"; ca: CaSource; pem: boolean }
   | {
     kind: "env";
@@ -138,12 +155,12 @@ export type Command =
 const CA_FLAGS = ["host", "port", "cache-dir", "ca-dir", "ca-cert", "ca-key"];
 // The flags of each command but serve, which takes all the others.
 const COMMAND_FLAGS: Record<string, readonly string[]> = {
-  prune: ["cache-dir", "max-size", "unused-for"],
-  stats: ["cache-dir"],
+  prune: ["cache-dir", "max-size", "unused-for", "shared", "shared-cache", "older-than"],
+  stats: ["cache-dir", "shared", "shared-cache"],
   ca: [...CA_FLAGS, "pem"],
   env: [...CA_FLAGS, "format", "no-proxy", "for"],
 };
-const NOT_FOR_SERVE = ["pem", "format", "no-proxy", "for"];
+const NOT_FOR_SERVE = ["pem", "format", "no-proxy", "for", "shared", "older-than"];
 
 /** Hosts that skip the proxy in `hoard env` unless `--no-proxy` says otherwise. */
 export const DEFAULT_NO_PROXY = "localhost,127.0.0.1,::1";
@@ -172,6 +189,11 @@ export function parseCommandLine(args: string[]): Command {
         "cache-dir": { type: "string" },
         "max-size": { type: "string" },
         "unused-for": { type: "string" },
+        "shared-cache": { type: "string" },
+        "shared-timeout": { type: "string" },
+        "shared-uploads": { type: "string" },
+        shared: { type: "boolean" },
+        "older-than": { type: "string" },
         config: { type: "string" },
         offline: { type: "boolean" },
         tenancy: { type: "string" },
@@ -234,7 +256,17 @@ export function parseCommandLine(args: string[]): Command {
   }
   if (v["cache-dir"] === "") throw new UsageError("--cache-dir: empty path");
   const maxSize = v["max-size"] === undefined ? undefined : parseSize("--max-size", v["max-size"]);
-  if (command === "stats") return { kind: "stats", cacheDir: v["cache-dir"] };
+  const sharedUrl = v["shared-cache"];
+  if (sharedUrl !== undefined) checkS3Url(sharedUrl);
+  if (v["shared-cache"] !== undefined && !v.shared && command !== "serve") {
+    throw new UsageError(`--shared-cache goes with --shared in hoard ${command}`);
+  }
+  if (command === "stats") {
+    return v.shared ? { kind: "stats-shared", url: sharedUrl } : {
+      kind: "stats",
+      cacheDir: v["cache-dir"],
+    };
+  }
   if (command === "ca" || command === "env") {
     const cacheDir = v["cache-dir"] ?? defaultCacheDir();
     const ca: CaSource = { dir: v["ca-dir"] ?? `${cacheDir}/ca` };
@@ -260,6 +292,20 @@ export function parseCommandLine(args: string[]): Command {
       ...(v.for === undefined ? {} : { clients: parseClientList(v.for) }),
     };
   }
+  if (command === "prune" && v.shared) {
+    if (v["older-than"] === undefined) {
+      throw new UsageError("hoard prune --shared needs --older-than");
+    }
+    if (maxSize !== undefined) {
+      throw new UsageError("hoard prune --shared takes --older-than, not --max-size");
+    }
+    return {
+      kind: "prune-shared",
+      url: sharedUrl,
+      olderThan: parseDuration("--older-than", v["older-than"]),
+    };
+  }
+  if (v["older-than"] !== undefined) throw new UsageError("--older-than goes with --shared");
   if (command === "prune") {
     const unusedFor = v["unused-for"] === undefined
       ? undefined
@@ -353,6 +399,19 @@ export function parseCommandLine(args: string[]): Command {
     options.upstreamProxy = v["upstream-proxy"];
   }
   if (v["use-env-proxy"]) options.useEnvProxy = true;
+  if (sharedUrl !== undefined) options.sharedCache = sharedUrl;
+  if (v["shared-timeout"] !== undefined) {
+    options.sharedTimeoutMs = parseSeconds("--shared-timeout", v["shared-timeout"]);
+  }
+  if (v["shared-uploads"] !== undefined) {
+    const n = /^\d{1,3}$/.test(v["shared-uploads"]) ? Number(v["shared-uploads"]) : 0;
+    if (n < 1) {
+      throw new UsageError(
+        `--shared-uploads: expected a number above 0, got ${JSON.stringify(v["shared-uploads"])}`,
+      );
+    }
+    options.sharedUploads = n;
+  }
   if (v["log-format"] !== undefined) {
     if (v["log-format"] !== "text" && v["log-format"] !== "json") {
       throw new UsageError(
@@ -426,6 +485,14 @@ export function parseDuration(flag: string, text: string): number {
     );
   }
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
+}
+
+function checkS3Url(url: string): void {
+  try {
+    parseS3Url(url);
+  } catch (err) {
+    throw new UsageError(`--shared-cache: ${errorLine(err)}`);
+  }
 }
 
 function parseClientList(text: string): Client[] {
@@ -533,6 +600,17 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (command.kind === "stats") return await stats(command.cacheDir ?? defaultCacheDir());
+  if (command.kind === "stats-shared" || command.kind === "prune-shared") {
+    const url = command.url ?? readEnv("HOARD_SHARED_CACHE");
+    if (url === undefined || url === "") {
+      print(
+        "hoard: --shared needs --shared-cache s3://BUCKET[/PREFIX] or $HOARD_SHARED_CACHE",
+        "stderr",
+      );
+      return 2;
+    }
+    return await sharedCommand(command, url);
+  }
   if (command.kind === "ca") return await printCa(command.ca, command.pem);
   if (command.kind === "env") return await printEnv(command);
   if (command.kind === "prune") {
@@ -547,6 +625,18 @@ export async function run(args: string[]): Promise<number> {
       if (!(err instanceof ConfigError)) throw err;
       print(`hoard: ${err.message}`, "stderr");
       return 2;
+    }
+  }
+  if (command.options.sharedCache === undefined) {
+    const url = readEnv("HOARD_SHARED_CACHE");
+    if (url) {
+      try {
+        parseS3Url(url);
+      } catch (err) {
+        print(`hoard: HOARD_SHARED_CACHE: ${errorLine(err)}`, "stderr");
+        return 2;
+      }
+      command.options.sharedCache = url;
     }
   }
   const stepSummary = readEnv("GITHUB_STEP_SUMMARY");
@@ -607,6 +697,49 @@ async function stats(dir: string): Promise<number> {
   } finally {
     release();
   }
+}
+
+async function sharedCommand(
+  command: Extract<Command, { kind: "stats-shared" | "prune-shared" }>,
+  url: string,
+): Promise<number> {
+  let store: S3Store;
+  try {
+    store = await S3Store.open(parseS3Url(url), readEnv, { firstByteMs: 10_000 });
+  } catch (err) {
+    print(`hoard: ${url}: ${errorLine(err)}`, "stderr");
+    return 2;
+  }
+  try {
+    if (command.kind === "stats-shared") {
+      const s = await sharedStats(store);
+      const when = (t?: number) => t === undefined ? "-" : new Date(t).toISOString();
+      print(
+        `shared cache ${url}: ${s.objects} objects, ${formatBytes(s.bytes)}` +
+          `${s.foreign > 0 ? ` (and ${s.foreign} objects that are not hoard's)` : ""}\n` +
+          `uploaded: oldest ${when(s.oldest)}, newest ${when(s.newest)}\n` +
+          `by age: ${s.byAge.day} within a day, ${s.byAge.week} within a week, ` +
+          `${s.byAge.month} within 30 days, ${s.byAge.older} older`,
+      );
+    } else {
+      const r = await pruneShared(store, command.olderThan * 1000);
+      print(
+        `pruned ${r.deleted} objects (${formatBytes(r.bytes)}) uploaded more than ${
+          formatDuration(command.olderThan)
+        } ago from ${url}; ${r.kept} kept`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    print(`hoard: ${url}: ${errorLine(err)}`, "stderr");
+    return 1;
+  } finally {
+    store.close();
+  }
+}
+
+function formatDuration(seconds: number): string {
+  return seconds % 86400 === 0 ? `${seconds / 86400}d` : `${seconds}s`;
 }
 
 async function prune(

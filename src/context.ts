@@ -17,6 +17,7 @@ import type { SelfAddress } from "./decide.ts";
 import type { Logger } from "./log.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { OriginClient } from "./origin/client.ts";
+import type { SharedTier } from "./cache/shared/tier.ts";
 
 /** What every step of a request's way may use. */
 export interface ProxyContext {
@@ -26,6 +27,8 @@ export interface ProxyContext {
   logger: Logger;
   /** The cache (possibly disabled, when its directory cannot be used). */
   cache: Cache;
+  /** The shared tier behind the local cache (`--shared-cache`), when there is one. */
+  shared?: SharedTier;
   /** The origin client (with its connection pool). */
   origin: OriginClient;
   /** The proxy's own address, to answer requests for it locally. */

@@ -59,6 +59,8 @@ const PAGES: Record<string, Page> = {
       cacheBytes: proxy.cache.usedBytes,
       cacheEntries: proxy.cache.entryCount,
       openConnections: proxy.openConnections(),
+      shared: proxy.shared?.counters,
+      sharedUp: proxy.shared?.usable,
     }),
   ],
   "/_hoard/ca.pem": (proxy) => ["application/x-pem-file", proxy.interception!.ca.certPem],

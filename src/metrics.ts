@@ -6,6 +6,7 @@
  */
 
 import type { CacheCounters } from "./cache/cache.ts";
+import type { SharedCounters } from "./cache/shared/tier.ts";
 
 /** Upper bounds of the origin latency histogram, in seconds. */
 export const LATENCY_BUCKETS: readonly number[] = [
@@ -49,7 +50,14 @@ export class Metrics {
 
   /** The Prometheus text exposition of everything. */
   render(
-    g: { cache: CacheCounters; cacheBytes: number; cacheEntries: number; openConnections: number },
+    g: {
+      cache: CacheCounters;
+      cacheBytes: number;
+      cacheEntries: number;
+      openConnections: number;
+      shared?: SharedCounters;
+      sharedUp?: boolean;
+    },
   ): string {
     const out: string[] = [];
     const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
@@ -116,7 +124,75 @@ export class Metrics {
       ["hoard_cache_entries", "gauge", "Entries in the cache.", g.cacheEntries],
       ["hoard_open_connections", "gauge", "Client connections open now.", g.openConnections],
     ];
+    const s = g.shared;
+    if (s !== undefined) {
+      singles.push(
+        [
+          "hoard_shared_up",
+          "gauge",
+          "1 while the shared tier is used (loaded, not skipped after failures).",
+          g.sharedUp ? 1 : 0,
+        ],
+        ["hoard_shared_hits_total", "counter", "Requests answered from the shared tier.", s.hits],
+        [
+          "hoard_shared_misses_total",
+          "counter",
+          "Shared-tier lookups that found nothing.",
+          s.misses,
+        ],
+        [
+          "hoard_shared_skipped_total",
+          "counter",
+          "Shared-tier lookups not made (loading, or skipped after failures).",
+          s.skipped,
+        ],
+        [
+          "hoard_shared_read_bytes_total",
+          "counter",
+          "Body bytes read from the shared tier.",
+          s.bytesRead,
+        ],
+        [
+          "hoard_shared_uploads_total",
+          "counter",
+          "Entries uploaded to the shared tier.",
+          s.uploads,
+        ],
+        [
+          "hoard_shared_uploaded_bytes_total",
+          "counter",
+          "Bytes uploaded to the shared tier.",
+          s.bytesUploaded,
+        ],
+        [
+          "hoard_shared_uploads_dropped_total",
+          "counter",
+          "Uploads dropped (queue full, tier skipped, shutdown).",
+          s.uploadsDropped,
+        ],
+        [
+          "hoard_shared_uploads_failed_total",
+          "counter",
+          "Uploads that failed.",
+          s.uploadsFailed,
+        ],
+        [
+          "hoard_shared_corrupt_total",
+          "counter",
+          "Shared objects that failed their integrity check (deleted).",
+          s.corrupt,
+        ],
+      );
+    }
     for (const [name, type, help, value] of singles) metric(name, type, help, [["", value]]);
+    if (s !== undefined) {
+      metric(
+        "hoard_shared_failures_total",
+        "counter",
+        "Failed shared-tier requests by kind.",
+        Object.entries(s.failures).map(([kind, n]) => [`{kind="${kind}"}`, n]),
+      );
+    }
     let cumulative = 0;
     const buckets: [string, number][] = LATENCY_BUCKETS.map((b, i) => {
       cumulative += this.#latency[i]!;

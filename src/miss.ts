@@ -12,14 +12,20 @@ import { type Fill, type FillHead, followFill } from "./cache/fill.ts";
 import { secondaryKey, storeId, varyNames } from "./cache/key.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import {
+  freshness,
   partHeaders,
+  refreshed,
   requestDirectives,
+  revalidationFields,
   staleIfError,
   storability,
   storedHeaders,
   strongValidator,
 } from "./cache/policy.ts";
 import { parseContentRange, type Part } from "./cache/range.ts";
+import { restorePolicy } from "./cache/semantics.ts";
+import type { SharedEntry } from "./cache/shared/tier.ts";
+import { FieldList } from "./http1/fields.ts";
 import type { ProxyContext } from "./context.ts";
 import { fillKey, type Target } from "./decide.ts";
 import { errorLine, ProxyError } from "./errors.ts";
@@ -28,10 +34,9 @@ import type { OriginResponse } from "./origin/client.ts";
 import { clientResponse, forward, relay } from "./pass.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
-import { hit } from "./hit.ts";
+import { hit, MAX_AGE_HEADER } from "./hit.ts";
 import { serveStale } from "./revalidate.ts";
 import { SMALL_BODY_BYTES, type TempBody } from "./cache/store.ts";
-import type { FieldList } from "./http1/fields.ts";
 import type { BodySink } from "./io/body.ts";
 import { WriteBehind } from "./cache/write_behind.ts";
 
@@ -73,6 +78,11 @@ export async function miss(
   }
   const { fill, leader } = cache.fills.join(fillKey(target, id));
   if (!leader) return follow(proxy, ex, req, target, fill, fwd);
+  // The shared tier comes before the origin (a stored range is never there).
+  if (proxy.shared !== undefined && !req.head.fields.has("range")) {
+    const found = await proxy.shared.lookup(target.cache.key, id, req.head.fields);
+    if (found !== undefined) return fromShared(proxy, ex, req, target, fill, found);
+  }
   cache.counters.misses++;
   proxy.report.missed(target.origin.host);
   let res: OriginResponse;
@@ -131,6 +141,10 @@ type Storing =
     meta: Omit<ResponseMeta, "body" | "size" | "sha256">;
     /** Where the body sits in the whole representation, when known (for a body cut short). */
     part?: Part;
+    /** Where the body comes from: the origin, or the shared tier. */
+    from: "origin" | "shared";
+    /** Whether the committed entry goes up to the shared tier (it is new there). */
+    upload: boolean;
   }
   | { kind: "bypass"; reason: string };
 
@@ -195,13 +209,15 @@ function startStoring(
     policy: st.policy.toObject(),
     storedAt: now,
   };
-  // A body known to be small stays in memory and is stored inside its
-  // metadata: one file per entry. Creating a file can take most of a
-  // millisecond here (the file system's journal, its inode allocator): for a
-  // larger body the leader's client is answered meanwhile, followers wait.
-  const small = head.length !== undefined && head.length <= SMALL_BODY_BYTES;
-  const temp = small ? Promise.resolve(proxy.cache.memoryTemp()) : proxy.cache.createTemp();
-  return { kind: "store", head, temp, meta, ...(part !== undefined ? { part } : {}) };
+  return {
+    kind: "store",
+    head,
+    temp: tempFor(proxy, head.length),
+    meta,
+    from: "origin",
+    upload: true,
+    ...(part !== undefined ? { part } : {}),
+  };
 }
 
 /**
@@ -214,6 +230,18 @@ function bodyPart(status: number, fields: FieldList, length: number | undefined)
   return status === 200 && length !== undefined && length > 0
     ? { start: 0, end: length - 1, length }
     : undefined;
+}
+
+/**
+ * Where a fill's body goes: a body known to be small stays in memory and is
+ * stored inside its metadata (one file per entry). Creating a file can take
+ * most of a millisecond here (the file system's journal, its inode
+ * allocator): for a larger body the leader's client is answered meanwhile,
+ * followers wait.
+ */
+function tempFor(proxy: ProxyContext, length: number | undefined): Promise<TempBody | undefined> {
+  const small = length !== undefined && length <= SMALL_BODY_BYTES;
+  return small ? Promise.resolve(proxy.cache.memoryTemp()) : proxy.cache.createTemp();
 }
 
 /**
@@ -248,7 +276,7 @@ interface Leader {
 async function runFill(
   proxy: ProxyContext,
   fill: Fill,
-  res: OriginResponse,
+  res: Pick<OriginResponse, "body" | "finish">,
   storing: Extract<Storing, { kind: "store" }>,
   leader: Leader | undefined,
 ): Promise<void> {
@@ -311,16 +339,20 @@ async function runFill(
     );
   }
   await disk.drain();
-  cache.counters.bytesFromOrigin += fromOrigin;
+  if (storing.from === "origin") cache.counters.bytesFromOrigin += fromOrigin;
   const part = storing.part;
   // A part never takes the place of a whole stored response: a request for the
   // whole, or stale-if-error, may still need that one.
   const nothingWhole = async () => ((await cache.entry(meta.id))?.status ?? 206) === 206;
   if (bodyRead && temp !== undefined && stored) {
     fill.end();
-    proxy.report.fetched(performance.now() - fill.startedAt, fill.written);
+    if (storing.from === "origin") {
+      proxy.report.fetched(performance.now() - fill.startedAt, fill.written);
+    }
     if (meta.status !== 206 || await nothingWhole()) {
-      await cache.commit(temp, meta, (path) => fill.moved(path));
+      const full = await cache.commit(temp, meta, (path) => fill.moved(path));
+      // Parts stay local: the shared tier holds whole responses only.
+      if (full !== undefined && storing.upload && meta.status !== 206) proxy.shared?.offer(full);
     } else {
       await temp.discard();
     }
@@ -338,6 +370,108 @@ async function runFill(
     await temp?.discard();
   }
   cache.fills.remove(fill);
+}
+
+/**
+ * A miss that the shared tier can answer. A fresh entry streams to the client
+ * while it fills the local store, under its stored metadata (so its age and
+ * freshness are the writer's). A stale one is revalidated with the origin
+ * first: a 304 serves the shared body under the refreshed metadata, stores it
+ * and uploads it back (both tiers refreshed); anything else replaces it like
+ * any revalidation.
+ */
+async function fromShared(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  target: Target,
+  fill: Fill,
+  found: SharedEntry,
+): Promise<void> {
+  const cache = proxy.cache, shared = proxy.shared!;
+  const now = Date.now();
+  let meta = found.meta;
+  const f = freshness(target.cache, meta, now);
+  let status: string;
+  if (f.kind === "hit") {
+    cache.counters.hits++;
+    status = `hoard; hit; ttl=${Math.floor(f.ttl)}; detail=shared`;
+  } else {
+    cache.counters.revalidations++;
+    let res: OriginResponse;
+    try {
+      res = await forward(
+        proxy,
+        ex,
+        req,
+        target.origin,
+        target.path,
+        revalidationFields(target.cache, meta, now),
+      );
+    } catch (err) {
+      found.cancel();
+      fill.fail(err);
+      cache.fills.remove(fill);
+      throw err;
+    }
+    if (res.head.status !== 304) {
+      found.cancel();
+      return lead(proxy, ex, req, target, fill, res, "stale", true);
+    }
+    const clientValidators = req.head.fields.has("if-none-match") ||
+      req.head.fields.has("if-modified-since");
+    const renewed = refreshed(target.cache, meta, res.head.fields, clientValidators, now);
+    if (renewed === undefined) {
+      // The 304 answers a validator of the client's, not the stored response's.
+      found.cancel();
+      fill.bypass("validator mismatch");
+      cache.fills.remove(fill);
+      await relay(ex, res, "hoard; fwd=stale; fwd-status=304");
+      return;
+    }
+    res.finish(true);
+    cache.counters.revalidated304++;
+    meta = { ...meta, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
+    status = "hoard; fwd=stale; fwd-status=304; detail=shared";
+  }
+  shared.counters.hits++;
+  const { body: _b, size: _s, sha256: _h, ...stored } = { body: "", ...meta };
+  const fields = new FieldList();
+  for (const [name, value] of meta.headers) fields.add(name, value);
+  const age = restorePolicy(meta.policy, Date.now()).age();
+  fields.set("Age", String(Math.min(Math.floor(age), MAX_AGE_HEADER)));
+  const head: FillHead = {
+    status: meta.status,
+    reason: meta.reason,
+    fields,
+    length: meta.size,
+    vary: meta.vary ?? [],
+    secondary: meta.secondary,
+  };
+  const storing: Extract<Storing, { kind: "store" }> = {
+    kind: "store",
+    head,
+    temp: tempFor(proxy, meta.size),
+    meta: stored,
+    from: "shared",
+    upload: f.kind !== "hit",
+  };
+  const source = {
+    body: found.body,
+    finish: (complete: boolean) => {
+      if (!complete) found.cancel();
+      return true;
+    },
+  };
+  const sink = startFillResponse(ex, head, status);
+  const served = Promise.withResolvers<void>();
+  cache.track(runFill(proxy, fill, source, storing, { sink, served }));
+  try {
+    await served.promise;
+  } finally {
+    ex.record.bytes = sink.bytes;
+    cache.counters.bytesFromCache += sink.bytes;
+  }
 }
 
 /** A request that joined someone else's fill: follow it, or go to the origin if it cannot be shared. */

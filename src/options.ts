@@ -105,6 +105,21 @@ export interface ProxyOptions {
   poolIdleTimeoutMs?: number;
   /** On close, how long in-flight requests may take to finish before they are cut. @default {10000} */
   shutdownGraceMs?: number;
+  /**
+   * A shared tier behind the local disk: `s3://BUCKET[/PREFIX]`. Endpoint,
+   * region and credentials come from the standard AWS variables and files.
+   */
+  sharedCache?: string;
+  /** Where the shared tier reads the AWS variables. @default {the process environment} */
+  sharedEnv?: (name: string) => string | undefined;
+  /** Time for the shared tier's first byte; later, the lookup counts as a miss. @default {300} */
+  sharedTimeoutMs?: number;
+  /** Shared-tier uploads in flight at once. @default {2} */
+  sharedUploads?: number;
+  /** Entries waiting for upload at most; more are dropped (counted). @default {256} */
+  sharedQueue?: number;
+  /** At shutdown, how long queued uploads may take before they are dropped. @default {30000} */
+  sharedDrainMs?: number;
 }
 
 /** Options with every default filled in. */
@@ -117,7 +132,9 @@ type OptionalOptions =
   | "upstreamProxy"
   | "allowClients"
   | "auth"
-  | "allowHosts";
+  | "allowHosts"
+  | "sharedCache"
+  | "sharedEnv";
 /** Options with every default filled in. */
 export type ResolvedOptions =
   & Required<Omit<ProxyOptions, OptionalOptions>>
@@ -165,6 +182,12 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     maxIdlePerOrigin: o.maxIdlePerOrigin ?? 128,
     poolIdleTimeoutMs: o.poolIdleTimeoutMs ?? 30_000,
     shutdownGraceMs: o.shutdownGraceMs ?? 10_000,
+    sharedCache: o.sharedCache,
+    sharedEnv: o.sharedEnv,
+    sharedTimeoutMs: o.sharedTimeoutMs ?? 300,
+    sharedUploads: o.sharedUploads ?? 2,
+    sharedQueue: o.sharedQueue ?? 256,
+    sharedDrainMs: o.sharedDrainMs ?? 30_000,
   };
 }
 

@@ -7,6 +7,7 @@
 
 import { errorLine } from "./errors.ts";
 import type { CacheCounters } from "./cache/cache.ts";
+import type { SharedCounters } from "./cache/shared/tier.ts";
 
 /** Hosts and offline misses kept. */
 const MAX_LISTED = 1000;
@@ -23,6 +24,8 @@ export class RunReport {
   readonly startedAt: number = Date.now();
   /** Requests that went through the proxy (not those for hoard itself). */
   requests = 0;
+  /** The shared tier's counters, when there is one. */
+  shared?: SharedCounters;
   #hosts = new Map<string, { hits: number; misses: number }>();
   #offlineMisses: string[] = [];
   #originFetches = 0;
@@ -97,8 +100,53 @@ export class RunReport {
         .slice(0, TOP_HOSTS)
         .map(([host, { misses }]) => ({ host, misses })),
       offlineMisses: [...this.#offlineMisses],
+      ...(this.shared === undefined ? {} : { shared: sharedSummary(this.shared) }),
     };
   }
+}
+
+/** What the shared tier did in one run. */
+export interface SharedSummary {
+  /** Requests answered from the shared tier. */
+  hits: number;
+  /** Lookups that found nothing there. */
+  misses: number;
+  /** Lookups not made (tier loading, or skipped after failures). */
+  skipped: number;
+  /** Body bytes read from it. */
+  bytesRead: number;
+  /** Entries uploaded. */
+  uploads: number;
+  /** Bytes uploaded. */
+  bytesUploaded: number;
+  /** Uploads dropped (queue full, tier skipped, shutdown). */
+  uploadsDropped: number;
+  /** Uploads that failed. */
+  uploadsFailed: number;
+  /** Objects that failed their integrity check (deleted). */
+  corrupt: number;
+  /** Failed requests by kind; kinds that did not happen are left out. */
+  failures: Record<string, number>;
+}
+
+function sharedSummary(c: SharedCounters): SharedSummary {
+  return {
+    hits: c.hits,
+    misses: c.misses,
+    skipped: c.skipped,
+    bytesRead: c.bytesRead,
+    uploads: c.uploads,
+    bytesUploaded: c.bytesUploaded,
+    uploadsDropped: c.uploadsDropped,
+    uploadsFailed: c.uploadsFailed,
+    corrupt: c.corrupt,
+    failures: Object.fromEntries(Object.entries(c.failures).filter(([, n]) => n > 0)),
+  };
+}
+
+function failureText(f: Record<string, number>): string {
+  const parts = Object.entries(f).map(([k, n]) => `${k} ${n}`);
+  return parts.length === 0 ? "none" : parts.join(", ");
 }
 
 /** The report of one run. */
@@ -139,6 +187,8 @@ export interface Summary {
   topMissedHosts: { host: string; misses: number }[];
   /** URLs requested offline that were not in the cache: what to warm. */
   offlineMisses: string[];
+  /** The shared tier's figures, when hoard ran with one. */
+  shared?: SharedSummary;
 }
 
 /** Bytes for people: 1.5 GiB, 300 KiB. */
@@ -164,6 +214,17 @@ export function summaryText(s: Summary): string {
     } from origins; ` +
     `about ${s.timeSavedSeconds} s saved`,
   ];
+  if (s.shared !== undefined) {
+    const h = s.shared;
+    lines.push(
+      `hoard: shared cache: ${h.hits} hits, ${h.misses} misses, ${h.skipped} skipped, ${
+        formatBytes(h.bytesRead)
+      } read; ${h.uploads} uploaded (${
+        formatBytes(h.bytesUploaded)
+      }), ${h.uploadsDropped} dropped, ` +
+        `${h.uploadsFailed} failed; ${h.corrupt} corrupt; failures: ${failureText(h.failures)}`,
+    );
+  }
   if (s.topMissedHosts.length > 0) {
     lines.push(
       `hoard: most misses: ${s.topMissedHosts.map((h) => `${h.host} (${h.misses})`).join(", ")}`,
@@ -215,6 +276,18 @@ export function summaryMarkdown(s: Summary): string {
     ["From origins", formatBytes(s.bytesFromOrigin)],
     ["Time saved (estimate)", `${s.timeSavedSeconds} s`],
   ];
+  if (s.shared !== undefined) {
+    const h = s.shared;
+    rows.push(
+      ["Shared cache hits / misses / skipped", `${h.hits} / ${h.misses} / ${h.skipped}`],
+      ["From the shared cache", formatBytes(h.bytesRead)],
+      [
+        "Uploaded to the shared cache (dropped, failed)",
+        `${h.uploads}, ${formatBytes(h.bytesUploaded)} (${h.uploadsDropped}, ${h.uploadsFailed})`,
+      ],
+      ["Shared cache failures", failureText({ ...h.failures })],
+    );
+  }
   md += "\n| | |\n|---|---:|\n" + rows.map(([k, v]) => `| ${k} | ${v} |`).join("\n") + "\n";
   if (s.topHosts.length > 0) {
     md += "\n| Host | Hits | Misses |\n|---|---:|---:|\n" +

@@ -79,6 +79,8 @@ export async function revalidate(
   }
   res.finish(true);
   await cache.update(updated);
+  // Refreshed here, refreshed for the fleet.
+  proxy.shared?.offer(updated);
   cache.counters.revalidated304++;
   fill.bypass("not-modified");
   cache.fills.remove(fill);
@@ -170,12 +172,14 @@ export function refreshInBackground(
       const renewed = refreshed(target.cache, entry, res.head.fields, false, now);
       res.finish(true);
       if (renewed !== undefined) {
-        await cache.update({
+        const updated = {
           ...entry,
           headers: renewed.headers,
           policy: renewed.policy.toObject(),
           storedAt: now,
-        });
+        };
+        await cache.update(updated);
+        proxy.shared?.offer(updated);
         cache.counters.revalidated304++;
       }
       fill.bypass("not-modified");

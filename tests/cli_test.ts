@@ -234,3 +234,34 @@ Deno.test("parseCommandLine: env --for keeps the clients named, in table order",
   const all = parseCommandLine(["env"]);
   assert.ok(all.kind === "env" && all.clients === undefined);
 });
+
+Deno.test("parseCommandLine: --shared-cache and the shared commands", () => {
+  const serve = parseCommandLine([
+    "--shared-cache",
+    "s3://ci-cache/hoard",
+    "--shared-timeout",
+    "0.5",
+  ]);
+  assert.ok(serve.kind === "serve");
+  assert.equal(serve.options.sharedCache, "s3://ci-cache/hoard");
+  assert.equal(serve.options.sharedTimeoutMs, 500);
+  assert.throws(() => parseCommandLine(["--shared-cache", "ci-cache"]), UsageError);
+  assert.throws(() => parseCommandLine(["--shared-uploads", "0"]), UsageError);
+  assert.deepEqual(parseCommandLine(["stats", "--shared"]), {
+    kind: "stats-shared",
+    url: undefined,
+  });
+  assert.deepEqual(parseCommandLine(["stats", "--shared", "--shared-cache", "s3://b1/p"]), {
+    kind: "stats-shared",
+    url: "s3://b1/p",
+  });
+  assert.deepEqual(parseCommandLine(["prune", "--shared", "--older-than", "30d"]), {
+    kind: "prune-shared",
+    url: undefined,
+    olderThan: 30 * 86400,
+  });
+  assert.throws(() => parseCommandLine(["prune", "--shared"]), UsageError);
+  assert.throws(() => parseCommandLine(["prune", "--older-than", "3d"]), UsageError);
+  assert.throws(() => parseCommandLine(["--shared"]), UsageError);
+  assert.throws(() => parseCommandLine(["stats", "--shared-cache", "s3://b1"]), UsageError);
+});

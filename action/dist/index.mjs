@@ -70049,6 +70049,10 @@ var STREAM_BUFFER_BYTES = 256 * 1024;
 
 // src/report.ts
 var DEFAULT_BYTES_PER_SECOND = 20 * 1024 * 1024;
+function failureText(f) {
+  const parts = Object.entries(f).map(([k, n]) => `${k} ${n}`);
+  return parts.length === 0 ? "none" : parts.join(", ");
+}
 function formatBytes(n) {
   const units = [
     "B",
@@ -70141,6 +70145,24 @@ function summaryMarkdown(s) {
       `${s.timeSavedSeconds} s`
     ]
   ];
+  if (s.shared !== void 0) {
+    const h = s.shared;
+    rows.push([
+      "Shared cache hits / misses / skipped",
+      `${h.hits} / ${h.misses} / ${h.skipped}`
+    ], [
+      "From the shared cache",
+      formatBytes(h.bytesRead)
+    ], [
+      "Uploaded to the shared cache (dropped, failed)",
+      `${h.uploads}, ${formatBytes(h.bytesUploaded)} (${h.uploadsDropped}, ${h.uploadsFailed})`
+    ], [
+      "Shared cache failures",
+      failureText({
+        ...h.failures
+      })
+    ]);
+  }
   md += "\n| | |\n|---|---:|\n" + rows.map(([k, v]) => `| ${k} | ${v} |`).join("\n") + "\n";
   if (s.topHosts.length > 0) {
     md += "\n| Host | Hits | Misses |\n|---|---:|---:|\n" + s.topHosts.map((h) => `| ${h.host} | ${h.hits} | ${h.misses} |`).join("\n") + "\n";

@@ -301,6 +301,23 @@ export class Cache {
     }
   }
 
+  /**
+   * The body of a committed entry as a byte stream, for another tier to copy
+   * (not checked here: the shared tier's readers check every object); undefined
+   * when the entry is gone.
+   */
+  async openStream(entry: ResponseMeta): Promise<ReadableStream<Uint8Array> | undefined> {
+    const bytes = this.#small.get(entry.id) ??
+      (entry.inline === undefined ? undefined : Buffer.from(entry.inline, "base64"));
+    if (bytes !== undefined) return ReadableStream.from([bytes]);
+    if (this.#store === undefined) return undefined;
+    try {
+      return (await this.#store.openBody(entry)).readable;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Where an entry's body file is. */
   bodyPath(entry: ResponseMeta): string {
     return this.#store!.bodyPath(entry);

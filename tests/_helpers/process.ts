@@ -30,12 +30,14 @@ export interface HoardProcess {
 export async function startHoardProcess(
   args: string[],
   entry: string = MOD,
+  env?: Record<string, string>,
 ): Promise<HoardProcess> {
   const cacheArgs = args.includes("--cache-dir")
     ? []
     : ["--cache-dir", await Deno.makeTempDir({ prefix: "hoard-proc-" })];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", entry, "--port", "0", ...cacheArgs, ...args],
+    ...(env === undefined ? {} : { env }),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -101,9 +103,11 @@ export async function startHoardProcess(
 /** Runs `deno run -A mod.ts ...args` to completion. */
 export async function runHoard(
   args: string[],
+  env?: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MOD, ...args],
+    ...(env === undefined ? {} : { env }),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
