@@ -37,8 +37,9 @@ JSON
   (cd "$dir" && npm install --no-package-lock --no-audit --no-fund --loglevel=error)
 }
 
-# Verdaccio 6.8.0 wants node-fetch 2.6.x through @verdaccio/* (whose install
-# script fails here); 2.7.0 works. Later Verdaccio releases need Node 22.
+# Verdaccio 6.8.0's verdaccio-audit asks for node-fetch by a dist-tag (`cjs`), a
+# moving target: the override pins 2.7.0, the last CommonJS release. Later
+# Verdaccio releases need Node 22.
 install verdaccio verdaccio "$VERDACCIO" '"overrides": { "node-fetch": "2.7.0" }'
 install pnpm pnpm "$PNPM"
 install yarn-berry @yarnpkg/cli-dist "$YARN_BERRY"
