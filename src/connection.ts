@@ -83,8 +83,9 @@ export async function serveConnection(
           client: client.peer,
         },
       };
+      let bytes: Uint8Array | null = null;
       try {
-        const bytes = await io.readHead(isRequestStart);
+        bytes = await io.readHead(isRequestStart);
         if (bytes === null) return;
         readingHead = false;
         deadline.clear();
@@ -100,6 +101,15 @@ export async function serveConnection(
         if (route.kind !== "local") proxy.report.requests++;
         await runStep(proxy, ex, req, route);
       } catch (err) {
+        // A head that could not be read: what the client sent is the only clue.
+        if (ex.method === "" && proxy.logger.enabled("debug")) {
+          proxy.logger.log(
+            "debug",
+            `unreadable request from ${client.peer ?? "?"}${
+              tunnelOrigin ? ` in the tunnel to ${tunnelOrigin.host}:${tunnelOrigin.port}` : ""
+            }: ${oneLine(String(err))}; it began ${quoteBytes(bytes ?? io.buffered)}`,
+          );
+        }
         await fail(proxy, ex, err);
       }
       proxy.logger.request(ex.record);
@@ -196,6 +206,7 @@ async function fail(proxy: ProxyContext, ex: Exchange, err: unknown): Promise<vo
   }
   if (ex.headSent || ex.io.closed) {
     ex.record.error = pe.type;
+    ex.record.detail = oneLine(pe.message);
     return;
   }
   try {
@@ -203,6 +214,14 @@ async function fail(proxy: ProxyContext, ex: Exchange, err: unknown): Promise<vo
   } catch {
     // The client left while being told; nothing more to do.
   }
+}
+
+/** The first 256 bytes of `b` as a JSON string (bytes above 0x7e as \u escapes). */
+function quoteBytes(b: Uint8Array): string {
+  return JSON.stringify(String.fromCharCode(...b.subarray(0, 256))).replace(
+    /[\u007f-\u00ff]/g,
+    (c) => `\\u00${c.charCodeAt(0).toString(16)}`,
+  );
 }
 
 /** Health checks need no credentials: a CI step polls them before it has any. */

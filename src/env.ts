@@ -66,17 +66,30 @@ const CLIENT_VARS = {
   wget: (i) => [["WGETRC", i.wgetrcFile]],
   git: (i) => [["GIT_SSL_CAINFO", i.bundleFile], ...gitProxy(i)],
   node: (i) => [["NODE_EXTRA_CA_CERTS", i.caFile], ["NODE_USE_ENV_PROXY", "1"]],
-  // npm and pnpm: npm_config_* beat every npmrc; `ca` replaces the roots, so the bundle.
-  npm: (i) => [
-    ["npm_config_proxy", i.proxyUrl],
-    ["npm_config_https_proxy", i.proxyUrl],
-    ["npm_config_noproxy", i.noProxy],
-    ["npm_config_cafile", i.bundleFile],
+  // npm_config_* beat every npmrc. A `cafile` there makes npm ignore NODE_EXTRA_CA_CERTS
+  // and replaces the roots, so the bundle.
+  npm: npmVars,
+  // pnpm 12 (a native binary) reads pnpm_config_*, never npm_config_*, and no CA file from
+  // the environment; it adds NODE_EXTRA_CA_CERTS to an npmrc `cafile`. pnpm 10 is npm's case.
+  pnpm: (i) => [
+    ...npmVars(i),
+    ["pnpm_config_proxy", i.proxyUrl],
+    ["pnpm_config_https_proxy", i.proxyUrl],
+    ["pnpm_config_no_proxy", i.noProxy],
+    ["NODE_EXTRA_CA_CERTS", i.caFile],
   ],
+  // Yarn 4 (berry): YARN_* beat .yarnrc.yml. (Yarn 1 reads YARN_HTTPS_PROXY too, above its .yarnrc.)
   yarn: (i) => [
     ["YARN_HTTP_PROXY", i.proxyUrl],
     ["YARN_HTTPS_PROXY", i.proxyUrl],
     ["YARN_HTTPS_CA_FILE_PATH", i.bundleFile],
+  ],
+  // Yarn 1 (classic), by name only: a .yarnrc `cafile` yields to YARN_CAFILE alone, and
+  // Yarn 4 refuses to start when it sees YARN_CAFILE or YARN_PROXY (not settings of its own).
+  "yarn-classic": (i) => [
+    ["YARN_PROXY", i.proxyUrl],
+    ["YARN_HTTPS_PROXY", i.proxyUrl],
+    ["YARN_CAFILE", i.bundleFile],
   ],
   deno: (i) => [["DENO_CERT", i.caFile]],
   // requests (poetry) reads REQUESTS_CA_BUNDLE, but a source's pinned `certificates.NAME.cert`
@@ -119,10 +132,17 @@ const CLIENT_VARS = {
 /** A client `hoard env --for` knows. */
 export type Client = keyof typeof CLIENT_VARS;
 
+/**
+ * Clients whose variables break another client's: printed only when named,
+ * never in the default set of every client.
+ */
+const BY_NAME_ONLY: ReadonlySet<Client> = new Set<Client>(["yarn-classic"]);
+
 /** Other names of clients, by the tool people type. */
 const ALIASES: Record<string, Client> = {
-  pnpm: "npm",
   "yarn-berry": "yarn",
+  yarn1: "yarn-classic",
+  yarnpkg: "yarn-classic",
   poetry: "python",
   requests: "python",
   uv: "python",
@@ -170,7 +190,8 @@ export function parseClients(text: string): Client[] {
 
 /**
  * The variables, in order: the proxy ones every client reads, then those of
- * `clients` (all of them when undefined), each name once.
+ * `clients` (when undefined, every client but those printed by name only),
+ * each name once.
  */
 export function envVariables(i: EnvInputs, clients?: readonly Client[]): Vars {
   const vars: Vars = [
@@ -182,13 +203,24 @@ export function envVariables(i: EnvInputs, clients?: readonly Client[]): Vars {
     ["no_proxy", i.noProxy],
   ];
   const seen = new Set(vars.map(([n]) => n));
-  for (const client of clients ?? Object.keys(CLIENT_VARS) as Client[]) {
+  const all = (Object.keys(CLIENT_VARS) as Client[]).filter((c) => !BY_NAME_ONLY.has(c));
+  for (const client of clients ?? all) {
     for (const [name, value] of CLIENT_VARS[client](i)) {
       if (!seen.has(name)) vars.push([name, value]);
       seen.add(name);
     }
   }
   return vars;
+}
+
+/** npm's variables (also pnpm 10's). */
+function npmVars(i: EnvInputs): Vars {
+  return [
+    ["npm_config_proxy", i.proxyUrl],
+    ["npm_config_https_proxy", i.proxyUrl],
+    ["npm_config_noproxy", i.noProxy],
+    ["npm_config_cafile", i.bundleFile],
+  ];
 }
 
 /** JAVA_TOOL_OPTIONS: the caller's own, then {@linkcode jvmOptions}. */

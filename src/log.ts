@@ -28,6 +28,12 @@ export interface RequestRecord {
   route: string;
   /** Why it failed, when it did (a Proxy-Status error type or a short word). */
   error?: string;
+  /**
+   * What exactly went wrong, one line (what the client was told), in the JSON
+   * format: without it a `400 http_request_error` does not say which rule the
+   * request broke.
+   */
+  detail?: string;
   /** The client's address. */
   client?: string;
   /** The Cache-Status sent, if any. */
@@ -81,6 +87,7 @@ export class Logger {
         ms: Number(ms),
         originMs: r.originMs === undefined ? undefined : Math.round(r.originMs * 10) / 10,
         error: r.error,
+        detail: r.detail,
       }));
       return;
     }

@@ -95,6 +95,7 @@ export async function sendText(
 export function sendError(ex: Exchange, err: ProxyError): Promise<void> {
   ex.record.error = err.type;
   const detail = oneLine(err.message);
+  ex.record.detail = detail;
   return sendText(ex, err.status, `${err.status} ${reasonPhrase(err.status)}: ${detail}\n`, [
     ["Proxy-Status", `hoard; error=${err.type}; details=${quoteString(detail)}`],
     ...err.fields,

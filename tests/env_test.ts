@@ -56,6 +56,9 @@ const NAMES = [
   "npm_config_https_proxy",
   "npm_config_noproxy",
   "npm_config_cafile",
+  "pnpm_config_proxy",
+  "pnpm_config_https_proxy",
+  "pnpm_config_no_proxy",
   "YARN_HTTP_PROXY",
   "YARN_HTTPS_PROXY",
   "YARN_HTTPS_CA_FILE_PATH",
@@ -199,7 +202,10 @@ Deno.test("formatEnv github: NAME=value lines for $GITHUB_ENV", () => {
   const lines = out.slice(0, -1).split("\n");
   assert.equal(lines.length, NAMES.length);
   assert.equal(lines[1], "HTTPS_PROXY=http://127.0.0.1:8080");
-  assert.equal(lines[23], "SSL_CERT_FILE=/home/ci/.cache/hoard/ca/bundle.pem");
+  assert.equal(
+    lines[NAMES.indexOf("SSL_CERT_FILE")],
+    "SSL_CERT_FILE=/home/ci/.cache/hoard/ca/bundle.pem",
+  );
   // Parsed the way the runner does (split at the first "="), the values are exact.
   const parsed = lines.map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]);
   assert.deepEqual(parsed, vars);
@@ -220,11 +226,18 @@ Deno.test("formatEnv json: an object of every variable", () => {
 
 Deno.test("envVariables: clients whose config files pin a CA or proxy get the variables that beat them", () => {
   const v = Object.fromEntries(envVariables(INPUTS));
-  // npm and pnpm: npm_config_* beat every npmrc; cafile replaces the roots, so the bundle.
+  // npm: npm_config_* beat every npmrc; cafile replaces the roots, so the bundle.
   assert.equal(v["npm_config_cafile"], INPUTS.bundleFile);
   assert.equal(v["npm_config_https_proxy"], INPUTS.proxyUrl);
   assert.equal(v["npm_config_noproxy"], INPUTS.noProxy);
+  // pnpm 12: its own prefix for the proxy; hoard's CA added to an npmrc cafile.
+  assert.equal(v["pnpm_config_https_proxy"], INPUTS.proxyUrl);
+  assert.equal(v["pnpm_config_no_proxy"], INPUTS.noProxy);
+  assert.equal(v["NODE_EXTRA_CA_CERTS"], INPUTS.caFile);
   assert.equal(v["YARN_HTTPS_CA_FILE_PATH"], INPUTS.bundleFile);
+  // Yarn 4 refuses YARN_CAFILE and YARN_PROXY: Yarn 1's entry is left out of the default set.
+  assert.equal(v["YARN_CAFILE"], undefined);
+  assert.equal(v["YARN_PROXY"], undefined);
   assert.equal(v["PIP_PROXY"], INPUTS.proxyUrl);
   assert.equal(v["CARGO_HTTP_PROXY"], INPUTS.proxyUrl);
   assert.equal(v["WGETRC"], INPUTS.wgetrcFile);
@@ -290,9 +303,16 @@ Deno.test("envVariables: JAVA_TOOL_OPTIONS and GIT_CONFIG_* keep the caller's ow
 });
 
 Deno.test("parseClients: names and aliases, table order, each once; unknown names listed", () => {
-  assert.deepEqual(parseClients("maven, PNPM,npm,skopeo,sbt"), ["npm", "go", "jvm", "maven"]);
+  assert.deepEqual(parseClients("maven, PNPM,npm,skopeo,sbt"), [
+    "npm",
+    "pnpm",
+    "go",
+    "jvm",
+    "maven",
+  ]);
   assert.deepEqual(parseClients("yarn-berry,poetry,gem"), ["yarn", "python", "ruby"]);
   assert.deepEqual(parseClients("bundle,bundler"), ["ruby"]);
+  assert.deepEqual(parseClients("yarn1,yarnpkg,yarn-classic"), ["yarn-classic"]);
   assert.throws(() => parseClients("npm,gradel"), (err: Error) => {
     assert.ok(err instanceof SyntaxError);
     assert.match(err.message, /^unknown client "gradel"; known: apt, buildah, /);
@@ -308,6 +328,27 @@ Deno.test("envVariables with clients: the proxy variables, then only what those 
   // go and python share SSL_CERT_FILE: once.
   const shared = envVariables(INPUTS, parseClients("go,poetry")).map(([n]) => n);
   assert.deepEqual(shared.slice(6), ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]);
+});
+
+Deno.test("envVariables: pnpm gets npm's variables, its own proxy ones and NODE_EXTRA_CA_CERTS", () => {
+  const names = envVariables(INPUTS, parseClients("pnpm")).map(([n]) => n);
+  assert.deepEqual(names.slice(6), [
+    "npm_config_proxy",
+    "npm_config_https_proxy",
+    "npm_config_noproxy",
+    "npm_config_cafile",
+    "pnpm_config_proxy",
+    "pnpm_config_https_proxy",
+    "pnpm_config_no_proxy",
+    "NODE_EXTRA_CA_CERTS",
+  ]);
+});
+
+Deno.test("envVariables: Yarn 1 only when named, with the variables that beat a .yarnrc", () => {
+  const v = Object.fromEntries(envVariables(INPUTS, parseClients("yarn-classic")));
+  assert.deepEqual(Object.keys(v).slice(6), ["YARN_PROXY", "YARN_HTTPS_PROXY", "YARN_CAFILE"]);
+  assert.equal(v["YARN_CAFILE"], INPUTS.bundleFile);
+  assert.equal(v["YARN_PROXY"], INPUTS.proxyUrl);
 });
 
 Deno.test("wgetrc: the user's own settings first, hoard's after them (wget takes the last)", () => {

@@ -124,7 +124,9 @@ export async function startClientLab(options: LabOptions): Promise<ClientLab> {
       "--cache-dir",
       proxy.cacheDir,
     ],
-    env: { HOME: home },
+    // The test's own Deno cache: under the fresh HOME, Deno would fetch hoard's npm
+    // dependencies again for every lab.
+    env: { HOME: home, DENO_DIR: denoDir() },
     stdin: "null",
   }).output();
   if (!out.success) {
@@ -158,6 +160,12 @@ export async function startClientLab(options: LabOptions): Promise<ClientLab> {
     settled: () => cacheSettled(proxy.cacheDir),
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Where this Deno keeps its cache (DENO_DIR, else the XDG or home cache directory). */
+function denoDir(): string {
+  const env = (name: string) => Deno.env.get(name) || undefined;
+  return env("DENO_DIR") ?? `${env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "/root"}/.cache`}/deno`;
 }
 
 /** A URL of the lab: `https://NAME.hoard.test:PORT`. */

@@ -36,6 +36,21 @@ Deno.test("bytes that are not HTTP (a TLS ClientHello) get 400 and a close, at o
   assert.match(r.text, /not an HTTP message/);
 });
 
+Deno.test("an unreadable request is logged with the reason (JSON detail) and, at debug, its first bytes", async () => {
+  await using proxy = await startTestProxy({ logFormat: "json", logLevel: "debug" });
+  await rawExchange(proxy.port, new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]), 3000);
+  const lines = proxy.logs.map((l) => JSON.parse(l));
+  const request = lines.find((l) => l.method === "-");
+  assert.equal(request?.status, 400);
+  assert.equal(request?.error, "http_request_error");
+  assert.equal(request?.detail, "not an HTTP message");
+  const debug = lines.find((l) => l.level === "debug" && /^unreadable request/.test(l.message));
+  assert.match(
+    debug?.message ?? "",
+    /: not an HTTP message; it began "\\u0016\\u0003\\u0001\\u0002\\u0000\\u0001\\u0000"$/,
+  );
+});
+
 Deno.test("a header section over 64 KiB gets 431", async () => {
   await using proxy = await startTestProxy();
   const big = `GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: 127.0.0.1:9\r\nX-Big: ${
