@@ -105,43 +105,13 @@ export class RunReport {
   }
 }
 
-/** What the shared tier did in one run. */
-export interface SharedSummary {
-  /** Requests answered from the shared tier. */
-  hits: number;
-  /** Lookups that found nothing there. */
-  misses: number;
-  /** Lookups not made (tier loading, or skipped after failures). */
-  skipped: number;
-  /** Body bytes read from it. */
-  bytesRead: number;
-  /** Entries uploaded. */
-  uploads: number;
-  /** Bytes uploaded. */
-  bytesUploaded: number;
-  /** Uploads dropped (queue full, tier skipped, shutdown). */
-  uploadsDropped: number;
-  /** Uploads that failed. */
-  uploadsFailed: number;
-  /** Objects that failed their integrity check (deleted). */
-  corrupt: number;
-  /** Failed requests by kind; kinds that did not happen are left out. */
-  failures: Record<string, number>;
-}
+/** What the shared tier did in one run: its counters, with the failure kinds that did not happen left out. */
+export type SharedSummary = Omit<SharedCounters, "failures"> & { failures: Record<string, number> };
 
 function sharedSummary(c: SharedCounters): SharedSummary {
-  return {
-    hits: c.hits,
-    misses: c.misses,
-    skipped: c.skipped,
-    bytesRead: c.bytesRead,
-    uploads: c.uploads,
-    bytesUploaded: c.bytesUploaded,
-    uploadsDropped: c.uploadsDropped,
-    uploadsFailed: c.uploadsFailed,
-    corrupt: c.corrupt,
-    failures: Object.fromEntries(Object.entries(c.failures).filter(([, n]) => n > 0)),
-  };
+  // A copy: the counters go on counting after the summary is taken.
+  const failures = Object.fromEntries(Object.entries(c.failures).filter(([, n]) => n > 0));
+  return { ...c, failures };
 }
 
 function failureText(f: Record<string, number>): string {
