@@ -6,7 +6,8 @@
  */
 
 import { hostResolver } from "./origin/host_map.ts";
-import { type ClientConnection, serveConnection } from "./connection.ts";
+import { serveConnection } from "./connection.ts";
+import type { ClientConnection } from "./context.ts";
 import type { ProxyContext } from "./context.ts";
 import { selfHosts } from "./decide.ts";
 import { errorLine, oneLine } from "./errors.ts";

@@ -20,7 +20,7 @@ import type { ProxyContext } from "./context.ts";
 import { fillKey, type Target } from "./decide.ts";
 import { hit } from "./hit.ts";
 import { lead, miss } from "./miss.ts";
-import { forward, relay } from "./pass.ts";
+import { forward, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 

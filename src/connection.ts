@@ -5,13 +5,13 @@
  * @module
  */
 
-import type { ProxyContext } from "./context.ts";
+import type { ClientConnection, ProxyContext } from "./context.ts";
 import { decide, type Route } from "./decide.ts";
 import { isDisconnect, oneLine, ProxyError, toProxyError } from "./errors.ts";
 import { parseRequestHead } from "./http1/parse_head.ts";
 import { HttpSyntaxError } from "./http1/syntax_error.ts";
 import type { BufferedConn } from "./io/buffered_conn.ts";
-import type { Origin } from "./origin/dial.ts";
+import type { Origin } from "./origin/origin.ts";
 import { Deadline } from "./io/deadline.ts";
 import { check } from "./check.ts";
 import { hit } from "./hit.ts";
@@ -23,20 +23,6 @@ import { partial } from "./partial.ts";
 import { interpretRequest, isRequestStart, type ProxyRequest } from "./read_request.ts";
 import { type Exchange, sendError } from "./respond.ts";
 import { tunnel } from "./tunnel.ts";
-
-/** A client connection as the accept loop tracks it for shutdown. */
-export interface ClientConnection {
-  /** The connection. */
-  io: BufferedConn;
-  /** The client's address, for the log. */
-  peer?: string;
-  /** Requests on it need no credentials (they came through an authenticated CONNECT). */
-  trusted?: boolean;
-  /** True from a request's first byte to its response's last: shutdown waits for it. */
-  busy: boolean;
-  /** Aborted when shutdown cuts the connection; steps close their origin side on it. */
-  readonly abort: AbortController;
-}
 
 const REQUEST_TIMEOUT = new TextEncoder().encode(
   "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

@@ -18,7 +18,7 @@ import {
   requestDirectives,
   type StoredPartUse,
 } from "./cache/policy.ts";
-import type { Origin } from "./origin/dial.ts";
+import type { Origin } from "./origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { keyPath } from "./rules.ts";
 import { ProxyError } from "./errors.ts";
@@ -92,14 +92,6 @@ export type Route =
    * store; `partial` when a stored part did not hold what is wanted.
    */
   | { kind: "miss"; target: Target; id: string; vary: boolean; partial?: boolean };
-
-/** Where this proxy listens, to recognise requests addressed to itself. */
-export interface SelfAddress {
-  /** Host names and addresses that reach this proxy. */
-  hosts: ReadonlySet<string>;
-  /** The listening port. */
-  port: number;
-}
 
 /** Decides the route of `req`. */
 export async function decide(

@@ -19,6 +19,7 @@ import { type Exchange, startResponse } from "./respond.ts";
 import type { BodySink } from "./io/body.ts";
 import type { BodyCheck } from "./cache/cache.ts";
 import { ProxyError } from "./errors.ts";
+import { restorePolicy } from "./cache/semantics.ts";
 
 /** Largest Age value sent (RFC 9111 §1.2.2). */
 export const MAX_AGE_HEADER = 2147483648;
@@ -128,6 +129,46 @@ export async function hit(
   ex.record.bytes = sink.bytes;
   counters.bytesFromCache += sink.bytes;
   return true;
+}
+
+/**
+ * Whether `entry` may be served without the origin's word on this client:
+ * not one stored for other credentials, with tenancy "shared".
+ */
+export function servableUnchecked(proxy: ProxyContext, entry: ResponseMeta): boolean {
+  return !(entry.credentialed && proxy.options.tenancy === "shared");
+}
+
+/**
+ * Serves a stored entry in place of an origin that failed with `status`
+ * (stale-if-error); `fwd` says why the origin was asked (the entry was stale,
+ * or the client asked for revalidation).
+ */
+export async function serveStale(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  entry: ResponseMeta,
+  status: number,
+  fwd: "stale" | "request" = "stale",
+): Promise<void> {
+  if (!servableUnchecked(proxy, entry)) {
+    throw new ProxyError(
+      502,
+      "destination_unavailable",
+      `origin failed with ${status}; the stored ${entry.key} is for other credentials`,
+    );
+  }
+  proxy.cache.counters.staleServed++;
+  const age = restorePolicy(entry.policy, Date.now()).age();
+  const cacheStatus = `hoard; fwd=${fwd}; fwd-status=${status}; detail=stale-if-error`;
+  if (!(await hit(proxy, ex, req, entry, age, cacheStatus, false))) {
+    throw new ProxyError(
+      502,
+      "destination_unavailable",
+      `origin failed and the stored ${entry.key} is gone`,
+    );
+  }
 }
 
 function hitCounted(proxy: ProxyContext, entry: ResponseMeta): void {

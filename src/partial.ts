@@ -30,7 +30,7 @@ import type { BodySink } from "./io/body.ts";
 import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffered_conn.ts";
 import { follow, lead, miss } from "./miss.ts";
 import type { OriginResponse } from "./origin/client.ts";
-import { forward } from "./pass.ts";
+import { forward } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
 

@@ -6,8 +6,8 @@
  */
 
 import { errorLine } from "./errors.ts";
-import type { CacheCounters } from "./cache/cache.ts";
-import type { SharedCounters } from "./cache/shared/tier.ts";
+import type { CacheCounters } from "./cache/counters.ts";
+import type { SharedCounters } from "./cache/shared/counters.ts";
 
 /** Hosts and offline misses kept. */
 const MAX_LISTED = 1000;

@@ -13,11 +13,11 @@ import { restorePolicy } from "./cache/semantics.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import type { ProxyContext } from "./context.ts";
 import { fillKey, type Target } from "./decide.ts";
-import { hit } from "./hit.ts";
+import { hit, serveStale } from "./hit.ts";
 import { follow, lead, miss, storeDetached } from "./miss.ts";
 import { oneLine, ProxyError } from "./errors.ts";
 import type { OriginResponse } from "./origin/client.ts";
-import { forward, forwardDetached, relay } from "./pass.ts";
+import { forward, forwardDetached, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 
@@ -92,46 +92,6 @@ export async function revalidate(
 
 function staleOk(proxy: ProxyContext, target: Target, entry: ResponseMeta): boolean {
   return staleIfError(target.cache, entry, Date.now(), proxy.options.staleIfError);
-}
-
-/**
- * Whether `entry` may be served without the origin's word on this client:
- * not one stored for other credentials, with tenancy "shared".
- */
-export function servableUnchecked(proxy: ProxyContext, entry: ResponseMeta): boolean {
-  return !(entry.credentialed && proxy.options.tenancy === "shared");
-}
-
-/**
- * Serves a stored entry in place of an origin that failed with `status`
- * (stale-if-error); `fwd` says why the origin was asked (the entry was stale,
- * or the client asked for revalidation).
- */
-export async function serveStale(
-  proxy: ProxyContext,
-  ex: Exchange,
-  req: ProxyRequest,
-  entry: ResponseMeta,
-  status: number,
-  fwd: "stale" | "request" = "stale",
-): Promise<void> {
-  if (!servableUnchecked(proxy, entry)) {
-    throw new ProxyError(
-      502,
-      "destination_unavailable",
-      `origin failed with ${status}; the stored ${entry.key} is for other credentials`,
-    );
-  }
-  proxy.cache.counters.staleServed++;
-  const age = restorePolicy(entry.policy, Date.now()).age();
-  const cacheStatus = `hoard; fwd=${fwd}; fwd-status=${status}; detail=stale-if-error`;
-  if (!(await hit(proxy, ex, req, entry, age, cacheStatus, false))) {
-    throw new ProxyError(
-      502,
-      "destination_unavailable",
-      `origin failed and the stored ${entry.key} is gone`,
-    );
-  }
 }
 
 /**

@@ -9,7 +9,8 @@
 import type { ProxyContext } from "./context.ts";
 import { ProxyError } from "./errors.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
-import { dial, type Origin } from "./origin/dial.ts";
+import { dial } from "./origin/dial.ts";
+import type { Origin } from "./origin/origin.ts";
 import type { Exchange } from "./respond.ts";
 import { intercept } from "./intercept.ts";
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { newCounters as counters } from "../src/cache/cache.ts";
+import { newCounters as counters } from "../src/cache/counters.ts";
 import { LATENCY_BUCKETS, Metrics } from "../src/metrics.ts";
 
 /** One sample as the parser returns it. */

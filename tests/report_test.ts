@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { newCounters as counters } from "../src/cache/cache.ts";
+import { newCounters as counters } from "../src/cache/counters.ts";
 import {
   hostOfKey,
   publishSummary,
