@@ -15,23 +15,24 @@
 
 import { revalidationFields } from "./cache/policy.ts";
 import { restorePolicy } from "./cache/semantics.ts";
-import type { ResponseMeta } from "./cache/meta.ts";
 import type { ProxyContext } from "./context.ts";
-import { fillKey, type Target } from "./decide.ts";
-import { hit } from "./hit.ts";
-import { lead, miss } from "./miss.ts";
+import { fillKey } from "./decide.ts";
+import { type CacheStatus, cacheStatus } from "./cache_status.ts";
+import { DONE, type Step } from "./step.ts";
 import { forward, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 
-/** Serves `entry` to `req` if the origin accepts `req`'s credentials for it, else the origin's answer. */
+/**
+ * The check step: serves `entry` to `req` if the origin accepts `req`'s
+ * credentials for it, else the origin's answer.
+ */
 export async function check(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  target: Target,
-  entry: ResponseMeta,
-): Promise<void> {
+  { target, entry }: Extract<Step, { kind: "check" }>,
+): Promise<Step> {
   const cache = proxy.cache;
   cache.counters.revalidations++;
   const res = await forward(
@@ -43,18 +44,24 @@ export async function check(
     revalidationFields(target.cache, entry, Date.now()),
   );
   const status = res.head.status;
-  const cacheStatus = `hoard; fwd=request; fwd-status=${status}; detail=credentials`;
+  const checked: CacheStatus = { fwd: "request", fwdStatus: status, detail: "credentials" };
   if (status === 304) {
     res.finish(true);
     cache.counters.revalidated304++;
-    const age = restorePolicy(entry.policy, Date.now()).age();
-    if (await hit(proxy, ex, req, entry, age, cacheStatus, false)) return;
-    // Gone from the store meanwhile; the origin accepts this client: fetch it.
-    return miss(proxy, ex, req, target, entry.id, "request");
+    return {
+      kind: "deliver",
+      entry,
+      age: restorePolicy(entry.policy, Date.now()).age(),
+      status: checked,
+      count: false,
+      // Gone from the store meanwhile; the origin accepts this client: fetch it.
+      otherwise: { kind: "miss", target, id: entry.id, vary: false, fwd: "request" },
+    };
   }
   if (status === 200 && req.head.method === "GET") {
     const { fill, leader } = cache.fills.join(fillKey(target, entry.id));
-    if (leader) return lead(proxy, ex, req, target, fill, res, "request", true);
+    if (leader) return { kind: "lead", target, fill, res, fwd: "request", fwdStatus: true };
   }
-  cache.counters.bytesFromOrigin += await relay(ex, res, cacheStatus);
+  cache.counters.bytesFromOrigin += await relay(ex, res, cacheStatus(checked));
+  return DONE;
 }

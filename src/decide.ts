@@ -9,6 +9,7 @@
  */
 
 import type { ProxyContext } from "./context.ts";
+import type { Forwarded } from "./cache_status.ts";
 import { primaryKey } from "./cache/key.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import {
@@ -89,9 +90,17 @@ export type Route =
   }
   /**
    * Nothing usable stored: fetch (collapsing with other requests for `id`) and
-   * store; `partial` when a stored part did not hold what is wanted.
+   * store; `partial` when a stored part did not hold what is wanted. A step
+   * that falls back to a miss sets `fwd` (else it follows from `vary` and `partial`).
    */
-  | { kind: "miss"; target: Target; id: string; vary: boolean; partial?: boolean };
+  | {
+    kind: "miss";
+    target: Target;
+    id: string;
+    vary: boolean;
+    partial?: boolean;
+    fwd?: Forwarded;
+  };
 
 /** Decides the route of `req`. */
 export async function decide(

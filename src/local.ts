@@ -9,6 +9,8 @@ import type { ProxyContext } from "./context.ts";
 import { ProxyError } from "./errors.ts";
 import { type Exchange, sendText } from "./respond.ts";
 import { VERSION } from "./version.ts";
+import type { ProxyRequest } from "./read_request.ts";
+import { DONE, type Step } from "./step.ts";
 
 /**
  * Answers a request for hoard's own address: `/_hoard/health` (and `/healthz`),
@@ -18,9 +20,10 @@ import { VERSION } from "./version.ts";
 export async function local(
   proxy: ProxyContext,
   ex: Exchange,
-  path: string,
-  hasBody = false,
-): Promise<void> {
+  req: ProxyRequest,
+  { path }: Extract<Step, { kind: "local" }>,
+): Promise<Step> {
+  const hasBody = req.framing.kind !== "none";
   ex.record.route = "local";
   const pathOnly = path.split("?")[0]!;
   const page = PAGES[pathOnly];
@@ -39,6 +42,7 @@ export async function local(
   if (hasBody) ex.keepAlive = false;
   const [contentType, body] = page(proxy);
   await sendText(ex, 200, body, contentType === undefined ? [] : [["Content-Type", contentType]]);
+  return DONE;
 }
 
 type Page = (proxy: ProxyContext) => [contentType: string | undefined, body: string];

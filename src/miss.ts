@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type Fill, type FillHead, followFill } from "./cache/fill.ts";
+import { type Fill, type FillHead, type FillStart, followFill } from "./cache/fill.ts";
 import { secondaryKey, storeId, varyNames } from "./cache/key.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import {
@@ -24,33 +24,30 @@ import {
 } from "./cache/policy.ts";
 import { parseContentRange, type Part } from "./cache/range.ts";
 import { restorePolicy } from "./cache/semantics.ts";
-import type { SharedEntry } from "./cache/shared/tier.ts";
 import { FieldList } from "./http1/fields.ts";
 import type { ProxyContext } from "./context.ts";
 import { fillKey, type Target } from "./decide.ts";
 import { errorLine, ProxyError } from "./errors.ts";
-import { endToEndFields } from "./headers.ts";
+import { ageValue, endToEndFields } from "./headers.ts";
+import { type CacheStatus, cacheStatus } from "./cache_status.ts";
+import { DONE, type Step } from "./step.ts";
 import type { OriginResponse } from "./origin/client.ts";
 import { clientResponse, forward, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
-import { hit, MAX_AGE_HEADER, serveStale } from "./hit.ts";
 import { SMALL_BODY_BYTES, type TempBody } from "./cache/store.ts";
 import type { BodySink } from "./io/body.ts";
 import { WriteBehind } from "./cache/write_behind.ts";
 
-/** Cache-Status `fwd` values (RFC 9211 §2.2) hoard uses when it went forward. */
-export type Forwarded = "uri-miss" | "vary-miss" | "stale" | "request" | "method" | "partial";
-
-/** Serves a miss for `target`, collapsing with other requests for store id `id`. */
+/** The miss step: serves a miss for `target`, collapsing with other requests for store id `id`. */
 export async function miss(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  target: Target,
-  id: string,
-  fwd: Forwarded,
-): Promise<void> {
+  route: Extract<Step, { kind: "miss" }>,
+): Promise<Step> {
+  const { target, id } = route;
+  const fwd = route.fwd ?? (route.partial ? "partial" : route.vary ? "vary-miss" : "uri-miss");
   const cache = proxy.cache;
   if (proxy.options.offline) {
     proxy.report.offlineMiss(target.cache.key);
@@ -70,57 +67,57 @@ export async function miss(
   }
   // HEAD is not stored (no body to store): it goes to the origin as it is.
   if (req.head.method === "HEAD") {
-    cache.counters.misses++;
-    proxy.report.missed(target.origin.host);
-    await relay(ex, await forward(proxy, ex, req, target.origin, target.path), `hoard; fwd=${fwd}`);
-    return;
+    missed(proxy, target);
+    const res = await forward(proxy, ex, req, target.origin, target.path);
+    await relay(ex, res, cacheStatus({ fwd }));
+    return DONE;
   }
   const { fill, leader } = cache.fills.join(fillKey(target, id));
-  if (!leader) return follow(proxy, ex, req, target, fill, fwd);
+  if (!leader) return { kind: "follow", target, fill, fwd };
   // The shared tier comes before the origin (a stored range is never there).
   if (proxy.shared !== undefined && !req.head.fields.has("range")) {
     const found = await proxy.shared.lookup(target.cache.key, id, req.head.fields);
-    if (found !== undefined) return fromShared(proxy, ex, req, target, fill, found);
+    if (found !== undefined) return { kind: "shared", target, fill, found };
   }
-  cache.counters.misses++;
-  proxy.report.missed(target.origin.host);
-  let res: OriginResponse;
+  missed(proxy, target);
   try {
-    res = await forward(proxy, ex, req, target.origin, target.path);
+    const res = await forward(proxy, ex, req, target.origin, target.path);
+    return { kind: "lead", target, fill, res, fwd };
   } catch (err) {
     fill.fail(err);
     cache.fills.remove(fill);
     throw err;
   }
-  await lead(proxy, ex, req, target, fill, res, fwd);
+}
+
+/** Counts a request that goes to the origin because nothing usable is stored. */
+export function missed(proxy: ProxyContext, target: Target): void {
+  proxy.cache.counters.misses++;
+  proxy.report.missed(target.origin.host);
 }
 
 /**
- * Handles an origin response for a cacheable request: stores it through
- * `fill` when it can be stored, and serves it to the client either way.
+ * The lead step: handles an origin response for a cacheable request — stores
+ * it through `fill` when it can be stored, and serves it to the client either way.
  */
 export async function lead(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  target: Target,
-  fill: Fill,
-  res: OriginResponse,
-  fwd: Forwarded,
-  fwdStatus = false,
-): Promise<void> {
+  { target, fill, res, fwd, fwdStatus }: Extract<Step, { kind: "lead" }>,
+): Promise<Step> {
   const cache = proxy.cache;
-  const params = fwdStatus ? `fwd=${fwd}; fwd-status=${res.head.status}` : `fwd=${fwd}`;
+  const status = { fwd, ...(fwdStatus ? { fwdStatus: res.head.status } : {}) };
   const storing = startStoring(proxy, req, target, fill, res);
   if (storing.kind === "bypass") {
-    const bytes = await relay(ex, res, `hoard; ${params}; detail=${storing.reason}`);
+    const bytes = await relay(ex, res, cacheStatus({ ...status, detail: storing.reason }));
     cache.counters.bytesFromOrigin += bytes;
-    return;
+    return DONE;
   }
   // The leader's client is fed by the fill itself, chunk by chunk as the origin
   // sends it (no read back from the file). The fill runs on its own: when this
   // client leaves, it goes on for the followers and the store.
-  const sink = startFillResponse(ex, storing.head, `hoard; ${params}; stored`);
+  const sink = startFillResponse(ex, storing.head, cacheStatus({ ...status, stored: true }));
   const served = Promise.withResolvers<void>();
   cache.track(runFill(proxy, fill, res, storing, { sink, served }));
   try {
@@ -128,6 +125,7 @@ export async function lead(
   } finally {
     ex.record.bytes = sink.bytes;
   }
+  return DONE;
 }
 
 /** A response about to be stored through a fill, or why it will not be. */
@@ -372,29 +370,27 @@ async function runFill(
 }
 
 /**
- * A miss that the shared tier can answer. A fresh entry streams to the client
- * while it fills the local store, under its stored metadata (so its age and
- * freshness are the writer's). A stale one is revalidated with the origin
- * first: a 304 serves the shared body under the refreshed metadata, stores it
- * and uploads it back (both tiers refreshed); anything else replaces it like
- * any revalidation.
+ * The shared step: a miss that the shared tier can answer. A fresh entry
+ * streams to the client while it fills the local store, under its stored
+ * metadata (so its age and freshness are the writer's). A stale one is
+ * revalidated with the origin first: a 304 serves the shared body under the
+ * refreshed metadata, stores it and uploads it back (both tiers refreshed);
+ * anything else replaces it like any revalidation.
  */
-async function fromShared(
+export async function fromShared(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  target: Target,
-  fill: Fill,
-  found: SharedEntry,
-): Promise<void> {
+  { target, fill, found }: Extract<Step, { kind: "shared" }>,
+): Promise<Step> {
   const cache = proxy.cache, shared = proxy.shared!;
   const now = Date.now();
   let meta = found.meta;
   const f = freshness(target.cache, meta, now);
-  let status: string;
+  let status: CacheStatus;
   if (f.kind === "hit") {
     cache.counters.hits++;
-    status = `hoard; hit; ttl=${Math.floor(f.ttl)}; detail=shared`;
+    status = { hit: true, ttl: f.ttl, detail: "shared" };
   } else {
     cache.counters.revalidations++;
     let res: OriginResponse;
@@ -415,7 +411,7 @@ async function fromShared(
     }
     if (res.head.status !== 304) {
       found.cancel();
-      return lead(proxy, ex, req, target, fill, res, "stale", true);
+      return { kind: "lead", target, fill, res, fwd: "stale", fwdStatus: true };
     }
     const clientValidators = req.head.fields.has("if-none-match") ||
       req.head.fields.has("if-modified-since");
@@ -425,20 +421,20 @@ async function fromShared(
       found.cancel();
       fill.bypass("validator mismatch");
       cache.fills.remove(fill);
-      await relay(ex, res, "hoard; fwd=stale; fwd-status=304");
-      return;
+      await relay(ex, res, cacheStatus({ fwd: "stale", fwdStatus: 304 }));
+      return DONE;
     }
     res.finish(true);
     cache.counters.revalidated304++;
     meta = { ...meta, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
-    status = "hoard; fwd=stale; fwd-status=304; detail=shared";
+    status = { fwd: "stale", fwdStatus: 304, detail: "shared" };
   }
   shared.counters.hits++;
   const { body: _b, size: _s, sha256: _h, ...stored } = { body: "", ...meta };
   const fields = new FieldList();
   for (const [name, value] of meta.headers) fields.add(name, value);
   const age = restorePolicy(meta.policy, Date.now()).age();
-  fields.set("Age", String(Math.min(Math.floor(age), MAX_AGE_HEADER)));
+  fields.set("Age", ageValue(age));
   const head: FillHead = {
     status: meta.status,
     reason: meta.reason,
@@ -462,7 +458,7 @@ async function fromShared(
       return true;
     },
   };
-  const sink = startFillResponse(ex, head, status);
+  const sink = startFillResponse(ex, head, cacheStatus(status));
   const served = Promise.withResolvers<void>();
   cache.track(runFill(proxy, fill, source, storing, { sink, served }));
   try {
@@ -471,74 +467,91 @@ async function fromShared(
     ex.record.bytes = sink.bytes;
     cache.counters.bytesFromCache += sink.bytes;
   }
+  return DONE;
 }
 
-/** A request that joined someone else's fill: follow it, or go to the origin if it cannot be shared. */
+/**
+ * The follow step: a request that joined someone else's fill follows it, or
+ * goes to the origin itself when the fill's response cannot be shared.
+ */
 export async function follow(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  target: Target,
-  fill: Fill,
-  fwd: Forwarded,
-): Promise<void> {
+  step: Extract<Step, { kind: "follow" }>,
+): Promise<Step> {
+  const { target, fill, fwd } = step;
   const start = await fill.started;
   const counters = proxy.cache.counters;
-  if (start.kind === "follow" && fill.done && fill.error === undefined) {
+  if (!step.retried && start.kind === "follow" && fill.done && fill.error === undefined) {
     // The body is all there, being committed: once it is, this is a plain hit.
     await fill.settled;
     const found = await proxy.cache.find(target.cache, Date.now());
     if (found.kind === "entry" && found.freshness.kind === "hit") {
-      const status = `hoard; hit; ttl=${Math.floor(found.freshness.ttl)}`;
-      if (await hit(proxy, ex, req, found.entry, found.freshness.age, status)) return;
+      return {
+        kind: "deliver",
+        entry: found.entry,
+        age: found.freshness.age,
+        status: { hit: true, ttl: found.freshness.ttl },
+        count: true,
+        otherwise: { ...step, retried: true },
+      };
     }
   }
   if (fwd === "stale" || fwd === "request") counters.revalidations++;
-  else {
-    counters.misses++;
-    proxy.report.missed(target.origin.host);
-  }
+  else missed(proxy, target);
   const shared = start.kind === "follow" &&
     (start.head.secondary === undefined ||
       start.head.secondary === secondaryKey(start.head.vary, req.head.fields)) &&
     (start.head.range === undefined || start.head.range === req.head.fields.get("range"));
   if (start.kind === "follow" && shared) {
-    return serveFill(ex, fill, start.head, `hoard; fwd=${fwd}; stored; collapsed`);
+    const status = cacheStatus({ fwd, stored: true, collapsed: true });
+    await serveFill(ex, fill, start.head, status);
+    return DONE;
   }
+  const relayed: Step = { kind: "fetch", target, status: { fwd, detail: bypassDetail(start) } };
   if (start.kind === "bypass" && start.reason === "not-modified") {
     // The leader revalidated the stored response: it is fresh again.
     const found = await proxy.cache.find(target.cache, Date.now());
     if (found.kind === "entry" && found.freshness.kind === "hit") {
-      if (await hit(proxy, ex, req, found.entry, found.freshness.age, "hoard; hit; collapsed")) {
-        return;
-      }
+      return {
+        kind: "deliver",
+        entry: found.entry,
+        age: found.freshness.age,
+        status: { hit: true, collapsed: true },
+        count: true,
+        otherwise: relayed,
+      };
     }
   }
-  if (start.kind === "bypass" && start.reason.startsWith("stale-if-error")) {
+  if (start.kind === "stale-if-error") {
     // The leader found the origin failing and served the stored response: so does this one.
     const found = await proxy.cache.find(target.cache, Date.now());
     if (
       found.kind === "entry" &&
       staleIfError(target.cache, found.entry, Date.now(), proxy.options.staleIfError)
     ) {
-      const status = Number(start.reason.split(":")[1] ?? 502);
-      return serveStale(
-        proxy,
-        ex,
-        req,
-        found.entry,
-        status,
-        fwd === "request" ? "request" : "stale",
-      );
+      return {
+        kind: "stale",
+        entry: found.entry,
+        status: start.status,
+        fwd: fwd === "request" ? "request" : "stale",
+      };
     }
   }
-  const detail = start.kind === "bypass" ? start.reason : "vary";
-  const bytes = await relay(
-    ex,
-    await forward(proxy, ex, req, target.origin, target.path),
-    `hoard; fwd=${fwd}; detail=${detail}`,
-  );
-  proxy.cache.counters.bytesFromOrigin += bytes;
+  return relayed;
+}
+
+/** The Cache-Status detail of a follower that asks the origin itself. */
+function bypassDetail(start: FillStart): string {
+  switch (start.kind) {
+    case "follow":
+      return "vary";
+    case "bypass":
+      return start.reason;
+    case "stale-if-error":
+      return `stale-if-error:${start.status}`;
+  }
 }
 
 /** Starts the response to one client of a fill: head fields as the fill announced them. */

@@ -28,7 +28,9 @@ import { appendVia } from "./headers.ts";
 import { FieldList } from "./http1/fields.ts";
 import type { BodySink } from "./io/body.ts";
 import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffered_conn.ts";
-import { follow, lead, miss } from "./miss.ts";
+import { missed } from "./miss.ts";
+import { cacheStatus } from "./cache_status.ts";
+import { DONE, type Step } from "./step.ts";
 import type { OriginResponse } from "./origin/client.ts";
 import { forward } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
@@ -36,19 +38,17 @@ import { type Exchange, startResponse } from "./respond.ts";
 
 type Extension = Extract<StoredPartUse, { kind: "extend" }>;
 
-/** Extends the stored part `entry` to what `req` wants, as `use` says. */
+/** The partial step: extends the stored part `entry` to what `req` wants, as `use` says. */
 export async function partial(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  target: Target,
-  entry: ResponseMeta,
-  use: Extension,
-): Promise<void> {
+  { target, entry, use }: Extract<Step, { kind: "partial" }>,
+): Promise<Step> {
   const cache = proxy.cache;
   const stored = parseContentRange(entry.headers.find(([n]) => /^content-range$/i.test(n))?.[1]);
   const { fill, leader } = cache.fills.join(entry.id);
-  if (!leader) return follow(proxy, ex, req, target, fill, "partial");
+  if (!leader) return { kind: "follow", target, fill, fwd: "partial" };
   const body = stored === undefined
     ? undefined
     : await cache.body(entry, { checkWhileSending: true });
@@ -56,10 +56,9 @@ export async function partial(
     // Gone or corrupt (and now deleted): a plain miss.
     fill.bypass("partial gone");
     cache.fills.remove(fill);
-    return miss(proxy, ex, req, target, entry.id, "partial");
+    return { kind: "miss", target, id: entry.id, vary: false, fwd: "partial" };
   }
-  cache.counters.misses++;
-  proxy.report.missed(target.origin.host);
+  missed(proxy, target);
   const asked = askForRest(req, use);
   let res: OriginResponse;
   try {
@@ -74,7 +73,7 @@ export async function partial(
   if (res.head.status !== 206) {
     // The representation changed (If-Range failed: a 200), or an error.
     if ("file" in body) body.file.close();
-    return lead(proxy, ex, req, target, fill, res, "partial", true);
+    return { kind: "lead", target, fill, res, fwd: "partial", fwdStatus: true };
   }
   const got = parseContentRange(res.head.fields.get("content-range"));
   const length = res.framing.kind === "length" ? res.framing.length : undefined;
@@ -88,12 +87,13 @@ export async function partial(
     res.finish(false);
     fill.bypass("partial mismatch");
     cache.fills.remove(fill);
-    return miss(proxy, ex, req, target, entry.id, "partial");
+    return { kind: "miss", target, id: entry.id, vary: false, fwd: "partial" };
   }
   // Requests arriving meanwhile ask the origin themselves.
   fill.bypass("partial");
   cache.fills.remove(fill);
   await combine(proxy, ex, { entry, stored, body, use, res, asked, target });
+  return DONE;
 }
 
 /** What {@linkcode combine} joins. */
@@ -149,7 +149,11 @@ async function combine(proxy: ProxyContext, ex: Exchange, c: Combination): Promi
   appendVia(fields);
   fields.add(
     "Cache-Status",
-    `hoard; fwd=partial; ${temp === undefined ? "detail=not stored" : "stored"}`,
+    cacheStatus(
+      temp === undefined
+        ? { fwd: "partial", detail: "not stored" }
+        : { fwd: "partial", stored: true },
+    ),
   );
   const sink = startResponse(
     ex,

@@ -14,8 +14,8 @@ import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 import { primaryKey, storeId } from "./cache/key.ts";
 import { storability } from "./cache/policy.ts";
-import type { Route } from "./decide.ts";
-import { lead } from "./miss.ts";
+import { cacheStatus } from "./cache_status.ts";
+import { DONE, type Step } from "./step.ts";
 
 /** Unsafe methods: a success invalidates what is stored for the URL (RFC 9111 §4.4). */
 const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
@@ -30,8 +30,8 @@ export async function pass(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  route: Extract<Route, { kind: "pass" }>,
-): Promise<void> {
+  route: Extract<Step, { kind: "pass" }>,
+): Promise<Step> {
   const { target, why } = route;
   const { origin, path } = target;
   if (proxy.options.offline) {
@@ -64,10 +64,30 @@ export async function pass(
         if (!sent) ex.keepAlive = false;
         return sent;
       };
-      return lead(proxy, ex, req, target, fill, res, "method");
+      return { kind: "lead", target, fill, res, fwd: "method" };
     }
   }
-  await relay(ex, res, why === "method" ? "hoard; fwd=method" : `hoard; fwd=bypass; detail=${why}`);
+  await relay(
+    ex,
+    res,
+    cacheStatus(why === "method" ? { fwd: why } : { fwd: "bypass", detail: why }),
+  );
+  return DONE;
+}
+
+/**
+ * The fetch step: a cacheable request that asks the origin itself (its fill
+ * could not be shared) and relays the answer, storing nothing.
+ */
+export async function fetch(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  { target, status }: Extract<Step, { kind: "fetch" }>,
+): Promise<Step> {
+  const res = await forward(proxy, ex, req, target.origin, target.path);
+  proxy.cache.counters.bytesFromOrigin += await relay(ex, res, cacheStatus(status));
+  return DONE;
 }
 
 /** The cache key a Location-like value names, when it is on `origin`. */

@@ -13,27 +13,26 @@ import { restorePolicy } from "./cache/semantics.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import type { ProxyContext } from "./context.ts";
 import { fillKey, type Target } from "./decide.ts";
-import { hit, serveStale } from "./hit.ts";
-import { follow, lead, miss, storeDetached } from "./miss.ts";
+import { storeDetached } from "./miss.ts";
+import { cacheStatus } from "./cache_status.ts";
+import { DONE, type Step } from "./step.ts";
 import { oneLine, ProxyError } from "./errors.ts";
 import type { OriginResponse } from "./origin/client.ts";
 import { forward, forwardDetached, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 
-/** Revalidates `entry` for `req`; `why` says whether it was stale or the client asked. */
+/** The revalidate step: asks the origin about `entry` for `req`. */
 export async function revalidate(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
-  target: Target,
-  entry: ResponseMeta,
-  why: "stale" | "request",
-): Promise<void> {
+  { target, entry, why }: Extract<Step, { kind: "revalidate" }>,
+): Promise<Step> {
   const cache = proxy.cache;
   const { fill, leader } = cache.fills.join(fillKey(target, entry.id));
   // Someone is already asking the origin about this entry: wait for its answer.
-  if (!leader) return follow(proxy, ex, req, target, fill, why);
+  if (!leader) return { kind: "follow", target, fill, fwd: why };
   cache.counters.revalidations++;
   const now = Date.now();
   let res: OriginResponse;
@@ -48,9 +47,9 @@ export async function revalidate(
     );
   } catch (err) {
     if (err instanceof ProxyError && err.status >= 500 && staleOk(proxy, target, entry)) {
-      fill.bypass(`stale-if-error:${err.status}`);
+      fill.staleIfError(err.status);
       cache.fills.remove(fill);
-      return serveStale(proxy, ex, req, entry, err.status, why);
+      return { kind: "stale", entry, status: err.status, fwd: why };
     }
     fill.fail(err);
     cache.fills.remove(fill);
@@ -58,36 +57,60 @@ export async function revalidate(
   }
   if (res.head.status >= 500 && staleOk(proxy, target, entry)) {
     res.finish(false);
-    fill.bypass(`stale-if-error:${res.head.status}`);
+    fill.staleIfError(res.head.status);
     cache.fills.remove(fill);
-    return serveStale(proxy, ex, req, entry, res.head.status, why);
+    return { kind: "stale", entry, status: res.head.status, fwd: why };
   }
-  if (res.head.status !== 304) return lead(proxy, ex, req, target, fill, res, why, true);
+  if (res.head.status !== 304) {
+    return { kind: "lead", target, fill, res, fwd: why, fwdStatus: true };
+  }
 
   const clientValidators = req.head.fields.has("if-none-match") ||
     req.head.fields.has("if-modified-since");
-  const renewed = refreshed(target.cache, entry, res.head.fields, clientValidators, now);
-  const updated = renewed === undefined
-    ? undefined
-    : { ...entry, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
+  const updated = renewedEntry(target, entry, res, clientValidators, now);
   if (updated === undefined) {
     // The 304 answers a validator of the client's, not the stored response's.
     fill.bypass("validator mismatch");
     cache.fills.remove(fill);
-    await relay(ex, res, `hoard; fwd=${why}; fwd-status=304`);
-    return;
+    await relay(ex, res, cacheStatus({ fwd: why, fwdStatus: 304 }));
+    return DONE;
   }
   res.finish(true);
-  await cache.update(updated);
-  // Refreshed here, refreshed for the fleet.
-  proxy.shared?.offer(updated);
-  cache.counters.revalidated304++;
+  await stored304(proxy, updated);
   fill.bypass("not-modified");
   cache.fills.remove(fill);
-  const age = restorePolicy(updated.policy, Date.now()).age();
-  if (!(await hit(proxy, ex, req, updated, age, `hoard; fwd=${why}; fwd-status=304`, false))) {
-    await miss(proxy, ex, req, target, entry.id, why);
-  }
+  return {
+    kind: "deliver",
+    entry: updated,
+    age: restorePolicy(updated.policy, Date.now()).age(),
+    status: { fwd: why, fwdStatus: 304 },
+    count: false,
+    otherwise: { kind: "miss", target, id: entry.id, vary: false, fwd: why },
+  };
+}
+
+/**
+ * `entry` with the headers and freshness a 304 gives it (RFC 9111 §4.3.4), or
+ * undefined when the 304 does not answer the stored response's validators.
+ */
+function renewedEntry(
+  target: Target,
+  entry: ResponseMeta,
+  res: OriginResponse,
+  clientValidators: boolean,
+  now: number,
+): ResponseMeta | undefined {
+  const renewed = refreshed(target.cache, entry, res.head.fields, clientValidators, now);
+  return renewed === undefined
+    ? undefined
+    : { ...entry, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
+}
+
+/** Keeps an entry a 304 refreshed: here, and for the fleet. */
+async function stored304(proxy: ProxyContext, updated: ResponseMeta): Promise<void> {
+  await proxy.cache.update(updated);
+  proxy.shared?.offer(updated);
+  proxy.cache.counters.revalidated304++;
 }
 
 function staleOk(proxy: ProxyContext, target: Target, entry: ResponseMeta): boolean {
@@ -129,26 +152,16 @@ export function refreshInBackground(
       return;
     }
     if (res.head.status === 304) {
-      const renewed = refreshed(target.cache, entry, res.head.fields, false, now);
       res.finish(true);
-      if (renewed !== undefined) {
-        const updated = {
-          ...entry,
-          headers: renewed.headers,
-          policy: renewed.policy.toObject(),
-          storedAt: now,
-        };
-        await cache.update(updated);
-        proxy.shared?.offer(updated);
-        cache.counters.revalidated304++;
-      }
+      const updated = renewedEntry(target, entry, res, false, now);
+      if (updated !== undefined) await stored304(proxy, updated);
       fill.bypass("not-modified");
       cache.fills.remove(fill);
       return;
     }
     if (res.head.status >= 500) {
       res.finish(false);
-      fill.bypass(`stale-if-error:${res.head.status}`);
+      fill.staleIfError(res.head.status);
       cache.fills.remove(fill);
       return;
     }

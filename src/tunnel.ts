@@ -10,9 +10,9 @@ import type { ProxyContext } from "./context.ts";
 import { ProxyError } from "./errors.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
 import { dial } from "./origin/dial.ts";
-import type { Origin } from "./origin/origin.ts";
 import type { Exchange } from "./respond.ts";
-import { intercept } from "./intercept.ts";
+import type { ProxyRequest } from "./read_request.ts";
+import { DONE, type Step } from "./step.ts";
 
 const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n");
 
@@ -23,7 +23,12 @@ const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection establishe
  * @throws {ProxyError} 403 for a port not in `connectPorts`, 502/504 when the
  *   target cannot be reached (before anything was sent to the client).
  */
-export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin): Promise<void> {
+export async function tunnel(
+  proxy: ProxyContext,
+  ex: Exchange,
+  _req: ProxyRequest,
+  { origin }: Extract<Step, { kind: "tunnel" }>,
+): Promise<Step> {
   const { connectPorts, connectTimeoutMs } = proxy.options;
   if (!connectPorts.includes(origin.port)) {
     throw new ProxyError(
@@ -33,7 +38,7 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
     );
   }
   const interception = proxy.interception;
-  if (interception?.matches(origin.host)) return intercept(proxy, ex, origin, interception);
+  if (interception?.matches(origin.host)) return { kind: "intercept", origin, interception };
   if (proxy.options.offline) {
     throw new ProxyError(
       504,
@@ -67,6 +72,7 @@ export async function tunnel(proxy: ProxyContext, ex: Exchange, origin: Origin):
     upstream.close();
     ex.io.close();
   }
+  return DONE;
 }
 
 /** Copies `from` to `to` until `from` ends, then half-closes `to`. Returns bytes copied. */
