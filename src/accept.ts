@@ -75,12 +75,18 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
       { cause: err },
     );
   }
-  let cache: Cache;
+  let opened: Cache | undefined;
   let interception: Interception | undefined;
   let dirLock: DirLock | undefined;
+  // What start-up took so far, given back when a later part of it fails.
+  const abandon = () => {
+    listener.close();
+    opened?.stopScan();
+    dirLock?.release();
+  };
   try {
     dirLock = await lockCacheDir(opts.cacheDir);
-    cache = await Cache.open(opts.cacheDir, opts.maxSize, logger);
+    opened = await Cache.open(opts.cacheDir, opts.maxSize, logger);
     if (opts.intercept.length > 0) {
       interception = await Interception.create(opts.intercept, {
         dir: opts.caDir,
@@ -91,12 +97,10 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
       });
     }
   } catch (err) {
-    listener.close();
-    // deno-lint-ignore no-explicit-any
-    (cache! as any)?.stopScan();
-    dirLock?.release();
+    abandon();
     throw err;
   }
+  const cache = opened;
   const addr = listener.addr as Deno.NetAddr;
   const self = { hosts: selfHosts(addr.hostname), port: addr.port };
   let upstream: UpstreamChooser | undefined;
@@ -107,9 +111,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
       (host, port) => port === self.port && self.hosts.has(host.toLowerCase()),
     );
   } catch (err) {
-    listener.close();
-    cache.stopScan();
-    dirLock?.release();
+    abandon();
     throw new Error(`upstream proxy: ${errorLine(err)}`);
   }
   const pool = new OriginPool({
@@ -136,9 +138,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
         },
       });
     } catch (err) {
-      listener.close();
-      cache.stopScan();
-      dirLock?.release();
+      abandon();
       throw new Error(`shared cache: ${errorLine(err)}`);
     }
   }

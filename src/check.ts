@@ -13,8 +13,8 @@
  * @module
  */
 
+import { currentAge } from "./cache/policy.ts";
 import { revalidationFields } from "./cache/policy.ts";
-import { restorePolicy } from "./cache/semantics.ts";
 import type { ProxyContext } from "./context.ts";
 import { fillKey } from "./decide.ts";
 import { type CacheStatus, cacheStatus } from "./cache_status.ts";
@@ -51,7 +51,7 @@ export async function check(
     return {
       kind: "deliver",
       entry,
-      age: restorePolicy(entry.policy, Date.now()).age(),
+      age: currentAge(entry, Date.now()),
       status: checked,
       count: false,
       // Gone from the store meanwhile; the origin accepts this client: fetch it.

@@ -27,7 +27,7 @@ import { parseHostMapping } from "./origin/host_map.ts";
 import { isLoopbackHost, parseCidr } from "./access.ts";
 import { Cache } from "./cache/cache.ts";
 import { formatBytes, readRunStats, summaryText } from "./report.ts";
-import { defaultCacheDir } from "./options.ts";
+import { defaultCacheDir, readEnv } from "./options.ts";
 import { Logger } from "./log.ts";
 import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
 import { parseS3Url, S3Store } from "./cache/shared/s3.ts";
@@ -319,16 +319,7 @@ export function parseCommandLine(args: string[]): Command {
   const options: ProxyOptions = {};
   if (v.host !== undefined) options.host = parseHost(v.host);
   if (v.intercept !== undefined) {
-    const hosts = v.intercept.split(",").map((h) => h.trim()).filter((h) => h !== "");
-    const bad = hosts.find((h) => !/^(\*|(\*\.)?[a-z0-9.:\-]+)$/i.test(h));
-    if (hosts.length === 0 || bad !== undefined) {
-      throw new UsageError(
-        `--intercept: expected * or host names like example.com,*.example.org, got ${
-          JSON.stringify(v.intercept)
-        }`,
-      );
-    }
-    options.intercept = hosts;
+    options.intercept = hostPatterns("--intercept", v.intercept);
   }
   if (v.offline) options.offline = true;
   if (v.tenancy !== undefined) {
@@ -843,12 +834,4 @@ async function serve(options: ProxyOptions, upstreamCaFiles: string[]): Promise<
 /** Entry point: runs the command line and exits with its code. */
 export async function main(): Promise<never> {
   Deno.exit(await run(Deno.args));
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }

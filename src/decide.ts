@@ -18,12 +18,12 @@ import {
   partUse,
   requestDirectives,
   type StoredPartUse,
+  timeToLive,
 } from "./cache/policy.ts";
 import type { Origin } from "./origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { keyPath } from "./rules.ts";
 import { ProxyError } from "./errors.ts";
-import { restorePolicy } from "./cache/semantics.ts";
 import { createHash } from "node:crypto";
 
 /** Where a proxied request goes, and its cache identity. */
@@ -213,7 +213,7 @@ export async function decide(
   }
   // Offline, a stored response is served whatever its age.
   if (proxy.options.offline) {
-    const ttl = restorePolicy(found.entry.policy, Date.now()).maxAge() - f.age;
+    const ttl = timeToLive(found.entry, f.age, Date.now());
     return {
       kind: "hit",
       target,

@@ -24,7 +24,7 @@ export interface RequestRecord {
   bytes: number;
   /** `performance.now()` when the request head was read. */
   start: number;
-  /** What was done: `pass`, `tunnel`, `local`, `error` (later: `hit`, `miss`, …). */
+  /** The route decided (`hit`, `miss`, `revalidate`, `check`, `partial`, `pass`, `tunnel`, `intercept`, `local`), or `error`. */
   route: string;
   /** Why it failed, when it did (a Proxy-Status error type or a short word). */
   error?: string;

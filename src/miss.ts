@@ -9,12 +9,13 @@
  */
 
 import { type Fill, type FillHead, type FillStart, followFill } from "./cache/fill.ts";
-import { secondaryKey, storeId, varyNames } from "./cache/key.ts";
+import { secondaryKey, variantId, varyNames } from "./cache/key.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import {
+  currentAge,
   freshness,
   partHeaders,
-  refreshed,
+  renewedEntry,
   requestDirectives,
   revalidationFields,
   staleIfError,
@@ -23,7 +24,6 @@ import {
   strongValidator,
 } from "./cache/policy.ts";
 import { parseContentRange, type Part } from "./cache/range.ts";
-import { restorePolicy } from "./cache/semantics.ts";
 import { FieldList } from "./http1/fields.ts";
 import type { ProxyContext } from "./context.ts";
 import { fillKey, type Target } from "./decide.ts";
@@ -181,9 +181,7 @@ function startStoring(
   // A part (206) is stored where the whole response would be: it answers the
   // ranges inside it, and is completed there (src/partial.ts).
   const vary = varyNames(fields.combined("vary"));
-  const id = vary.length > 0
-    ? storeId(target.cache.key, secondaryKey(vary, req.head.fields))
-    : storeId(target.cache.key);
+  const id = variantId(target.cache.key, vary, req.head.fields);
   const head: FillHead = {
     status,
     reason,
@@ -415,7 +413,7 @@ export async function fromShared(
     }
     const clientValidators = req.head.fields.has("if-none-match") ||
       req.head.fields.has("if-modified-since");
-    const renewed = refreshed(target.cache, meta, res.head.fields, clientValidators, now);
+    const renewed = renewedEntry(target.cache, meta, res.head.fields, clientValidators, now);
     if (renewed === undefined) {
       // The 304 answers a validator of the client's, not the stored response's.
       found.cancel();
@@ -426,14 +424,14 @@ export async function fromShared(
     }
     res.finish(true);
     cache.counters.revalidated304++;
-    meta = { ...meta, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
+    meta = renewed;
     status = { fwd: "stale", fwdStatus: 304, detail: "shared" };
   }
   shared.counters.hits++;
   const { body: _b, size: _s, sha256: _h, ...stored } = { body: "", ...meta };
   const fields = new FieldList();
   for (const [name, value] of meta.headers) fields.add(name, value);
-  const age = restorePolicy(meta.policy, Date.now()).age();
+  const age = currentAge(meta, Date.now());
   fields.set("Age", ageValue(age));
   const head: FillHead = {
     status: meta.status,

@@ -209,7 +209,8 @@ export function defaultCacheDir(env: (name: string) => string | undefined = read
   }
 }
 
-function readEnv(name: string): string | undefined {
+/** The environment variable `name`, or undefined when it is unset or cannot be read. */
+export function readEnv(name: string): string | undefined {
   try {
     return Deno.env.get(name);
   } catch {

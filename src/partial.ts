@@ -27,7 +27,7 @@ import { ProxyError } from "./errors.ts";
 import { appendVia } from "./headers.ts";
 import { FieldList } from "./http1/fields.ts";
 import type { BodySink } from "./io/body.ts";
-import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffered_conn.ts";
+import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffer_pool.ts";
 import { missed } from "./miss.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";

@@ -38,6 +38,14 @@ export function reasonPhrase(status: number): string {
   return STATUS_CODES[status] ?? "Unknown";
 }
 
+/**
+ * The answer to a CONNECT that opened its tunnel (RFC 9110 §9.3.6).
+ * (src/intercept.ts still has its own copy, left for issue 18's branch to take.)
+ */
+export const ESTABLISHED: Uint8Array = new TextEncoder().encode(
+  "HTTP/1.1 200 Connection established\r\n\r\n",
+);
+
 /** `100 Continue`, sent when a client waiting on `Expect: 100-continue` may send its body. */
 export const CONTINUE: Uint8Array = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 

@@ -8,8 +8,7 @@
  * @module
  */
 
-import { refreshed, revalidationFields, staleIfError } from "./cache/policy.ts";
-import { restorePolicy } from "./cache/semantics.ts";
+import { currentAge, renewedEntry, revalidationFields, staleIfError } from "./cache/policy.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import type { ProxyContext } from "./context.ts";
 import { fillKey, type Target } from "./decide.ts";
@@ -67,7 +66,7 @@ export async function revalidate(
 
   const clientValidators = req.head.fields.has("if-none-match") ||
     req.head.fields.has("if-modified-since");
-  const updated = renewedEntry(target, entry, res, clientValidators, now);
+  const updated = renewedEntry(target.cache, entry, res.head.fields, clientValidators, now);
   if (updated === undefined) {
     // The 304 answers a validator of the client's, not the stored response's.
     fill.bypass("validator mismatch");
@@ -82,28 +81,11 @@ export async function revalidate(
   return {
     kind: "deliver",
     entry: updated,
-    age: restorePolicy(updated.policy, Date.now()).age(),
+    age: currentAge(updated, Date.now()),
     status: { fwd: why, fwdStatus: 304 },
     count: false,
     otherwise: { kind: "miss", target, id: entry.id, vary: false, fwd: why },
   };
-}
-
-/**
- * `entry` with the headers and freshness a 304 gives it (RFC 9111 §4.3.4), or
- * undefined when the 304 does not answer the stored response's validators.
- */
-function renewedEntry(
-  target: Target,
-  entry: ResponseMeta,
-  res: OriginResponse,
-  clientValidators: boolean,
-  now: number,
-): ResponseMeta | undefined {
-  const renewed = refreshed(target.cache, entry, res.head.fields, clientValidators, now);
-  return renewed === undefined
-    ? undefined
-    : { ...entry, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
 }
 
 /** Keeps an entry a 304 refreshed: here, and for the fleet. */
@@ -153,7 +135,7 @@ export function refreshInBackground(
     }
     if (res.head.status === 304) {
       res.finish(true);
-      const updated = renewedEntry(target, entry, res, false, now);
+      const updated = renewedEntry(target.cache, entry, res.head.fields, false, now);
       if (updated !== undefined) await stored304(proxy, updated);
       fill.bypass("not-modified");
       cache.fills.remove(fill);

@@ -10,11 +10,9 @@ import type { ProxyContext } from "./context.ts";
 import { ProxyError } from "./errors.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
 import { dial } from "./origin/dial.ts";
-import type { Exchange } from "./respond.ts";
+import { ESTABLISHED, type Exchange } from "./respond.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { DONE, type Step } from "./step.ts";
-
-const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n");
 
 /**
  * Opens a tunnel to `origin` for the client of `ex`. The client connection is

@@ -16,10 +16,9 @@ import { Fills } from "./fill.ts";
 import { secondaryKey, storeId } from "./key.ts";
 import { type Meta, type ResponseMeta, serializeMeta, type VaryMeta } from "./meta.ts";
 import { type CacheRequest, type Freshness, freshness, selectsByLanguage } from "./policy.ts";
-import { SMALL_BODY_BYTES, Store, TempBody } from "./store.ts";
+import { digestFile, SMALL_BODY_BYTES, Store, TempBody } from "./store.ts";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffered_conn.ts";
 
 /** What the store holds for a request. */
 export type Found =
@@ -281,7 +280,10 @@ export class Cache {
     }
   }
 
-  /** Where an entry's body file is. */
+  /**
+   * Where an entry's body file is. Kept for the tests alone, which damage or
+   * look for a body on disk; nothing on the request's way uses a path.
+   */
   bodyPath(entry: ResponseMeta): string {
     return this.#store!.bodyPath(entry);
   }
@@ -572,34 +574,15 @@ export interface BodyCheck {
   passes(): Promise<boolean>;
 }
 
-/** Store id for a response to `fields` under `key`, varying on `vary`. */
-export function variantId(key: string, vary: string[] | undefined, fields: FieldList): string {
-  return vary === undefined || vary.length === 0
-    ? storeId(key)
-    : storeId(key, secondaryKey(vary, fields));
-}
-
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** Whether `file` holds exactly the body `entry` describes; leaves it at offset 0. */
 async function verifyFile(file: Deno.FsFile, entry: ResponseMeta): Promise<boolean> {
-  const hash = createHash("sha256");
-  const buf = borrowStreamBuffer();
-  let size = 0;
-  try {
-    for (;;) {
-      const n = await file.read(buf);
-      if (n === null) break;
-      hash.update(buf.subarray(0, n));
-      size += n;
-    }
-  } finally {
-    returnStreamBuffer(buf);
-  }
+  const { sha256, size } = await digestFile(file);
   await file.seek(0, Deno.SeekMode.Start);
-  return size === entry.size && hash.digest("hex") === entry.sha256;
+  return size === entry.size && sha256 === entry.sha256;
 }
 
 /** Bytes a metadata file takes (as Store.writeMeta writes it). */

@@ -442,12 +442,18 @@ export function forbidsStale(headers: [string, string][]): boolean {
     cc.has("s-maxage");
 }
 
-/** Whether the stored response carries a validator, so a stale one can be revalidated cheaply. */
-export function hasValidator(headers: [string, string][]): boolean {
-  return headers.some(([n]) => {
-    const l = n.toLowerCase();
-    return l === "etag" || l === "last-modified";
-  });
+/** The current age of `stored`, in seconds (RFC 9111 §4.2.3). */
+export function currentAge(stored: Pick<StoredResponse, "policy">, now: number): number {
+  return restorePolicy(stored.policy, now).age();
+}
+
+/** How long `stored`, whose age is `age` seconds, has left to be fresh (negative once stale). */
+export function timeToLive(
+  stored: Pick<StoredResponse, "policy">,
+  age: number,
+  now: number,
+): number {
+  return restorePolicy(stored.policy, now).maxAge() - age;
 }
 
 /** The conditional fields for revalidating `stored` (If-None-Match / If-Modified-Since). */
@@ -596,6 +602,20 @@ export function refreshed(
     headers,
     policy: newPolicy(semanticRequest(req), semanticResponse(stored.status, fields, now), now),
   };
+}
+
+/** `stored` as a 304 to hoard's revalidation leaves it ({@linkcode refreshed}), stored anew at `now`. */
+export function renewedEntry<T extends StoredResponse & { storedAt: number }>(
+  req: CacheRequest,
+  stored: T,
+  fresh: FieldList,
+  clientValidators: boolean,
+  now: number,
+): T | undefined {
+  const renewed = refreshed(req, stored, fresh, clientValidators, now);
+  return renewed === undefined
+    ? undefined
+    : { ...stored, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
 }
 
 /** Whether a 304's validators select the stored response (RFC 9111 §4.3.4). */

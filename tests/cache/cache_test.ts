@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Cache, variantId } from "../../src/cache/cache.ts";
+import { Cache } from "../../src/cache/cache.ts";
+import { variantId } from "../../src/cache/key.ts";
 import { secondaryKey, storeId } from "../../src/cache/key.ts";
 import type { ResponseMeta } from "../../src/cache/meta.ts";
 import type { CacheRequest } from "../../src/cache/policy.ts";
