@@ -20,6 +20,6 @@ export type { LogLevel } from "./src/log.ts";
 export { VERSION } from "./src/version.ts";
 
 if (import.meta.main) {
-  const { main } = await import("./src/cli.ts");
+  const { main } = await import("./src/cli/main.ts");
   await main();
 }
