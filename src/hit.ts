@@ -20,7 +20,7 @@ import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffer_pool.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
 import type { BodySink } from "./io/body.ts";
-import type { BodyCheck } from "./cache/cache.ts";
+import type { BodyCheck } from "./cache/integrity.ts";
 import { ProxyError } from "./errors.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { refreshInBackground } from "./revalidate.ts";

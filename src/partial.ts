@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { BodyCheck } from "./cache/cache.ts";
+import type { BodyCheck } from "./cache/integrity.ts";
 import type { ResponseMeta } from "./cache/meta.ts";
 import {
   mergeHeaders,
