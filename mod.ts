@@ -14,7 +14,7 @@
  * @module
  */
 
-export { type ProxyHandle, startProxy } from "./src/accept.ts";
+export { type ProxyHandle, startProxy } from "./src/proxy.ts";
 export type { ProxyOptions, Tenancy } from "./src/options.ts";
 export type { LogLevel } from "./src/log.ts";
 export { VERSION } from "./src/version.ts";

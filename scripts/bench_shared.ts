@@ -20,7 +20,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startProxy } from "../src/accept.ts";
+import { startProxy } from "../src/proxy.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const MiB = 1024 * 1024, KiB = 1024;

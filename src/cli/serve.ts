@@ -4,7 +4,7 @@
  * @module
  */
 
-import { startProxy } from "../accept.ts";
+import { startProxy } from "../proxy.ts";
 import { errorLine, oneLine } from "../errors.ts";
 import type { ProxyOptions } from "../options.ts";
 import { VERSION } from "../version.ts";
