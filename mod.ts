@@ -16,7 +16,7 @@
 
 export { type ProxyHandle, startProxy } from "./src/proxy.ts";
 export type { ProxyOptions, Tenancy } from "./src/options.ts";
-export type { LogLevel } from "./src/log.ts";
+export type { LogLevel } from "./src/observe/log.ts";
 export { VERSION } from "./src/version.ts";
 
 if (import.meta.main) {

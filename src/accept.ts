@@ -10,7 +10,7 @@ import type { ClientConnection, ProxyContext } from "./context.ts";
 import { oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "./observe/log.ts";
 import type { Origin } from "./origin/origin.ts";
 
 /** The client connections being served, and their tasks. */

@@ -1,21 +1,21 @@
 /**
  * One client connection: the keep-alive loop that reads a request, decides its
- * route, runs its steps (src/machine.ts), and logs it — until the client or the proxy is done.
+ * route, runs its steps (src/request/machine.ts), and logs it — until the client or the proxy is done.
  *
  * @module
  */
 
 import type { ClientConnection, ProxyContext } from "./context.ts";
-import { decide } from "./decide.ts";
+import { decide } from "./request/decide.ts";
 import { isDisconnect, oneLine, ProxyError, toProxyError } from "./errors.ts";
 import { parseRequestHead } from "./http1/parse_head.ts";
 import { HttpSyntaxError } from "./http1/syntax_error.ts";
 import type { BufferedConn } from "./io/buffered_conn.ts";
 import type { Origin } from "./origin/origin.ts";
 import { Deadline } from "./io/deadline.ts";
-import { runSteps } from "./machine.ts";
-import { interpretRequest, isRequestStart, type ProxyRequest } from "./read_request.ts";
-import { type Exchange, sendError } from "./respond.ts";
+import { runSteps } from "./request/machine.ts";
+import { interpretRequest, isRequestStart, type ProxyRequest } from "./request/read_request.ts";
+import { type Exchange, sendError } from "./request/respond.ts";
 
 const REQUEST_TIMEOUT = new TextEncoder().encode(
   "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

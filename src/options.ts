@@ -5,7 +5,7 @@
  */
 
 import type { HostMapping } from "./origin/host_map.ts";
-import type { LogFormat, LogLevel } from "./log.ts";
+import type { LogFormat, LogLevel } from "./observe/log.ts";
 import type { Presets, Rule } from "./rules.ts";
 
 /** Who a hoard's clients are (see `ProxyOptions.tenancy`). */

@@ -9,18 +9,18 @@
 
 import { hostResolver } from "./origin/host_map.ts";
 import type { ProxyContext } from "./context.ts";
-import { selfHosts } from "./decide.ts";
+import { selfHosts } from "./request/decide.ts";
 import { errorLine, oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { Cache } from "./cache/cache.ts";
 import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
-import { RunReport, type Summary } from "./report.ts";
+import { RunReport, type Summary } from "./observe/report.ts";
 import { Interception } from "./tls/interception.ts";
 import { Rules } from "./rules.ts";
-import { Metrics } from "./metrics.ts";
+import { Metrics } from "./observe/metrics.ts";
 import { Access, isLoopbackHost } from "./access.ts";
 import { type ProxyEnv, type UpstreamChooser, upstreamChooser } from "./origin/upstream.ts";
-import { Logger } from "./log.ts";
+import { Logger } from "./observe/log.ts";
 import { type ProxyOptions, readEnv, resolveOptions } from "./options.ts";
 import { OriginClient } from "./origin/client.ts";
 import { OriginPool } from "./origin/pool.ts";

@@ -11,7 +11,7 @@ import type { DirLock } from "./cache/dir_lock.ts";
 import type { ProxyContext } from "./context.ts";
 import { oneLine } from "./errors.ts";
 import type { OriginPool } from "./origin/pool.ts";
-import { publishSummary } from "./report.ts";
+import { publishSummary } from "./observe/report.ts";
 
 /** What a running proxy holds that shutdown gives back. */
 export interface Running {

@@ -70049,7 +70049,7 @@ var STREAM_BUFFER_BYTES = 256 * 1024;
 var MAX_HEAD_BYTES = 64 * 1024;
 var READ_BUFFER_BYTES = 64 * 1024;
 
-// src/report.ts
+// src/observe/report.ts
 var DEFAULT_BYTES_PER_SECOND = 20 * 1024 * 1024;
 function failureText(f) {
   const parts = Object.entries(f).map(([k, n]) => `${k} ${n}`);

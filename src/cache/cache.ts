@@ -10,7 +10,7 @@
 
 import { errorLine } from "../errors.ts";
 import type { FieldList } from "../http1/fields.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../observe/log.ts";
 import { type CacheCounters, newCounters } from "./counters.ts";
 import { Fills } from "./fill.ts";
 import { secondaryKey, storeId } from "./key.ts";

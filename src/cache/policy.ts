@@ -14,7 +14,7 @@
  * - A response whose Transfer-Encoding does not end in chunked is delimited
  *   by the close of the connection (RFC 9112 §6.3), as is one with neither
  *   Content-Length nor chunked: a cut body cannot be told from a whole one,
- *   so it is relayed, not stored (src/miss.ts).
+ *   so it is relayed, not stored (src/request/miss.ts).
  * - Rules (src/rules.ts) may override freshness: an immutable artifact's 200
  *   is stored and fresh forever whatever either side's Cache-Control says; a
  *   `ttl` replaces the origin's lifetime (storability rules still apply).
@@ -58,10 +58,10 @@
  *   cut short is kept as the part that arrived, when it has a strong
  *   validator. A request wanting bytes from inside a part or right after it
  *   extends it: the origin is asked for the rest with Range and If-Range (the
- *   part's strong validator), and the two become one entry (src/partial.ts).
+ *   part's strong validator), and the two become one entry (src/request/partial.ts).
  *   Bytes before a part, or after a gap, are fetched like a miss and the
  *   answer replaces the part. A part never replaces a whole stored response
- *   (src/miss.ts): that one may still answer requests for all of it, or
+ *   (src/request/miss.ts): that one may still answer requests for all of it, or
  *   stand in for a failing origin.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
  * - A client's If-Modified-Since is compared with the stored Last-Modified,
@@ -85,7 +85,7 @@
  *   `must-revalidate`. Such an entry is marked `credentialed`, and so is one
  *   stored from a signed URL whose signature rules keep out of the key: a
  *   hoard with `tenancy: "shared"` serves it to a request only once the
- *   origin accepted that request's own credentials for it (src/check.ts).
+ *   origin accepted that request's own credentials for it (src/request/check.ts).
  * - Rules may name status codes to store that the library does not
  *   understand (a registry's 401 challenge): they are stored and aged as a
  *   200 would be.

@@ -5,7 +5,7 @@
  */
 
 import { errorLine } from "../errors.ts";
-import { Logger } from "../log.ts";
+import { Logger } from "../observe/log.ts";
 import { Cache } from "../cache/cache.ts";
 import { type DirLock, lockCacheDir } from "../cache/dir_lock.ts";
 import { print } from "./print.ts";

@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { LOG_LEVELS, type LogLevel } from "../log.ts";
+import { LOG_LEVELS, type LogLevel } from "../observe/log.ts";
 import { defaultCacheDir, type ProxyOptions } from "../options.ts";
 import type { CaSource } from "../tls/ca.ts";
 import { type Client, ENV_FORMATS, type EnvFormat } from "../env.ts";

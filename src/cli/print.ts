@@ -4,7 +4,7 @@
  * @module
  */
 
-import { flushStderr } from "../log.ts";
+import { flushStderr } from "../observe/log.ts";
 
 const encoder = new TextEncoder();
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { formatBytes } from "../report.ts";
+import { formatBytes } from "../observe/report.ts";
 import { openExisting } from "./open.ts";
 import { print } from "./print.ts";
 

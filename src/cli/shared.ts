@@ -5,7 +5,7 @@
  */
 
 import { errorLine } from "../errors.ts";
-import { formatBytes } from "../report.ts";
+import { formatBytes } from "../observe/report.ts";
 import { readEnv } from "../options.ts";
 import { parseS3Url, S3Store } from "../cache/shared/s3.ts";
 import { pruneShared, sharedStats } from "../cache/shared/admin.ts";

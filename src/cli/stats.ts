@@ -4,7 +4,7 @@
  * @module
  */
 
-import { formatBytes, readRunStats, summaryText } from "../report.ts";
+import { formatBytes, readRunStats, summaryText } from "../observe/report.ts";
 import { openExisting } from "./open.ts";
 import { print } from "./print.ts";
 

@@ -6,7 +6,7 @@ import type { ResponseMeta } from "../../src/cache/meta.ts";
 import type { CacheRequest } from "../../src/cache/policy.ts";
 import { SMALL_BODY_BYTES, Store } from "../../src/cache/store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
-import { Logger } from "../../src/log.ts";
+import { Logger } from "../../src/observe/log.ts";
 import {
   bodyBytes,
   commitBytes,

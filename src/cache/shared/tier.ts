@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../observe/log.ts";
 import { newSharedCounters, type SharedCounters } from "./counters.ts";
 import { secondaryKey, storeId } from "../key.ts";
 import type { ResponseMeta, VaryMeta } from "../meta.ts";

@@ -8,15 +8,15 @@
  * @module
  */
 
-import { currentAge, renewedEntry, revalidationFields, staleIfError } from "./cache/policy.ts";
-import type { ResponseMeta } from "./cache/meta.ts";
-import type { ProxyContext } from "./context.ts";
+import { currentAge, renewedEntry, revalidationFields, staleIfError } from "../cache/policy.ts";
+import type { ResponseMeta } from "../cache/meta.ts";
+import type { ProxyContext } from "../context.ts";
 import { fillKey, type Target } from "./decide.ts";
 import { storeDetached } from "./miss.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
-import { oneLine, ProxyError } from "./errors.ts";
-import type { OriginResponse } from "./origin/client.ts";
+import { oneLine, ProxyError } from "../errors.ts";
+import type { OriginResponse } from "../origin/client.ts";
 import { forward, forwardDetached, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";

@@ -6,15 +6,15 @@
  * @module
  */
 
-import type { ProxyContext } from "./context.ts";
-import { appendVia, endToEndFields, httpDate } from "./headers.ts";
-import { FieldList } from "./http1/fields.ts";
-import { type BodyFraming, CHUNKED, UNTIL_CLOSE } from "./http1/framing.ts";
-import { serializeResponseHead } from "./http1/serialize.ts";
-import { DEFAULT_PORT, formatAuthority } from "./http1/target.ts";
-import { pipeBody, readBody } from "./io/body.ts";
-import type { OriginResponse } from "./origin/client.ts";
-import type { Origin } from "./origin/origin.ts";
+import type { ProxyContext } from "../context.ts";
+import { appendVia, endToEndFields, httpDate } from "../headers.ts";
+import { FieldList } from "../http1/fields.ts";
+import { type BodyFraming, CHUNKED, UNTIL_CLOSE } from "../http1/framing.ts";
+import { serializeResponseHead } from "../http1/serialize.ts";
+import { DEFAULT_PORT, formatAuthority } from "../http1/target.ts";
+import { pipeBody, readBody } from "../io/body.ts";
+import type { OriginResponse } from "../origin/client.ts";
+import type { Origin } from "../origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { CONTINUE, type Exchange, startResponse } from "./respond.ts";
 

@@ -1,11 +1,11 @@
 /**
- * The run report (src/report.ts): figures from the cache counters, the
+ * The run report (src/observe/report.ts): figures from the cache counters, the
  * time-saved estimate at the measured origin speed, most-missed hosts,
  * offline misses, and where the report is written.
  */
 
 import assert from "node:assert/strict";
-import { newCounters as counters } from "../src/cache/counters.ts";
+import { newCounters as counters } from "../../src/cache/counters.ts";
 import {
   hostOfKey,
   publishSummary,
@@ -15,7 +15,7 @@ import {
   summaryMarkdown,
   summaryText,
   writeRunStats,
-} from "../src/report.ts";
+} from "../../src/observe/report.ts";
 
 const MiB = 1024 * 1024;
 

@@ -10,28 +10,28 @@
  * @module
  */
 
-import type { BodyCheck } from "./cache/integrity.ts";
-import type { ResponseMeta } from "./cache/meta.ts";
+import type { BodyCheck } from "../cache/integrity.ts";
+import type { ResponseMeta } from "../cache/meta.ts";
 import {
   mergeHeaders,
   partHeaders,
   sameRepresentation,
   storability,
   type StoredPartUse,
-} from "./cache/policy.ts";
-import { formatContentRange, parseContentRange, type Part } from "./cache/range.ts";
-import { SMALL_BODY_BYTES, type TempBody } from "./cache/store.ts";
-import type { ProxyContext } from "./context.ts";
+} from "../cache/policy.ts";
+import { formatContentRange, parseContentRange, type Part } from "../cache/range.ts";
+import { SMALL_BODY_BYTES, type TempBody } from "../cache/store.ts";
+import type { ProxyContext } from "../context.ts";
 import type { Target } from "./decide.ts";
-import { ProxyError } from "./errors.ts";
-import { appendVia } from "./headers.ts";
-import { FieldList } from "./http1/fields.ts";
-import type { BodySink } from "./io/body.ts";
-import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffer_pool.ts";
+import { ProxyError } from "../errors.ts";
+import { appendVia } from "../headers.ts";
+import { FieldList } from "../http1/fields.ts";
+import type { BodySink } from "../io/body.ts";
+import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
 import { missed } from "./miss.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
-import type { OriginResponse } from "./origin/client.ts";
+import type { OriginResponse } from "../origin/client.ts";
 import { forward } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";

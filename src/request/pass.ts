@@ -1,19 +1,19 @@
 /**
  * The pass step: forward a request to its origin and stream the response back,
- * both bodies with back-pressure, bytes unchanged (src/forward.ts).
+ * both bodies with back-pressure, bytes unchanged (src/request/forward.ts).
  *
  * @module
  */
 
-import type { ProxyContext } from "./context.ts";
-import { ProxyError } from "./errors.ts";
-import { parseRequestTarget } from "./http1/target.ts";
+import type { ProxyContext } from "../context.ts";
+import { ProxyError } from "../errors.ts";
+import { parseRequestTarget } from "../http1/target.ts";
 import { forward, relay } from "./forward.ts";
-import type { Origin } from "./origin/origin.ts";
+import type { Origin } from "../origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
-import { primaryKey, storeId } from "./cache/key.ts";
-import { storability } from "./cache/policy.ts";
+import { primaryKey, storeId } from "../cache/key.ts";
+import { storability } from "../cache/policy.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
 

@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { ProxyContext } from "./context.ts";
+import type { ProxyContext } from "../context.ts";
 import { check } from "./check.ts";
 import { deliver, hit, stale } from "./hit.ts";
-import { intercept } from "./intercept.ts";
+import { intercept } from "../intercept.ts";
 import { local } from "./local.ts";
 import { follow, fromShared, lead, miss } from "./miss.ts";
 import { partial } from "./partial.ts";

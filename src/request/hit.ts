@@ -8,20 +8,20 @@
  * @module
  */
 
-import { currentAge } from "./cache/policy.ts";
-import { notModified, storedLastModified } from "./cache/conditional.ts";
-import type { ResponseMeta } from "./cache/meta.ts";
-import { chooseRange, formatContentRange, parseContentRange, usePart } from "./cache/range.ts";
-import type { ProxyContext } from "./context.ts";
-import { ageValue, appendVia } from "./headers.ts";
-import { FieldList } from "./http1/fields.ts";
-import { NO_BODY } from "./http1/framing.ts";
-import { borrowStreamBuffer, returnStreamBuffer } from "./io/buffer_pool.ts";
+import { currentAge } from "../cache/policy.ts";
+import { notModified, storedLastModified } from "../cache/conditional.ts";
+import type { ResponseMeta } from "../cache/meta.ts";
+import { chooseRange, formatContentRange, parseContentRange, usePart } from "../cache/range.ts";
+import type { ProxyContext } from "../context.ts";
+import { ageValue, appendVia } from "../headers.ts";
+import { FieldList } from "../http1/fields.ts";
+import { NO_BODY } from "../http1/framing.ts";
+import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
-import type { BodySink } from "./io/body.ts";
-import type { BodyCheck } from "./cache/integrity.ts";
-import { ProxyError } from "./errors.ts";
+import type { BodySink } from "../io/body.ts";
+import type { BodyCheck } from "../cache/integrity.ts";
+import { ProxyError } from "../errors.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { refreshInBackground } from "./revalidate.ts";
 import { DONE, type Step } from "./step.ts";

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { errorLine } from "./errors.ts";
-import type { CacheCounters } from "./cache/counters.ts";
-import type { SharedCounters } from "./cache/shared/counters.ts";
+import { errorLine } from "../errors.ts";
+import type { CacheCounters } from "../cache/counters.ts";
+import type { SharedCounters } from "../cache/shared/counters.ts";
 
 /** Hosts and offline misses kept. */
 const MAX_LISTED = 1000;

@@ -8,10 +8,10 @@
  * @module
  */
 
-import type { ProxyContext } from "./context.ts";
+import type { ProxyContext } from "../context.ts";
 import type { Forwarded } from "./cache_status.ts";
-import { primaryKey } from "./cache/key.ts";
-import type { ResponseMeta } from "./cache/meta.ts";
+import { primaryKey } from "../cache/key.ts";
+import type { ResponseMeta } from "../cache/meta.ts";
 import {
   CACHEABLE_METHODS,
   type CacheRequest,
@@ -19,11 +19,11 @@ import {
   requestDirectives,
   type StoredPartUse,
   timeToLive,
-} from "./cache/policy.ts";
-import type { Origin } from "./origin/origin.ts";
+} from "../cache/policy.ts";
+import type { Origin } from "../origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
-import { keyPath } from "./rules.ts";
-import { ProxyError } from "./errors.ts";
+import { keyPath } from "../rules.ts";
+import { ProxyError } from "../errors.ts";
 import { createHash } from "node:crypto";
 
 /** Where a proxied request goes, and its cache identity. */

@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { ProxyContext } from "./context.ts";
-import { ProxyError } from "./errors.ts";
-import { BufferedConn } from "./io/buffered_conn.ts";
-import { dial } from "./origin/dial.ts";
+import type { ProxyContext } from "../context.ts";
+import { ProxyError } from "../errors.ts";
+import { BufferedConn } from "../io/buffered_conn.ts";
+import { dial } from "../origin/dial.ts";
 import { ESTABLISHED, type Exchange } from "./respond.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { DONE, type Step } from "./step.ts";

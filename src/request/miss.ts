@@ -8,9 +8,9 @@
  * @module
  */
 
-import { type Fill, type FillHead, type FillStart, followFill } from "./cache/fill.ts";
-import { secondaryKey, variantId, varyNames } from "./cache/key.ts";
-import type { ResponseMeta } from "./cache/meta.ts";
+import { type Fill, type FillHead, type FillStart, followFill } from "../cache/fill.ts";
+import { secondaryKey, variantId, varyNames } from "../cache/key.ts";
+import type { ResponseMeta } from "../cache/meta.ts";
 import {
   currentAge,
   freshness,
@@ -22,22 +22,22 @@ import {
   storability,
   storedHeaders,
   strongValidator,
-} from "./cache/policy.ts";
-import { parseContentRange, type Part } from "./cache/range.ts";
-import { FieldList } from "./http1/fields.ts";
-import type { ProxyContext } from "./context.ts";
+} from "../cache/policy.ts";
+import { parseContentRange, type Part } from "../cache/range.ts";
+import { FieldList } from "../http1/fields.ts";
+import type { ProxyContext } from "../context.ts";
 import { fillKey, type Target } from "./decide.ts";
-import { errorLine, ProxyError } from "./errors.ts";
-import { ageValue, endToEndFields } from "./headers.ts";
+import { errorLine, ProxyError } from "../errors.ts";
+import { ageValue, endToEndFields } from "../headers.ts";
 import { type CacheStatus, cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
-import type { OriginResponse } from "./origin/client.ts";
+import type { OriginResponse } from "../origin/client.ts";
 import { clientResponse, forward, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
-import { SMALL_BODY_BYTES, type TempBody } from "./cache/store.ts";
-import type { BodySink } from "./io/body.ts";
-import { WriteBehind } from "./cache/write_behind.ts";
+import { SMALL_BODY_BYTES, type TempBody } from "../cache/store.ts";
+import type { BodySink } from "../io/body.ts";
+import { WriteBehind } from "../cache/write_behind.ts";
 
 /** The miss step: serves a miss for `target`, collapsing with other requests for store id `id`. */
 export async function miss(
@@ -179,7 +179,7 @@ function startStoring(
     return { kind: "bypass", reason: why ?? "not stored" };
   }
   // A part (206) is stored where the whole response would be: it answers the
-  // ranges inside it, and is completed there (src/partial.ts).
+  // ranges inside it, and is completed there (src/request/partial.ts).
   const vary = varyNames(fields.combined("vary"));
   const id = variantId(target.cache.key, vary, req.head.fields);
   const head: FillHead = {
@@ -357,7 +357,7 @@ async function runFill(
     await nothingWhole()
   ) {
     // Cut short: what arrived is kept as a part (RFC 9111 §3.3), when a strong
-    // validator lets a later request complete it (src/partial.ts).
+    // validator lets a later request complete it (src/request/partial.ts).
     const got = { ...part, end: part.start + temp.size - 1 };
     const headers = partHeaders(meta.headers, got);
     await cache.commit(temp, { ...meta, status: 206, reason: "Partial Content", headers });

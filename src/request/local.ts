@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { ProxyContext } from "./context.ts";
-import { ProxyError } from "./errors.ts";
+import type { ProxyContext } from "../context.ts";
+import { ProxyError } from "../errors.ts";
 import { type Exchange, sendText } from "./respond.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../version.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { DONE, type Step } from "./step.ts";
 

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
-import { parseRequestHead } from "../src/http1/parse_head.ts";
-import { HttpSyntaxError } from "../src/http1/syntax_error.ts";
-import { interpretRequest, isRequestStart, type ProxyRequest } from "../src/read_request.ts";
+import { parseRequestHead } from "../../src/http1/parse_head.ts";
+import { HttpSyntaxError } from "../../src/http1/syntax_error.ts";
+import {
+  interpretRequest,
+  isRequestStart,
+  type ProxyRequest,
+} from "../../src/request/read_request.ts";
 
 function interpret(head: string): ProxyRequest {
   return interpretRequest(

@@ -13,9 +13,9 @@
  * @module
  */
 
-import { currentAge } from "./cache/policy.ts";
-import { revalidationFields } from "./cache/policy.ts";
-import type { ProxyContext } from "./context.ts";
+import { currentAge } from "../cache/policy.ts";
+import { revalidationFields } from "../cache/policy.ts";
+import type { ProxyContext } from "../context.ts";
 import { fillKey } from "./decide.ts";
 import { type CacheStatus, cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";

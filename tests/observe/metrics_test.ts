@@ -1,13 +1,13 @@
 /**
- * The live view (src/metrics.ts): render() is valid Prometheus text, read
+ * The live view (src/observe/metrics.ts): render() is valid Prometheus text, read
  * back with an independent parser; counters are what was recorded, histogram
  * buckets are cumulative and agree with _count and _sum.
  */
 
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { newCounters as counters } from "../src/cache/counters.ts";
-import { LATENCY_BUCKETS, Metrics } from "../src/metrics.ts";
+import { newCounters as counters } from "../../src/cache/counters.ts";
+import { LATENCY_BUCKETS, Metrics } from "../../src/observe/metrics.ts";
 
 /** One sample as the parser returns it. */
 interface Sample {

@@ -6,14 +6,14 @@
  */
 
 import { STATUS_CODES } from "node:http";
-import { oneLine, type ProxyError } from "./errors.ts";
-import { fieldsOf, httpDate } from "./headers.ts";
-import type { FieldList } from "./http1/fields.ts";
-import type { BodyFraming } from "./http1/framing.ts";
-import { serializeResponseHead } from "./http1/serialize.ts";
-import { type BodySink, bodySink } from "./io/body.ts";
-import type { BufferedConn } from "./io/buffered_conn.ts";
-import type { RequestRecord } from "./log.ts";
+import { oneLine, type ProxyError } from "../errors.ts";
+import { fieldsOf, httpDate } from "../headers.ts";
+import type { FieldList } from "../http1/fields.ts";
+import type { BodyFraming } from "../http1/framing.ts";
+import { serializeResponseHead } from "../http1/serialize.ts";
+import { type BodySink, bodySink } from "../io/body.ts";
+import type { BufferedConn } from "../io/buffered_conn.ts";
+import type { RequestRecord } from "../observe/log.ts";
 
 /** One request on a client connection, as it moves through the steps. */
 export interface Exchange {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { Logger } from "../src/log.ts";
+import { Logger } from "../../src/observe/log.ts";
 
-const LOG = new URL("../src/log.ts", import.meta.url).href;
+const LOG = new URL("../../src/observe/log.ts", import.meta.url).href;
 
 /** Runs `code` (a module that may import log.ts as `LOG`) in a child Deno; its stderr. */
 async function childStderr(code: string): Promise<string> {

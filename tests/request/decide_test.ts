@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { Cache } from "../src/cache/cache.ts";
-import { storeId } from "../src/cache/key.ts";
-import { decide, fillKey, selfHosts } from "../src/decide.ts";
-import { parseRequestHead } from "../src/http1/parse_head.ts";
-import { Logger } from "../src/log.ts";
-import { interpretRequest } from "../src/read_request.ts";
-import { Rules } from "../src/rules.ts";
-import { resolveOptions } from "../src/options.ts";
-import { Access } from "../src/access.ts";
-import type { ProxyOptions } from "../src/options.ts";
-import { commitBytes, pendingMeta } from "./cache/_fixtures/entries.ts";
+import { Cache } from "../../src/cache/cache.ts";
+import { storeId } from "../../src/cache/key.ts";
+import { decide, fillKey, selfHosts } from "../../src/request/decide.ts";
+import { parseRequestHead } from "../../src/http1/parse_head.ts";
+import { Logger } from "../../src/observe/log.ts";
+import { interpretRequest } from "../../src/request/read_request.ts";
+import { Rules } from "../../src/rules.ts";
+import { resolveOptions } from "../../src/options.ts";
+import { Access } from "../../src/access.ts";
+import type { ProxyOptions } from "../../src/options.ts";
+import { commitBytes, pendingMeta } from "../cache/_fixtures/entries.ts";
 
 const self = { hosts: selfHosts("127.0.0.1"), port: 8080 };
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { CacheCounters } from "./cache/counters.ts";
-import type { SharedCounters } from "./cache/shared/counters.ts";
+import type { CacheCounters } from "../cache/counters.ts";
+import type { SharedCounters } from "../cache/shared/counters.ts";
 
 /** Upper bounds of the origin latency histogram, in seconds. */
 export const LATENCY_BUCKETS: readonly number[] = [

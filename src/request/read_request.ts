@@ -5,10 +5,10 @@
  * @module
  */
 
-import { listTokens } from "./http1/fields.ts";
-import { type BodyFraming, requestFraming, wantsKeepAlive } from "./http1/framing.ts";
-import type { RequestHead } from "./http1/parse_head.ts";
-import { HttpSyntaxError } from "./http1/syntax_error.ts";
+import { listTokens } from "../http1/fields.ts";
+import { type BodyFraming, requestFraming, wantsKeepAlive } from "../http1/framing.ts";
+import type { RequestHead } from "../http1/parse_head.ts";
+import { HttpSyntaxError } from "../http1/syntax_error.ts";
 import {
   DEFAULT_PORT,
   formatAuthority,
@@ -16,7 +16,7 @@ import {
   parseRequestTarget,
   type RequestTarget,
   type Scheme,
-} from "./http1/target.ts";
+} from "../http1/target.ts";
 
 /** The origin an intercepted tunnel leads to. */
 export interface TunnelOrigin {

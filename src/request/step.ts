@@ -1,21 +1,21 @@
 /**
  * The steps of a request's way, as values. A step function does its part and
- * returns the next step; src/machine.ts runs them one after the other until
+ * returns the next step; src/request/machine.ts runs them one after the other until
  * one says "done" (Varnish's cache_req_fsm.c is the model). The first step is
- * what src/decide.ts chose.
+ * what src/request/decide.ts chose.
  *
  * @module
  */
 
 import type { CacheStatus, Forwarded } from "./cache_status.ts";
-import type { Fill } from "./cache/fill.ts";
-import type { ResponseMeta } from "./cache/meta.ts";
-import type { SharedEntry } from "./cache/shared/tier.ts";
+import type { Fill } from "../cache/fill.ts";
+import type { ResponseMeta } from "../cache/meta.ts";
+import type { SharedEntry } from "../cache/shared/tier.ts";
 import type { Route, Target } from "./decide.ts";
-import type { ProxyError } from "./errors.ts";
-import type { OriginResponse } from "./origin/client.ts";
-import type { Origin } from "./origin/origin.ts";
-import type { Interception } from "./tls/interception.ts";
+import type { ProxyError } from "../errors.ts";
+import type { OriginResponse } from "../origin/client.ts";
+import type { Origin } from "../origin/origin.ts";
+import type { Interception } from "../tls/interception.ts";
 
 /** Where a request goes next. */
 export type Step =
