@@ -12,7 +12,7 @@ import { currentAge, renewedEntry, revalidationFields, staleIfError } from "../c
 import type { ResponseMeta } from "../cache/meta.ts";
 import type { ProxyContext } from "../context.ts";
 import { fillKey, type Target } from "./decide.ts";
-import { storeDetached } from "./miss.ts";
+import { storeDetached } from "./lead.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
 import { oneLine, ProxyError } from "../errors.ts";
