@@ -189,10 +189,12 @@ export function stale(
   { entry, status, fwd }: Extract<Step, { kind: "stale" }>,
 ): Promise<Step> {
   if (!servableUnchecked(proxy, entry)) {
-    throw new ProxyError(
-      502,
-      "destination_unavailable",
-      `origin failed with ${status}; the stored ${entry.key} is for other credentials`,
+    return Promise.reject(
+      new ProxyError(
+        502,
+        "destination_unavailable",
+        `origin failed with ${status}; the stored ${entry.key} is for other credentials`,
+      ),
     );
   }
   proxy.cache.counters.staleServed++;
