@@ -25,7 +25,7 @@ import { type ProxyOptions, readEnv, resolveOptions } from "./options.ts";
 import { OriginClient } from "./origin/client.ts";
 import { OriginPool } from "./origin/pool.ts";
 import { SharedTier } from "./cache/shared/tier.ts";
-import { parseS3Url } from "./cache/shared/s3.ts";
+import { parseS3Url } from "./cache/shared/s3_settings.ts";
 import { accept, Connections } from "./accept.ts";
 import { shutDown } from "./shutdown.ts";
 

@@ -9,7 +9,7 @@ import { errorLine } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { defaultCacheDir, readEnv } from "../options.ts";
-import { parseS3Url } from "../cache/shared/s3.ts";
+import { parseS3Url } from "../cache/shared/s3_settings.ts";
 import { type Command, parseCommandLine } from "./parse.ts";
 import { USAGE, UsageError } from "./usage.ts";
 import { print } from "./print.ts";

@@ -7,7 +7,8 @@
 import { errorLine } from "../errors.ts";
 import { formatBytes } from "../observe/report.ts";
 import { readEnv } from "../options.ts";
-import { parseS3Url, S3Store } from "../cache/shared/s3.ts";
+import { S3Store } from "../cache/shared/s3.ts";
+import { parseS3Url } from "../cache/shared/s3_settings.ts";
 import { pruneShared, sharedStats } from "../cache/shared/admin.ts";
 import type { Command } from "./parse.ts";
 import { print } from "./print.ts";

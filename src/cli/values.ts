@@ -5,7 +5,7 @@
  */
 
 import { type Client, parseClients } from "../env.ts";
-import { parseS3Url } from "../cache/shared/s3.ts";
+import { parseS3Url } from "../cache/shared/s3_settings.ts";
 import { UsageError } from "./usage.ts";
 import { errorLine } from "../errors.ts";
 

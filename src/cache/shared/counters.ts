@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { S3FailureKind } from "./s3.ts";
+import type { S3FailureKind } from "./s3_errors.ts";
 
 /** Counters of the shared tier, for the metrics and the run report. */
 export interface SharedCounters {

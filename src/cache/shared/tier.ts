@@ -18,7 +18,10 @@ import { secondaryKey, storeId } from "../key.ts";
 import type { ResponseMeta, VaryMeta } from "../meta.ts";
 import type { FieldList } from "../../http1/fields.ts";
 import { encodeHead, objectName, openObject, sharedMeta } from "./object.ts";
-import { type EnvReader, S3Error, type S3Location, S3Store, type S3Timeouts } from "./s3.ts";
+import { S3Store, type S3Timeouts } from "./s3.ts";
+import { S3Error } from "./s3_errors.ts";
+import { once, prepend, readAll } from "./streams.ts";
+import type { EnvReader, S3Location } from "./s3_settings.ts";
 
 /** Options of the shared tier. */
 export interface SharedOptions {
@@ -393,42 +396,4 @@ export class SharedTier {
     this.#warned.add(kind);
     this.#logger.log("warn", message);
   }
-}
-
-async function readAll(
-  body: AsyncGenerator<Uint8Array, undefined, void>,
-  size: number,
-): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for await (const piece of body) {
-    out.set(piece, off);
-    off += piece.length;
-  }
-  return out;
-}
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array, undefined, void> {
-  if (bytes.length > 0) yield bytes;
-  return undefined;
-}
-
-function prepend(head: Uint8Array, rest: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  const reader = rest.getReader();
-  let sentHead = false;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!sentHead) {
-        sentHead = true;
-        controller.enqueue(head);
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
 }
