@@ -1,6 +1,8 @@
 /**
  * The cache policy (RFC 9111), in one place and pure: from (request, stored
- * response, now) to a decision. Built on `npm:http-cache-semantics`.
+ * response, now) to a decision. Built on `npm:http-cache-semantics`. It stays
+ * one file, over the 400 lines other files keep to, so that every departure
+ * below sits next to the arithmetic it changes (Varnish's cache_rfc2616.c).
  *
  * Deliberate departures from the RFCs (each allowed by them, or safer):
  *
