@@ -16,7 +16,7 @@ import { follow } from "./follow.ts";
 import { lead } from "./lead.ts";
 import { fromShared } from "./shared.ts";
 import { partial } from "./partial.ts";
-import { fetch, pass } from "./pass.ts";
+import { fetchUnshared, pass } from "./pass.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 import { revalidate } from "./revalidate.ts";
@@ -49,7 +49,7 @@ const STEPS: { [K in Kind]: StepFunction<K> } = {
   follow,
   shared: fromShared,
   lead,
-  fetch,
+  fetch: fetchUnshared,
   synth: (_proxy, _ex, _req, { error }) => Promise.reject(error),
 };
 

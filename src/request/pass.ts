@@ -79,7 +79,7 @@ export async function pass(
  * The fetch step: a cacheable request that asks the origin itself (its fill
  * could not be shared) and relays the answer, storing nothing.
  */
-export async function fetch(
+export async function fetchUnshared(
   proxy: ProxyContext,
   ex: Exchange,
   req: ProxyRequest,
