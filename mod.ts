@@ -14,12 +14,12 @@
  * @module
  */
 
-export { type ProxyHandle, startProxy } from "./src/accept.ts";
+export { type ProxyHandle, startProxy } from "./src/proxy.ts";
 export type { ProxyOptions, Tenancy } from "./src/options.ts";
-export type { LogLevel } from "./src/log.ts";
+export type { LogLevel } from "./src/observe/log.ts";
 export { VERSION } from "./src/version.ts";
 
 if (import.meta.main) {
-  const { main } = await import("./src/cli.ts");
+  const { main } = await import("./src/cli/main.ts");
   await main();
 }

@@ -15,7 +15,7 @@ import { logTail, runHoardCommand, stopHoard } from "./hoard_process.ts";
 import { message } from "./main.ts";
 import { type MainState, readMainState } from "./state.ts";
 import { readSummary, writeJobSummary } from "./summary.ts";
-import type { Summary } from "../src/report.ts";
+import type { Summary } from "../src/observe/report.ts";
 
 /** Time hoard has to finish requests in flight and write its report (its grace is 10 s). */
 const STOP_TIMEOUT_MS = 20_000;

@@ -7,7 +7,7 @@
 
 import * as core from "@actions/core";
 import { readFile } from "node:fs/promises";
-import { type Summary, summaryMarkdown } from "../src/report.ts";
+import { type Summary, summaryMarkdown } from "../src/observe/report.ts";
 
 /** The report hoard wrote at exit (`--summary-json`), or undefined. */
 export async function readSummary(path: string): Promise<Summary | undefined> {

@@ -23,12 +23,12 @@
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { Cache } from "../src/cache/cache.ts";
-import { formatBytes } from "../src/report.ts";
+import { formatBytes } from "../src/observe/report.ts";
 import { storeId } from "../src/cache/key.ts";
 import type { ResponseMeta } from "../src/cache/meta.ts";
 import { newPolicy } from "../src/cache/semantics.ts";
 import { FieldList } from "../src/http1/fields.ts";
-import { Logger } from "../src/log.ts";
+import { Logger } from "../src/observe/log.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;

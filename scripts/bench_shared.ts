@@ -20,7 +20,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startProxy } from "../src/accept.ts";
+import { startProxy } from "../src/proxy.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const MiB = 1024 * 1024, KiB = 1024;
@@ -172,7 +172,8 @@ async function main(): Promise<void> {
   const sharedEnv = (n: string) => ceph.env[n];
   const rows: [string, string][] = [];
   try {
-    const { S3Store, parseS3Url } = await import("../src/cache/shared/s3.ts");
+    const { S3Store } = await import("../src/cache/shared/s3.ts");
+    const { parseS3Url } = await import("../src/cache/shared/s3_settings.ts");
     const s3 = await S3Store.open(parseS3Url("s3://bench"), sharedEnv, { firstByteMs: 10_000 });
     await s3.createBucket();
     s3.close();

@@ -49,7 +49,11 @@ import {
 import { serializeRequestHead } from "../src/http1/serialize.ts";
 import { HttpSyntaxError, type RefusalStatus } from "../src/http1/syntax_error.ts";
 import { BufferedConn, MAX_HEAD_BYTES, UnexpectedEofError } from "../src/io/buffered_conn.ts";
-import { interpretRequest, isRequestStart, type ProxyRequest } from "../src/read_request.ts";
+import {
+  interpretRequest,
+  isRequestStart,
+  type ProxyRequest,
+} from "../src/request/read_request.ts";
 import { curl } from "../tests/_helpers/clients.ts";
 import { startHoardProcess } from "../tests/_helpers/process.ts";
 import { bytes as latin1, ScriptedConn, text, writeAll } from "../tests/_helpers/sockets.ts";
@@ -961,7 +965,7 @@ export class LiveViolation extends Error {
  * a new one (none is tolerated today).
  */
 export function knownBug(_err: unknown, _input: Uint8Array): string | undefined {
-  // None left: the HEAD collapsed onto a GET's fill is fixed (src/miss.ts).
+  // None left: the HEAD collapsed onto a GET's fill is fixed (src/request/miss.ts).
   return undefined;
 }
 

@@ -81,8 +81,6 @@ export class Access {
   #credentials: Buffer | undefined;
   #allowHosts: readonly string[] | undefined;
   #denyHosts: readonly string[];
-  /** Whether origins on private or loopback addresses are refused. */
-  readonly denyPrivate: boolean;
 
   /** Compiles the rules; every argument may be left out. */
   constructor(o: {
@@ -90,23 +88,16 @@ export class Access {
     auth?: string;
     allowHosts?: readonly string[];
     denyHosts?: readonly string[];
-    denyPrivate?: boolean;
   }) {
     this.#clients = o.allowClients?.map(parseCidr);
     this.#credentials = o.auth === undefined ? undefined : Buffer.from(`Basic ${btoa(o.auth)}`);
     this.#allowHosts = o.allowHosts;
     this.#denyHosts = o.denyHosts ?? [];
-    this.denyPrivate = o.denyPrivate ?? false;
   }
 
   /** Whether a client at `ip` may connect at all. */
   clientAllowed(ip: string): boolean {
     return this.#clients === undefined || this.#clients.some((c) => inCidr(ip, c));
-  }
-
-  /** Whether requests must carry proxy credentials. */
-  get requiresAuth(): boolean {
-    return this.#credentials !== undefined;
   }
 
   /**

@@ -1,42 +1,21 @@
 /**
  * One client connection: the keep-alive loop that reads a request, decides its
- * route, runs that step, and logs it — until the client or the proxy is done.
+ * route, runs its steps (src/request/machine.ts), and logs it — until the client or the proxy is done.
  *
  * @module
  */
 
-import type { ProxyContext } from "./context.ts";
-import { decide, type Route } from "./decide.ts";
+import type { ClientConnection, ProxyContext } from "./context.ts";
+import { decide } from "./request/decide.ts";
 import { isDisconnect, oneLine, ProxyError, toProxyError } from "./errors.ts";
 import { parseRequestHead } from "./http1/parse_head.ts";
 import { HttpSyntaxError } from "./http1/syntax_error.ts";
 import type { BufferedConn } from "./io/buffered_conn.ts";
-import type { Origin } from "./origin/dial.ts";
+import type { Origin } from "./origin/origin.ts";
 import { Deadline } from "./io/deadline.ts";
-import { check } from "./check.ts";
-import { hit } from "./hit.ts";
-import { local } from "./local.ts";
-import { miss } from "./miss.ts";
-import { refreshInBackground, revalidate } from "./revalidate.ts";
-import { pass } from "./pass.ts";
-import { partial } from "./partial.ts";
-import { interpretRequest, isRequestStart, type ProxyRequest } from "./read_request.ts";
-import { type Exchange, sendError } from "./respond.ts";
-import { tunnel } from "./tunnel.ts";
-
-/** A client connection as the accept loop tracks it for shutdown. */
-export interface ClientConnection {
-  /** The connection. */
-  io: BufferedConn;
-  /** The client's address, for the log. */
-  peer?: string;
-  /** Requests on it need no credentials (they came through an authenticated CONNECT). */
-  trusted?: boolean;
-  /** True from a request's first byte to its response's last: shutdown waits for it. */
-  busy: boolean;
-  /** Aborted when shutdown cuts the connection; steps close their origin side on it. */
-  readonly abort: AbortController;
-}
+import { runSteps } from "./request/machine.ts";
+import { interpretRequest, isRequestStart, type ProxyRequest } from "./request/read_request.ts";
+import { type Exchange, sendError } from "./request/respond.ts";
 
 const REQUEST_TIMEOUT = new TextEncoder().encode(
   "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -99,7 +78,7 @@ export async function serveConnection(
         const route = await decide(req, proxy);
         ex.record.route = route.kind;
         if (route.kind !== "local") proxy.report.requests++;
-        await runStep(proxy, ex, req, route);
+        await runSteps(proxy, ex, req, route);
       } catch (err) {
         // A head that could not be read: what the client sent is the only clue.
         if (ex.method === "" && proxy.logger.enabled("debug")) {
@@ -119,60 +98,6 @@ export async function serveConnection(
   } finally {
     deadline.clear();
     io.close();
-  }
-}
-
-/** Runs the step the route names: tunnel, local, pass, hit, revalidate, check, partial or miss. */
-async function runStep(
-  proxy: ProxyContext,
-  ex: Exchange,
-  req: ProxyRequest,
-  route: Route,
-): Promise<void> {
-  switch (route.kind) {
-    case "tunnel":
-      await tunnel(proxy, ex, route.origin);
-      break;
-    case "local":
-      await local(proxy, ex, route.path, req.framing.kind !== "none");
-      break;
-    case "pass":
-      await pass(proxy, ex, req, route);
-      break;
-    case "hit": {
-      if (route.refresh) refreshInBackground(proxy, req, route.target, route.entry);
-      const detail = route.offline
-        ? "; detail=offline"
-        : route.refresh
-        ? "; detail=stale-while-revalidate"
-        : "";
-      const status = `hoard; hit; ttl=${Math.floor(route.ttl)}${detail}`;
-      if (!(await hit(proxy, ex, req, route.entry, route.age, status))) {
-        // Gone or corrupt on disk (and now deleted): fetch it again.
-        ex.record.route = "miss";
-        await miss(proxy, ex, req, route.target, route.entry.id, "uri-miss");
-      }
-      break;
-    }
-    case "revalidate":
-      await revalidate(proxy, ex, req, route.target, route.entry, route.why);
-      break;
-    case "check":
-      await check(proxy, ex, req, route.target, route.entry);
-      break;
-    case "partial":
-      await partial(proxy, ex, req, route.target, route.entry, route.use);
-      break;
-    case "miss":
-      await miss(
-        proxy,
-        ex,
-        req,
-        route.target,
-        route.id,
-        route.partial ? "partial" : route.vary ? "vary-miss" : "uri-miss",
-      );
-      break;
   }
 }
 

@@ -5,16 +5,15 @@
  */
 
 import type { Cache } from "./cache/cache.ts";
-import type { ClientConnection } from "./connection.ts";
-import type { Origin } from "./origin/dial.ts";
+import type { BufferedConn } from "./io/buffered_conn.ts";
+import type { Origin } from "./origin/origin.ts";
 import type { Interception } from "./tls/interception.ts";
 import type { Rules } from "./rules.ts";
-import type { RunReport } from "./report.ts";
-import type { Metrics } from "./metrics.ts";
+import type { RunReport } from "./observe/report.ts";
+import type { Metrics } from "./observe/metrics.ts";
 import type { Access } from "./access.ts";
 import type { UpstreamChooser } from "./origin/upstream.ts";
-import type { SelfAddress } from "./decide.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "./observe/log.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { OriginClient } from "./origin/client.ts";
 import type { SharedTier } from "./cache/shared/tier.ts";
@@ -55,4 +54,26 @@ export interface ProxyContext {
    * come in origin-form.
    */
   serve(client: ClientConnection, tunnel?: Origin): Promise<void>;
+}
+
+/** A client connection as the accept loop tracks it for shutdown. */
+export interface ClientConnection {
+  /** The connection. */
+  io: BufferedConn;
+  /** The client's address, for the log. */
+  peer?: string;
+  /** Requests on it need no credentials (they came through an authenticated CONNECT). */
+  trusted?: boolean;
+  /** True from a request's first byte to its response's last: shutdown waits for it. */
+  busy: boolean;
+  /** Aborted when shutdown cuts the connection; steps close their origin side on it. */
+  readonly abort: AbortController;
+}
+
+/** Where this proxy listens, to recognise requests addressed to itself. */
+export interface SelfAddress {
+  /** Host names and addresses that reach this proxy. */
+  hosts: ReadonlySet<string>;
+  /** The listening port. */
+  port: number;
 }

@@ -64,3 +64,11 @@ export function fieldsOf(...pairs: [string, string][]): FieldList {
   for (const [n, v] of pairs) f.add(n, v);
   return f;
 }
+
+/** Largest Age value sent (RFC 9111 §1.2.2). */
+const MAX_AGE_VALUE = 2147483648;
+
+/** The Age field's value for an age of `seconds` (RFC 9111 §5.1): whole seconds, capped. */
+export function ageValue(seconds: number): string {
+  return String(Math.min(Math.floor(seconds), MAX_AGE_VALUE));
+}

@@ -10,13 +10,12 @@
  */
 
 import { TLSSocket } from "node:tls";
-import type { ClientConnection } from "./connection.ts";
-import type { ProxyContext } from "./context.ts";
+import type { ClientConnection, ProxyContext } from "./context.ts";
 import { oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
-import type { Origin } from "./origin/dial.ts";
-import type { Exchange } from "./respond.ts";
+import type { Origin } from "./origin/origin.ts";
+import type { Exchange } from "./request/respond.ts";
 import type { Interception } from "./tls/interception.ts";
 import { duplexOver, SocketStream } from "./tls/node_streams.ts";
 import { firstRecordLength, serverName } from "./tls/client_hello.ts";

@@ -5,7 +5,7 @@
  */
 
 import type { HostMapping } from "./origin/host_map.ts";
-import type { LogFormat, LogLevel } from "./log.ts";
+import type { LogFormat, LogLevel } from "./observe/log.ts";
 import type { Presets, Rule } from "./rules.ts";
 
 /** Who a hoard's clients are (see `ProxyOptions.tenancy`). */
@@ -209,7 +209,8 @@ export function defaultCacheDir(env: (name: string) => string | undefined = read
   }
 }
 
-function readEnv(name: string): string | undefined {
+/** The environment variable `name`, or undefined when it is unset or cannot be read. */
+export function readEnv(name: string): string | undefined {
   try {
     return Deno.env.get(name);
   } catch {

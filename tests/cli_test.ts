@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parseCommandLine, UsageError } from "../src/cli.ts";
+import { parseCommandLine } from "../src/cli/parse.ts";
+import { UsageError } from "../src/cli/usage.ts";
 
 Deno.test("parseCommandLine: defaults to serve with no options", () => {
   assert.deepEqual(parseCommandLine([]), { kind: "serve", options: {}, upstreamCaFiles: [] });

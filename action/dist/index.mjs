@@ -70042,12 +70042,14 @@ function message(err) {
 // action/summary.ts
 import { readFile as readFile4 } from "node:fs/promises";
 
+// src/io/buffer_pool.ts
+var STREAM_BUFFER_BYTES = 256 * 1024;
+
 // src/io/buffered_conn.ts
 var MAX_HEAD_BYTES = 64 * 1024;
 var READ_BUFFER_BYTES = 64 * 1024;
-var STREAM_BUFFER_BYTES = 256 * 1024;
 
-// src/report.ts
+// src/observe/report.ts
 var DEFAULT_BYTES_PER_SECOND = 20 * 1024 * 1024;
 function failureText(f) {
   const parts = Object.entries(f).map(([k, n]) => `${k} ${n}`);

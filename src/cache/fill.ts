@@ -34,7 +34,9 @@ export type FillStart =
   /** Follow the temp file. */
   | { kind: "follow"; head: FillHead }
   /** The response cannot be shared (not storable, or varies): ask the origin yourself. */
-  | { kind: "bypass"; reason: string };
+  | { kind: "bypass"; reason: string }
+  /** The origin failed with `status` and the stored response was served instead: do the same. */
+  | { kind: "stale-if-error"; status: number };
 
 /** One response being stored, shared by every request for the same key. */
 export class Fill {
@@ -101,6 +103,12 @@ export class Fill {
   bypass(reason: string): void {
     this.#done = true;
     this.#resolveStart({ kind: "bypass", reason });
+  }
+
+  /** Announces that the origin failed with `status` and the stored response was served instead. */
+  staleIfError(status: number): void {
+    this.#done = true;
+    this.#resolveStart({ kind: "stale-if-error", status });
   }
 
   /** Appends body bytes to the file and wakes followers. */

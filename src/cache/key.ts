@@ -121,3 +121,10 @@ export function storeId(...parts: string[]): string {
   }
   return id;
 }
+
+/** Store id for a response to `fields` under `key`, varying on `vary`. */
+export function variantId(key: string, vary: string[] | undefined, fields: FieldList): string {
+  return vary === undefined || vary.length === 0
+    ? storeId(key)
+    : storeId(key, secondaryKey(vary, fields));
+}

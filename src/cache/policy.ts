@@ -1,6 +1,8 @@
 /**
  * The cache policy (RFC 9111), in one place and pure: from (request, stored
- * response, now) to a decision. Built on `npm:http-cache-semantics`.
+ * response, now) to a decision. Built on `npm:http-cache-semantics`. It stays
+ * one file, over the 400 lines other files keep to, so that every departure
+ * below sits next to the arithmetic it changes (Varnish's cache_rfc2616.c).
  *
  * Deliberate departures from the RFCs (each allowed by them, or safer):
  *
@@ -14,7 +16,7 @@
  * - A response whose Transfer-Encoding does not end in chunked is delimited
  *   by the close of the connection (RFC 9112 §6.3), as is one with neither
  *   Content-Length nor chunked: a cut body cannot be told from a whole one,
- *   so it is relayed, not stored (src/miss.ts).
+ *   so it is relayed, not stored (src/request/miss.ts).
  * - Rules (src/rules.ts) may override freshness: an immutable artifact's 200
  *   is stored and fresh forever whatever either side's Cache-Control says; a
  *   `ttl` replaces the origin's lifetime (storability rules still apply).
@@ -58,10 +60,10 @@
  *   cut short is kept as the part that arrived, when it has a strong
  *   validator. A request wanting bytes from inside a part or right after it
  *   extends it: the origin is asked for the rest with Range and If-Range (the
- *   part's strong validator), and the two become one entry (src/partial.ts).
+ *   part's strong validator), and the two become one entry (src/request/partial.ts).
  *   Bytes before a part, or after a gap, are fetched like a miss and the
  *   answer replaces the part. A part never replaces a whole stored response
- *   (src/miss.ts): that one may still answer requests for all of it, or
+ *   (src/request/miss.ts): that one may still answer requests for all of it, or
  *   stand in for a failing origin.
  * - HEAD is answered from a stored GET (§4.3.5 allows it; the library does not).
  * - A client's If-Modified-Since is compared with the stored Last-Modified,
@@ -85,7 +87,7 @@
  *   `must-revalidate`. Such an entry is marked `credentialed`, and so is one
  *   stored from a signed URL whose signature rules keep out of the key: a
  *   hoard with `tenancy: "shared"` serves it to a request only once the
- *   origin accepted that request's own credentials for it (src/check.ts).
+ *   origin accepted that request's own credentials for it (src/request/check.ts).
  * - Rules may name status codes to store that the library does not
  *   understand (a registry's 401 challenge): they are stored and aged as a
  *   200 would be.
@@ -442,12 +444,18 @@ export function forbidsStale(headers: [string, string][]): boolean {
     cc.has("s-maxage");
 }
 
-/** Whether the stored response carries a validator, so a stale one can be revalidated cheaply. */
-export function hasValidator(headers: [string, string][]): boolean {
-  return headers.some(([n]) => {
-    const l = n.toLowerCase();
-    return l === "etag" || l === "last-modified";
-  });
+/** The current age of `stored`, in seconds (RFC 9111 §4.2.3). */
+export function currentAge(stored: Pick<StoredResponse, "policy">, now: number): number {
+  return restorePolicy(stored.policy, now).age();
+}
+
+/** How long `stored`, whose age is `age` seconds, has left to be fresh (negative once stale). */
+export function timeToLive(
+  stored: Pick<StoredResponse, "policy">,
+  age: number,
+  now: number,
+): number {
+  return restorePolicy(stored.policy, now).maxAge() - age;
 }
 
 /** The conditional fields for revalidating `stored` (If-None-Match / If-Modified-Since). */
@@ -596,6 +604,20 @@ export function refreshed(
     headers,
     policy: newPolicy(semanticRequest(req), semanticResponse(stored.status, fields, now), now),
   };
+}
+
+/** `stored` as a 304 to hoard's revalidation leaves it ({@linkcode refreshed}), stored anew at `now`. */
+export function renewedEntry<T extends StoredResponse & { storedAt: number }>(
+  req: CacheRequest,
+  stored: T,
+  fresh: FieldList,
+  clientValidators: boolean,
+  now: number,
+): T | undefined {
+  const renewed = refreshed(req, stored, fresh, clientValidators, now);
+  return renewed === undefined
+    ? undefined
+    : { ...stored, headers: renewed.headers, policy: renewed.policy.toObject(), storedAt: now };
 }
 
 /** Whether a 304's validators select the stored response (RFC 9111 §4.3.4). */

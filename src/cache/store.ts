@@ -20,7 +20,7 @@
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffered_conn.ts";
+import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
 import { type Meta, parseMeta, type ResponseMeta, serializeMeta } from "./meta.ts";
 
 const MARKER = "hoard-cache.json";
@@ -111,25 +111,16 @@ export class TempBody {
       return createHash("sha256").update(this.#small).digest("hex");
     }
     const file = this.#file!;
-    const hash = createHash("sha256");
-    const buf = borrowStreamBuffer();
     try {
       await file.seek(0, Deno.SeekMode.Start);
-      let read = 0;
-      for (;;) {
-        const n = await file.read(buf);
-        if (n === null) break;
-        hash.update(buf.subarray(0, n));
-        read += n;
+      const { sha256, size } = await digestFile(file);
+      if (size !== this.#size) {
+        throw new Error(`temp body holds ${size} bytes, ${this.#size} were written`);
       }
-      if (read !== this.#size) {
-        throw new Error(`temp body holds ${read} bytes, ${this.#size} were written`);
-      }
+      return sha256;
     } finally {
-      returnStreamBuffer(buf);
       this.#close();
     }
-    return hash.digest("hex");
   }
 
   /** Closes and deletes the temp file. */
@@ -378,4 +369,22 @@ export class Store {
     }
     await Deno.rename(tmp, path);
   }
+}
+
+/** The SHA-256 (hex) and length of what `file` holds from its current offset to its end. */
+export async function digestFile(file: Deno.FsFile): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  const buf = borrowStreamBuffer();
+  let size = 0;
+  try {
+    for (;;) {
+      const n = await file.read(buf);
+      if (n === null) break;
+      hash.update(buf.subarray(0, n));
+      size += n;
+    }
+  } finally {
+    returnStreamBuffer(buf);
+  }
+  return { sha256: hash.digest("hex"), size };
 }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffered_conn.ts";
+import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
 
 /** Size of the buffers pieces are gathered in. */
 export const WRITE_BEHIND_PIECE = 1024 * 1024;

@@ -13,7 +13,8 @@ import { serializeRequestHead } from "../http1/serialize.ts";
 import { type BodyReader, bodySink, readBody } from "../io/body.ts";
 import { type BufferedConn, UnexpectedEofError } from "../io/buffered_conn.ts";
 import { Deadline } from "../io/deadline.ts";
-import { type Origin, originAuthority } from "./dial.ts";
+import { originAuthority } from "./dial.ts";
+import type { Origin } from "./origin.ts";
 import type { Lease, OriginPool } from "./pool.ts";
 import { DEFAULT_PORT, formatAuthority } from "../http1/target.ts";
 

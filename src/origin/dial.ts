@@ -6,19 +6,10 @@
  */
 
 import { ProxyError, toProxyError } from "../errors.ts";
-import { formatAuthority, type Scheme } from "../http1/target.ts";
+import { formatAuthority } from "../http1/target.ts";
+import type { Origin } from "./origin.ts";
 import { connectThrough, type UpstreamChooser } from "./upstream.ts";
 import { isPrivateAddress, parseIp } from "../access.ts";
-
-/** Where requests go: scheme, host (lower-case, IPv6 without brackets) and port. */
-export interface Origin {
-  /** `https` origins are reached over TLS. */
-  scheme: Scheme;
-  /** Host name or IP literal. */
-  host: string;
-  /** TCP port. */
-  port: number;
-}
 
 /** How to open origin connections. */
 export interface DialOptions {

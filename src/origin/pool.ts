@@ -10,7 +10,8 @@
  */
 
 import { BufferedConn } from "../io/buffered_conn.ts";
-import { dial, type Dialed, type DialOptions, type Origin } from "./dial.ts";
+import { dial, type Dialed, type DialOptions } from "./dial.ts";
+import type { Origin } from "./origin.ts";
 
 /** Pool limits, on top of how to dial. */
 export interface PoolOptions extends DialOptions {

@@ -11,7 +11,7 @@ import { parseResponseHead } from "../http1/parse_head.ts";
 import { BufferedConn } from "../io/buffered_conn.ts";
 import { formatAuthority } from "../http1/target.ts";
 import { ProxyError } from "../errors.ts";
-import type { Origin } from "./dial.ts";
+import type { Origin } from "./origin.ts";
 
 /** A proxy to reach origins through. */
 export interface UpstreamProxy {

@@ -3,7 +3,7 @@ import { Cache } from "../../src/cache/cache.ts";
 import { Fill, type FillHead, Fills, followFill } from "../../src/cache/fill.ts";
 import { Store, type TempBody } from "../../src/cache/store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
-import { Logger } from "../../src/log.ts";
+import { Logger } from "../../src/observe/log.ts";
 import { bodyBytes, delay, exists, pendingMeta } from "./_fixtures/entries.ts";
 
 const HEAD: FillHead = { status: 200, reason: "OK", fields: new FieldList(), vary: [] };

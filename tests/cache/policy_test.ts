@@ -4,7 +4,6 @@ import {
   forbidsStale,
   type Freshness,
   freshness,
-  hasValidator,
   mergeHeaders,
   partHeaders,
   partUse,
@@ -870,7 +869,7 @@ for (const [name, lines, expected] of DIRECTIVES) {
 }
 
 // ---------------------------------------------------------------------------
-// forbidsStale(), hasValidator()
+// forbidsStale()
 // ---------------------------------------------------------------------------
 
 Deno.test("forbidsStale: must-revalidate, proxy-revalidate, no-cache, s-maxage in any case", () => {
@@ -893,18 +892,6 @@ Deno.test("forbidsStale: must-revalidate, proxy-revalidate, no-cache, s-maxage i
       JSON.stringify(headers),
     );
   }
-});
-
-Deno.test("hasValidator: ETag or Last-Modified, in any case", () => {
-  assert.equal(hasValidator([]), false);
-  assert.equal(
-    hasValidator([["Content-Type", "text/plain"], ["Cache-Control", "max-age=1"]]),
-    false,
-  );
-  assert.equal(hasValidator([["ETag", '"a"']]), true);
-  assert.equal(hasValidator([["etag", 'W/"a"']]), true);
-  assert.equal(hasValidator([["Last-Modified", httpDate(-10)]]), true);
-  assert.equal(hasValidator([["LAST-MODIFIED", httpDate(-10)]]), true);
 });
 
 // ---------------------------------------------------------------------------

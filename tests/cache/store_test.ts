@@ -5,7 +5,7 @@ import { storeId } from "../../src/cache/key.ts";
 import { type Meta, parseMeta, type ResponseMeta, type VaryMeta } from "../../src/cache/meta.ts";
 import { SMALL_BODY_BYTES, Store, TempBody } from "../../src/cache/store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
-import { Logger } from "../../src/log.ts";
+import { Logger } from "../../src/observe/log.ts";
 import { crashBodySize } from "./_fixtures/crash_child.ts";
 import {
   bodyBytes,

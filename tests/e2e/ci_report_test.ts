@@ -9,7 +9,7 @@ import { get, startRoutedOrigin } from "../_helpers/cache_origin.ts";
 import { curl } from "../_helpers/clients.ts";
 import { runHoard, startHoardProcess } from "../_helpers/process.ts";
 import { startTestProxy } from "../_helpers/proxy.ts";
-import type { Summary } from "../../src/report.ts";
+import type { Summary } from "../../src/observe/report.ts";
 import { parseMetrics, samples, tempDir, valueOf, withEnv } from "./ci_helpers.ts";
 
 const A_BODY = "a".repeat(1000);

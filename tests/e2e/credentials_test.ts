@@ -2,7 +2,7 @@
  * Responses stored although their request carried Authorization (image blobs
  * and manifests), and who else gets them: with the default single tenancy,
  * every client of the hoard; with `tenancy: "shared"`, a client only once the
- * origin accepted its own credentials (src/check.ts) — never one without
+ * origin accepted its own credentials (src/request/check.ts) — never one without
  * credentials, never from a stale entry while the origin fails, and never
  * through another client's collapsed request.
  *

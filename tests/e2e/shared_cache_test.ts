@@ -11,7 +11,8 @@ import { get, pseudoRandom, sha256, sleep, startRoutedOrigin } from "../_helpers
 import { type HoardProcess, runHoard, startHoardProcess } from "../_helpers/process.ts";
 import { startTestProxy, type TestProxy } from "../_helpers/proxy.ts";
 import { rgw, stopRgw } from "../_helpers/rgw.ts";
-import { parseS3Url, S3Store } from "../../src/cache/shared/s3.ts";
+import { S3Store } from "../../src/cache/shared/s3.ts";
+import { parseS3Url } from "../../src/cache/shared/s3_settings.ts";
 import { objectName } from "../../src/cache/shared/object.ts";
 import { storeId } from "../../src/cache/key.ts";
 

@@ -10,7 +10,7 @@ import {
   type OriginRequest,
   type OriginResponse,
 } from "../../src/origin/client.ts";
-import type { Origin } from "../../src/origin/dial.ts";
+import type { Origin } from "../../src/origin/origin.ts";
 import { OriginPool } from "../../src/origin/pool.ts";
 import {
   type RawOrigin,

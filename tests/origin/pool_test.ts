@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Origin } from "../../src/origin/dial.ts";
+import type { Origin } from "../../src/origin/origin.ts";
 import { OriginPool, type PoolOptions } from "../../src/origin/pool.ts";
 import { startRawOrigin, writeText } from "../_helpers/origin.ts";
 import { delay, spyIntervals, text, waitFor } from "../_helpers/sockets.ts";

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { ProxyError } from "../../src/errors.ts";
-import type { Origin } from "../../src/origin/dial.ts";
+import type { Origin } from "../../src/origin/origin.ts";
 import {
   connectThrough,
   parseProxyUrl,

@@ -25,7 +25,7 @@
 import { createHash } from "node:crypto";
 import { storeId } from "../key.ts";
 import type { ResponseMeta, VaryMeta } from "../meta.ts";
-import { S3Error } from "./s3.ts";
+import { S3Error } from "./s3_errors.ts";
 
 const MAGIC = "hoard-shared 1 ";
 const HEADER_LINE_MAX = 64;

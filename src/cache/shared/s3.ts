@@ -11,135 +11,20 @@
  * The SDK is loaded only when a shared tier is configured (it takes 0.1-0.6 s
  * to load here and 1.4 MB of the bundle; see the README's fleet section).
  *
- * Every failure becomes an {@link S3Error} with a `kind` the tier counts and
- * warns about once: a missing object is not a failure.
+ * Every failure becomes an S3Error (s3_errors.ts): a missing object is not a
+ * failure. Where the bucket is and how the client is set up: s3_settings.ts.
  *
  * @module
  */
 
 import type { S3Client } from "@aws-sdk/client-s3";
-
-/** Where the shared tier lives: `s3://BUCKET[/PREFIX]`. */
-export interface S3Location {
-  /** Bucket name. */
-  bucket: string;
-  /** Key prefix, "" or ending in "/". */
-  prefix: string;
-}
-
-/**
- * Parses `s3://BUCKET[/PREFIX]`.
- *
- * @throws {SyntaxError} when it is not an s3:// URL with a valid bucket name.
- */
-export function parseS3Url(url: string): S3Location {
-  const m = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/.exec(url.trim());
-  // Bucket names: 3-63 of lower-case letters, digits, dots and hyphens (S3's rules,
-  // loosened for the underscores and capitals some self-hosted stores accept).
-  if (m === null || !/^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$/.test(m[1]!)) {
-    throw new SyntaxError(`expected s3://BUCKET[/PREFIX], got ${JSON.stringify(url)}`);
-  }
-  const prefix = (m[2] ?? "").replace(/^\/+|\/+$/g, "");
-  return { bucket: m[1]!, prefix: prefix === "" ? "" : `${prefix}/` };
-}
-
-/** What kind of failure an S3 request met: each is counted and warned about once. */
-export type S3FailureKind =
-  /** No answer in time (first byte, or silence inside a body). */
-  | "timeout"
-  /** No connection (refused, reset, DNS, TLS). */
-  | "unreachable"
-  /** 401/403: credentials missing, wrong, or without the permission. */
-  | "forbidden"
-  /** 5xx, throttling (503 SlowDown). */
-  | "server"
-  /** The store is full or over a quota. */
-  | "full"
-  /** The object is not what hoard wrote (bad header, size or SHA-256). */
-  | "corrupt"
-  /** Anything else (4xx the tier does not expect, a bucket that does not exist). */
-  | "other";
-
-/** A failed S3 request. */
-export class S3Error extends Error {
-  /** What kind of failure. */
-  readonly kind: S3FailureKind;
-  /** @param kind what kind; @param message one line. */
-  constructor(kind: S3FailureKind, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "S3Error";
-    this.kind = kind;
-  }
-}
-
-/** The resolved client settings (for `hoard stats --shared` and tests). */
-export interface S3Settings {
-  /** Custom endpoint, when one is configured. */
-  endpoint?: string;
-  /** Region (us-east-1 when nothing says: custom stores ignore it). */
-  region: string;
-  /** Path-style addressing (custom endpoints). */
-  forcePathStyle: boolean;
-  /** Keys from the variables; without them the SDK's provider chain finds some (profile files, SSO, roles). */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-}
-
-/** Reads a variable; undefined without --allow-env. */
-export type EnvReader = (name: string) => string | undefined;
-
-/**
- * Endpoint and region from the environment and the profile's section of the
- * config file (`AWS_CONFIG_FILE`, else `~/.aws/config`); credentials are left
- * to the SDK's provider chain, which reads the same files.
- */
-export async function resolveSettings(env: EnvReader): Promise<S3Settings> {
-  const profile = env("AWS_PROFILE") ?? "default";
-  const home = env("HOME") ?? env("USERPROFILE") ?? ".";
-  const file = env("AWS_CONFIG_FILE") ?? `${home}/.aws/config`;
-  let config: Record<string, string> = {};
-  try {
-    config = iniSection(
-      await Deno.readTextFile(file),
-      profile === "default" ? "default" : `profile ${profile}`,
-    );
-  } catch {
-    // No config file: the variables alone.
-  }
-  const endpoint = env("AWS_ENDPOINT_URL_S3") || env("AWS_ENDPOINT_URL") ||
-    config["endpoint_url"] || undefined;
-  const region = env("AWS_REGION") || env("AWS_DEFAULT_REGION") || config["region"] ||
-    "us-east-1";
-  const accessKeyId = env("AWS_ACCESS_KEY_ID"), secretAccessKey = env("AWS_SECRET_ACCESS_KEY");
-  const sessionToken = env("AWS_SESSION_TOKEN") || undefined;
-  return {
-    ...(endpoint === undefined ? {} : { endpoint }),
-    region,
-    forcePathStyle: endpoint !== undefined,
-    ...(accessKeyId && secretAccessKey
-      ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
-      : {}),
-  };
-}
-
-/** The keys of one `[section]` of an INI file (the AWS config format; comments with # or ;). */
-export function iniSection(text: string, section: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let inside = false;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
-    const head = /^\[\s*(.+?)\s*\]$/.exec(line);
-    if (head !== null) {
-      inside = head[1]!.replace(/\s+/g, " ") === section;
-      continue;
-    }
-    // Indented lines belong to a nested block (`s3 =` sub-settings): not read here.
-    if (!inside || /^\s/.test(raw)) continue;
-    const eq = line.indexOf("=");
-    if (eq > 0) out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-  }
-  return out;
-}
+import { classify, isMissing } from "./s3_errors.ts";
+import {
+  type EnvReader,
+  resolveSettings,
+  type S3Location,
+  type S3Settings,
+} from "./s3_settings.ts";
 
 /** An object being read. */
 export interface S3Object {
@@ -405,47 +290,4 @@ export class S3Store {
     this.#read.destroy();
     this.#write.destroy();
   }
-}
-
-function isMissing(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
-}
-
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
-
-/** Turns whatever the SDK threw into an {@link S3Error}. */
-export function classify(err: unknown, kind?: S3FailureKind): S3Error {
-  if (err instanceof S3Error) return err;
-  const e = err as {
-    name?: string;
-    code?: string;
-    message?: string;
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = e?.$metadata?.httpStatusCode;
-  const name = e?.name ?? "Error";
-  const message = `${name}${status === undefined ? "" : ` (${status})`}: ${
-    String(e?.message ?? err).split("\n")[0]
-  }`;
-  kind ??= status === 401 || status === 403
-    ? "forbidden"
-    : status === 507 || /QuotaExceeded|EntityTooLarge|StorageFull|InsufficientStorage/.test(name)
-    ? "full"
-    : (status !== undefined && status >= 500) || name === "SlowDown"
-    ? "server"
-    : name === "TimeoutError" || name === "AbortError" || e?.code === "ETIMEDOUT"
-    ? "timeout"
-    : NETWORK_CODES.has(e?.code ?? "") || status === undefined
-    ? "unreachable"
-    : "other";
-  return new S3Error(kind, message, { cause: err });
 }

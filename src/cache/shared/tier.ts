@@ -12,67 +12,16 @@
  * @module
  */
 
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../observe/log.ts";
+import { newSharedCounters, type SharedCounters } from "./counters.ts";
 import { secondaryKey, storeId } from "../key.ts";
 import type { ResponseMeta, VaryMeta } from "../meta.ts";
 import type { FieldList } from "../../http1/fields.ts";
 import { encodeHead, objectName, openObject, sharedMeta } from "./object.ts";
-import {
-  type EnvReader,
-  S3Error,
-  type S3FailureKind,
-  type S3Location,
-  S3Store,
-  type S3Timeouts,
-} from "./s3.ts";
-
-/** Counters of the shared tier, for the metrics and the run report. */
-export interface SharedCounters {
-  /** Requests answered from the shared tier (fresh there, or revalidated). */
-  hits: number;
-  /** Lookups that found nothing there. */
-  misses: number;
-  /** Lookups not made: the tier was not loaded yet, or skipped after failures (breaker open). */
-  skipped: number;
-  /** Body bytes read from the shared tier. */
-  bytesRead: number;
-  /** Entries uploaded. */
-  uploads: number;
-  /** Bytes uploaded (objects: header, metadata and body). */
-  bytesUploaded: number;
-  /** Uploads dropped because the queue was full, or while the tier was skipped. */
-  uploadsDropped: number;
-  /** Uploads that failed. */
-  uploadsFailed: number;
-  /** Objects that failed their check (deleted). */
-  corrupt: number;
-  /** Failed requests by kind (lookups and uploads). */
-  failures: Record<S3FailureKind, number>;
-}
-
-/** Counters at zero. */
-export function newSharedCounters(): SharedCounters {
-  return {
-    hits: 0,
-    misses: 0,
-    skipped: 0,
-    bytesRead: 0,
-    uploads: 0,
-    bytesUploaded: 0,
-    uploadsDropped: 0,
-    uploadsFailed: 0,
-    corrupt: 0,
-    failures: {
-      timeout: 0,
-      unreachable: 0,
-      forbidden: 0,
-      server: 0,
-      full: 0,
-      corrupt: 0,
-      other: 0,
-    },
-  };
-}
+import { S3Store, type S3Timeouts } from "./s3.ts";
+import { S3Error } from "./s3_errors.ts";
+import { once, prepend, readAll } from "./streams.ts";
+import type { EnvReader, S3Location } from "./s3_settings.ts";
 
 /** Options of the shared tier. */
 export interface SharedOptions {
@@ -447,42 +396,4 @@ export class SharedTier {
     this.#warned.add(kind);
     this.#logger.log("warn", message);
   }
-}
-
-async function readAll(
-  body: AsyncGenerator<Uint8Array, undefined, void>,
-  size: number,
-): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for await (const piece of body) {
-    out.set(piece, off);
-    off += piece.length;
-  }
-  return out;
-}
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array, undefined, void> {
-  if (bytes.length > 0) yield bytes;
-  return undefined;
-}
-
-function prepend(head: Uint8Array, rest: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  const reader = rest.getReader();
-  let sentHead = false;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!sentHead) {
-        sentHead = true;
-        controller.enqueue(head);
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
 }

@@ -15,7 +15,7 @@
 
 import { Cache } from "../../../src/cache/cache.ts";
 import { Store } from "../../../src/cache/store.ts";
-import { Logger } from "../../../src/log.ts";
+import { Logger } from "../../../src/observe/log.ts";
 import { bodyBytes, commitBytes, delay, pendingMeta } from "./entries.ts";
 
 const encoder = new TextEncoder();

@@ -7,7 +7,7 @@ import {
   type SharedMeta,
   sharedMeta,
 } from "../../../src/cache/shared/object.ts";
-import { S3Error } from "../../../src/cache/shared/s3.ts";
+import { S3Error } from "../../../src/cache/shared/s3_errors.ts";
 import { storeId } from "../../../src/cache/key.ts";
 import type { ResponseMeta } from "../../../src/cache/meta.ts";
 

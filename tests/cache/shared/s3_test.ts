@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  iniSection,
-  parseS3Url,
-  resolveSettings,
-  S3Error,
-  S3Store,
-} from "../../../src/cache/shared/s3.ts";
+import { S3Store } from "../../../src/cache/shared/s3.ts";
+import { S3Error } from "../../../src/cache/shared/s3_errors.ts";
+import { iniSection, parseS3Url, resolveSettings } from "../../../src/cache/shared/s3_settings.ts";
 import { rgw, setEnv, stopRgw } from "../../_helpers/rgw.ts";
 import { pruneShared, sharedStats } from "../../../src/cache/shared/admin.ts";
 import { pseudoRandom, sha256 } from "../../_helpers/cache_origin.ts";

@@ -1,0 +1,74 @@
+/**
+ * What the cache directory holds, entry by entry: bytes on disk and last use,
+ * for the size cap (least recently used out first) and `prune --unused-for`.
+ *
+ * @module
+ */
+
+// A hit refreshes its metadata file's modification time (the last use that
+// survives a restart) at most this often.
+const TOUCH_EVERY_MS = 3600_000;
+
+interface Use {
+  size: number;
+  usedAt: number;
+  touchedAt: number;
+}
+
+/** Bytes and last use of every entry known to be on disk. */
+export class DiskUsage {
+  #entries = new Map<string, Use>();
+  #bytes = 0;
+
+  /** Bytes all entries take. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** How many entries there are. */
+  get count(): number {
+    return this.#entries.size;
+  }
+
+  /** Whether `id` is known to be on disk. */
+  has(id: string): boolean {
+    return this.#entries.has(id);
+  }
+
+  /** Records `id` as taking `size` bytes, last used (and touched) at `usedAt`. */
+  set(id: string, size: number, usedAt: number): void {
+    const old = this.#entries.get(id);
+    if (old !== undefined) this.#bytes -= old.size;
+    this.#entries.set(id, { size, usedAt, touchedAt: usedAt });
+    this.#bytes += size;
+  }
+
+  /** Notes a use of `id` at `now`; true when its file's time should be refreshed too. */
+  used(id: string, now: number): boolean {
+    const u = this.#entries.get(id);
+    if (u === undefined) return false;
+    u.usedAt = now;
+    if (now - u.touchedAt <= TOUCH_EVERY_MS) return false;
+    u.touchedAt = now;
+    return true;
+  }
+
+  /** Forgets `id`; true when it was known. */
+  delete(id: string): boolean {
+    const u = this.#entries.get(id);
+    if (u === undefined) return false;
+    this.#bytes -= u.size;
+    this.#entries.delete(id);
+    return true;
+  }
+
+  /** Every id, least recently used first. */
+  leastRecentlyUsed(): string[] {
+    return [...this.#entries].sort((a, b) => a[1].usedAt - b[1].usedAt).map(([id]) => id);
+  }
+
+  /** The ids last used before `cutoff`. */
+  unusedSince(cutoff: number): string[] {
+    return [...this.#entries].filter(([, u]) => u.usedAt < cutoff).map(([id]) => id);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The composition root: startProxy() builds every part of a running proxy
+ * from its options — the cache and its tiers, the origin client, access,
+ * rules, interception — and hands them to the accept loop (accept.ts) and,
+ * at the end, to the shutdown (shutdown.ts).
+ *
+ * @module
+ */
+
+import { hostResolver } from "./origin/host_map.ts";
+import type { ProxyContext } from "./context.ts";
+import { selfHosts } from "./request/decide.ts";
+import { errorLine, oneLine } from "./errors.ts";
+import { formatAuthority } from "./http1/target.ts";
+import { Cache } from "./cache/cache.ts";
+import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
+import { RunReport, type Summary } from "./observe/report.ts";
+import { Interception } from "./tls/interception.ts";
+import { Rules } from "./rules.ts";
+import { Metrics } from "./observe/metrics.ts";
+import { Access, isLoopbackHost } from "./access.ts";
+import { type ProxyEnv, type UpstreamChooser, upstreamChooser } from "./origin/upstream.ts";
+import { Logger } from "./observe/log.ts";
+import { type ProxyOptions, readEnv, resolveOptions } from "./options.ts";
+import { OriginClient } from "./origin/client.ts";
+import { OriginPool } from "./origin/pool.ts";
+import { SharedTier } from "./cache/shared/tier.ts";
+import { parseS3Url } from "./cache/shared/s3_settings.ts";
+import { accept, Connections } from "./accept.ts";
+import { shutDown } from "./shutdown.ts";
+
+/** A running proxy. */
+export interface ProxyHandle {
+  /** The address it listens on (with the real port when 0 was asked for). */
+  readonly addr: Deno.NetAddr;
+  /** `http://host:port`, ready for `HTTP_PROXY`. */
+  readonly url: string;
+  /** Settles once the proxy has shut down. */
+  readonly finished: Promise<void>;
+  /** This run's report so far. */
+  summary(): Summary;
+  /**
+   * Stops accepting, closes idle connections, lets in-flight requests finish
+   * (up to `shutdownGraceMs`), then cuts the rest. Safe to call more than once.
+   */
+  close(): Promise<void>;
+  /** Same as {@linkcode ProxyHandle.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts a proxy.
+ *
+ * @example
+ * ```ts
+ * await using proxy = await startProxy({ port: 0 });
+ * console.log(proxy.url); // http://127.0.0.1:PORT
+ * ```
+ * @throws with a one-line message when the address cannot be bound or the CA
+ *   cannot be loaded.
+ */
+export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
+  const opts = resolveOptions(options);
+  if (!isLoopbackHost(opts.host) && !opts.allowClients && !opts.auth) {
+    throw new Error(
+      `listening on ${opts.host} exposes hoard to the network: set allowClients or auth`,
+    );
+  }
+  const logger = new Logger(opts.logLevel, opts.logSink, opts.logFormat);
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: opts.host, port: opts.port });
+  } catch (err) {
+    throw new Error(
+      `cannot listen on ${formatAuthority(opts.host, opts.port)}: ${oneLine(String(err))}`,
+      { cause: err },
+    );
+  }
+  let opened: Cache | undefined;
+  let interception: Interception | undefined;
+  let dirLock: DirLock | undefined;
+  // What start-up took so far, given back when a later part of it fails.
+  const abandon = () => {
+    listener.close();
+    opened?.stopScan();
+    dirLock?.release();
+  };
+  try {
+    dirLock = await lockCacheDir(opts.cacheDir);
+    opened = await Cache.open(opts.cacheDir, opts.maxSize, logger);
+    if (opts.intercept.length > 0) {
+      interception = await Interception.create(opts.intercept, {
+        dir: opts.caDir,
+        certFile: opts.caCertFile,
+        keyFile: opts.caKeyFile,
+      }).catch((err) => {
+        throw new Error(`cannot load or create the CA: ${oneLine(String(err))}`, { cause: err });
+      });
+    }
+  } catch (err) {
+    abandon();
+    throw err;
+  }
+  const cache = opened;
+  const addr = listener.addr as Deno.NetAddr;
+  const self = { hosts: selfHosts(addr.hostname), port: addr.port };
+  let upstream: UpstreamChooser | undefined;
+  try {
+    upstream = upstreamChooser(
+      opts.upstreamProxy,
+      opts.useEnvProxy ? proxyEnv() : undefined,
+      (host, port) => port === self.port && self.hosts.has(host.toLowerCase()),
+    );
+  } catch (err) {
+    abandon();
+    throw new Error(`upstream proxy: ${errorLine(err)}`);
+  }
+  const pool = new OriginPool({
+    upstream,
+    denyPrivate: opts.denyPrivate,
+    resolve: hostResolver(opts.resolve),
+    connectTimeoutMs: opts.connectTimeoutMs,
+    caCerts: opts.upstreamCaCerts,
+    maxIdlePerOrigin: opts.maxIdlePerOrigin,
+    idleTimeoutMs: opts.poolIdleTimeoutMs,
+  });
+  let shared: SharedTier | undefined;
+  if (opts.sharedCache !== undefined) {
+    try {
+      shared = new SharedTier(parseS3Url(opts.sharedCache), {
+        env: opts.sharedEnv ?? readEnv,
+        logger,
+        source: (entry) => cache.openStream(entry),
+        options: {
+          firstByteMs: opts.sharedTimeoutMs,
+          uploadConcurrency: opts.sharedUploads,
+          uploadQueue: opts.sharedQueue,
+          credentialed: opts.tenancy !== "shared",
+        },
+      });
+    } catch (err) {
+      abandon();
+      throw new Error(`shared cache: ${errorLine(err)}`);
+    }
+  }
+  const report = new RunReport();
+  report.shared = shared?.counters;
+  const access = new Access(opts);
+  const proxy: ProxyContext = {
+    options: opts,
+    logger,
+    cache,
+    shared,
+    origin: new OriginClient(pool, {
+      responseTimeoutMs: opts.responseTimeoutMs,
+      idleTimeoutMs: opts.originIdleTimeoutMs,
+      continueTimeoutMs: 1000,
+    }),
+    self,
+    upstream,
+    closing: false,
+    interception,
+    report,
+    access,
+    metrics: new Metrics(),
+    openConnections: () => connections.clients.size,
+    rules: new Rules(opts.rules, opts.presets),
+    serve: (client, tunnelOrigin) => connections.serve(proxy, client, tunnelOrigin),
+  };
+
+  const connections = new Connections(logger);
+  const acceptLoop = accept(listener, proxy, connections);
+
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((r) => resolveFinished = r);
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= shutDown({ proxy, listener, acceptLoop, connections, pool, dirLock }).then(
+      resolveFinished,
+    );
+
+  const url = `http://${formatAuthority(addr.hostname, addr.port)}`;
+  const summary = () => report.summary(cache.counters);
+  return { addr, url, finished, close, summary, [Symbol.asyncDispose]: close };
+}
+
+function proxyEnv(): ProxyEnv {
+  const get = (name: string) => readEnv(name) ?? readEnv(name.toLowerCase());
+  return { http: get("HTTP_PROXY"), https: get("HTTPS_PROXY"), noProxy: get("NO_PROXY") };
+}

@@ -1,0 +1,212 @@
+/**
+ * Steps one at a time, without sockets: each is given a step and its
+ * request, and what it returns (the next step) or writes to an in-memory
+ * client connection is checked.
+ */
+
+import assert from "node:assert/strict";
+import { Cache } from "../../src/cache/cache.ts";
+import type { ResponseMeta } from "../../src/cache/meta.ts";
+import type { ProxyContext } from "../../src/context.ts";
+import { ProxyError } from "../../src/errors.ts";
+import { parseRequestHead } from "../../src/http1/parse_head.ts";
+import { BufferedConn, type ByteStream } from "../../src/io/buffered_conn.ts";
+import { Logger } from "../../src/observe/log.ts";
+import { RunReport } from "../../src/observe/report.ts";
+import { type ProxyOptions, resolveOptions } from "../../src/options.ts";
+import { decide, selfHosts, type Target } from "../../src/request/decide.ts";
+import { deliver, hit, stale } from "../../src/request/hit.ts";
+import { runSteps } from "../../src/request/machine.ts";
+import { interpretRequest, type ProxyRequest } from "../../src/request/read_request.ts";
+import type { Exchange } from "../../src/request/respond.ts";
+import type { Step } from "../../src/request/step.ts";
+import { Access } from "../../src/access.ts";
+import { Rules } from "../../src/rules.ts";
+import { commitBytes, pendingMeta } from "../cache/_fixtures/entries.ts";
+
+const URL = "http://h.test/pkg.tgz";
+const BODY = new TextEncoder().encode("the stored body\n");
+
+/** A client connection that sends nothing and keeps what it is sent. */
+class MemoryClient implements ByteStream {
+  readonly sent: Uint8Array[] = [];
+  read(): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.sent.push(p.slice());
+    return Promise.resolve(p.length);
+  }
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+  text(): string {
+    return new TextDecoder().decode(new Uint8Array(this.sent.flatMap((b) => [...b])));
+  }
+}
+
+interface World {
+  proxy: ProxyContext;
+  cache: Cache;
+  entry: ResponseMeta;
+}
+
+async function withWorld(options: ProxyOptions, fn: (w: World) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-steps-" });
+  try {
+    const cache = await Cache.open(dir, 1 << 30, new Logger("silent"));
+    const entry = (await commitBytes(cache, pendingMeta(URL), BODY))!;
+    // Only what the steps under test use.
+    const proxy = {
+      options: resolveOptions(options),
+      cache,
+      report: new RunReport(),
+      self: { hosts: selfHosts("127.0.0.1"), port: 8080 },
+      rules: new Rules(),
+      access: new Access({}),
+    } as unknown as ProxyContext;
+    await fn({ proxy, cache, entry });
+    await cache.settled();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function request(head: string): ProxyRequest {
+  return interpretRequest(parseRequestHead(new TextEncoder().encode(head + "\r\n\r\n")));
+}
+
+function exchange(client: MemoryClient, route: string): Exchange {
+  return {
+    io: new BufferedConn(client),
+    signal: new AbortController().signal,
+    method: "GET",
+    minor: 1,
+    keepAlive: true,
+    headSent: false,
+    record: { method: "GET", url: URL, status: 0, bytes: 0, start: 0, route },
+  };
+}
+
+const GET = `GET ${URL} HTTP/1.1\r\nHost: h.test`;
+
+Deno.test("hit step: delivers the entry decided, and says a miss comes if its body is gone", () =>
+  withWorld({}, async ({ proxy }) => {
+    const req = request(GET);
+    const route = await decide(req, proxy);
+    assert.equal(route.kind, "hit");
+    if (route.kind !== "hit") return;
+    const next = await hit(proxy, exchange(new MemoryClient(), "hit"), req, route);
+    assert.equal(next.kind, "deliver");
+    if (next.kind !== "deliver") return;
+    assert.deepEqual(next.status, { hit: true, ttl: route.ttl });
+    assert.equal(next.count, true);
+    assert.deepEqual(next.otherwise, {
+      kind: "miss",
+      target: route.target,
+      id: route.entry.id,
+      vary: false,
+      fwd: "uri-miss",
+    });
+  }));
+
+Deno.test("deliver step: sends the stored response with Age, Via and Cache-Status; counts a hit", () =>
+  withWorld({}, async ({ proxy, cache, entry }) => {
+    const client = new MemoryClient();
+    const ex = exchange(client, "hit");
+    const step: Extract<Step, { kind: "deliver" }> = {
+      kind: "deliver",
+      entry,
+      age: 5,
+      status: { hit: true, ttl: 3595 },
+      count: true,
+      otherwise: { kind: "done" },
+    };
+    assert.deepEqual(await deliver(proxy, ex, request(GET), step), { kind: "done" });
+    const text = client.text();
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(text, /\r\nAge: 5\r\n/);
+    assert.match(text, /\r\nCache-Status: hoard; hit; ttl=3595\r\n/);
+    assert.match(text, /\r\nContent-Length: 16\r\n/);
+    assert.ok(text.endsWith("\r\n\r\nthe stored body\n"));
+    assert.equal(cache.counters.hits, 1);
+    assert.equal(cache.counters.bytesFromCache, BODY.length);
+    assert.equal(ex.record.status, 200);
+  }));
+
+Deno.test("deliver step: a body gone from the store sends nothing; the hit is logged as the miss it becomes", () =>
+  withWorld({}, async ({ proxy, cache, entry }) => {
+    await cache.remove(entry.id);
+    const client = new MemoryClient();
+    const ex = exchange(client, "hit");
+    const target = { path: "/pkg.tgz" } as Target;
+    const otherwise: Step = { kind: "miss", target, id: entry.id, vary: false, fwd: "uri-miss" };
+    const next = await deliver(proxy, ex, request(GET), {
+      kind: "deliver",
+      entry,
+      age: 0,
+      status: { hit: true, ttl: 3600 },
+      count: true,
+      otherwise,
+    });
+    assert.equal(next, otherwise);
+    assert.equal(ex.record.route, "miss");
+    assert.equal(client.sent.length, 0);
+    assert.equal(cache.counters.hits, 0);
+  }));
+
+Deno.test("stale step: serves the stored response in place of a failing origin, or a 502 if it is gone", () =>
+  withWorld({}, async ({ proxy, cache, entry }) => {
+    const ex = exchange(new MemoryClient(), "revalidate");
+    const next = await stale(proxy, ex, request(GET), {
+      kind: "stale",
+      entry,
+      status: 503,
+      fwd: "stale",
+    });
+    assert.equal(cache.counters.staleServed, 1);
+    assert.equal(next.kind, "deliver");
+    if (next.kind !== "deliver") return;
+    assert.deepEqual(next.status, { fwd: "stale", fwdStatus: 503, detail: "stale-if-error" });
+    assert.equal(next.count, false);
+    assert.equal(next.otherwise.kind, "synth");
+    if (next.otherwise.kind === "synth") assert.equal(next.otherwise.error.status, 502);
+  }));
+
+Deno.test("stale step: a response stored for other credentials is never served in their place", () =>
+  withWorld({ tenancy: "shared" }, async ({ proxy, entry }) => {
+    const ex = exchange(new MemoryClient(), "revalidate");
+    const step: Step = {
+      kind: "stale",
+      entry: { ...entry, credentialed: true },
+      status: 500,
+      fwd: "stale",
+    };
+    await assert.rejects(
+      () => stale(proxy, ex, request(GET), step),
+      (err) => err instanceof ProxyError && err.status === 502,
+    );
+  }));
+
+Deno.test("runSteps: runs until done; a synth step goes to the caller's error funnel", () =>
+  withWorld({}, async ({ proxy, entry }) => {
+    const client = new MemoryClient();
+    const error = new ProxyError(502, "destination_unavailable", "gone");
+    // deliver → (body gone) → synth: the error reaches the caller.
+    await proxy.cache.remove(entry.id);
+    await assert.rejects(
+      () =>
+        runSteps(proxy, exchange(client, "revalidate"), request(GET), {
+          kind: "deliver",
+          entry,
+          age: 0,
+          status: { fwd: "stale", fwdStatus: 500, detail: "stale-if-error" },
+          count: false,
+          otherwise: { kind: "synth", error },
+        }),
+      (err) => err === error,
+    );
+    await runSteps(proxy, exchange(client, "hit"), request(GET), { kind: "done" });
+    assert.equal(client.sent.length, 0);
+  }));
