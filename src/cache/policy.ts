@@ -196,7 +196,14 @@ export interface RuleOverride {
 }
 
 /** The lifetime given to forever-fresh artifacts (ten years: any longer is the same). */
-export const FOREVER_SECONDS = 315_360_000;
+export /**
+ * Answers about the credentials a request presented, not about the resource:
+ * a rule's `public` never shares them (one client's wrong password must not
+ * answer another's request).
+ */
+const DENIALS: ReadonlySet<number> = new Set([401, 403]);
+
+const FOREVER_SECONDS = 315_360_000;
 
 /** A stored response as the policy needs it. */
 export interface StoredResponse {
@@ -302,7 +309,7 @@ export function storability(
     res.headers["cache-control"] = `public, max-age=${FOREVER_SECONDS}`;
     delete res.headers["expires"];
     delete res.headers["pragma"];
-  } else if (o?.public === true && authorized && !originShares) {
+  } else if (o?.public === true && authorized && !originShares && !DENIALS.has(status)) {
     const cc = res.headers["cache-control"];
     res.headers["cache-control"] = cc === undefined || cc === "" ? "public" : `${cc}, public`;
   }

@@ -1233,6 +1233,16 @@ Deno.test("storability: `public` from a rule does not beat the origin's private 
   assert.ok(gone.storable && gone.credentialed);
 });
 
+Deno.test("storability: a rule's `public` never stores a 401 or 403 to a request with credentials", () => {
+  const o: RuleOverride = { forever: true, public: true };
+  for (const status of [401, 403]) {
+    const denied = fields([CC, "max-age=60"], ["WWW-Authenticate", 'Basic realm="r"'], DATE);
+    assert.equal(storability(ruled(o), status, denied, T0).storable, false, String(status));
+  }
+  // The same rule still stores what the registry serves to the right credentials.
+  assert.ok(storability(ruled(o), 200, fields(...BLOB), T0).storable);
+});
+
 Deno.test("storability: a rule's statuses store a registry's 401 challenge, and only those", () => {
   const challenge = fields(["WWW-Authenticate", 'Basic realm="registry"'], DATE);
   assert.deepEqual(storability(request(), 401, challenge, T0), {
