@@ -15,13 +15,26 @@
  * wrk, curl, nginx and squid with apt-get when missing; a contender that
  * cannot be set up is skipped with the reason. Never part of CI pass/fail.
  *
+ * The HTTPS part (issue 18, scripts/bench/https.ts) runs after it: the same
+ * origin over TLS, straight, through hoard --intercept, squid with ssl-bump
+ * and mitmproxy; it writes `bench/results_https.json` and `.md`.
+ *
  * Usage: deno task bench [--seconds N] [--quick] [--out DIR]
- *        [--contenders direct,hoard,nginx,squid] [--nginx-workers N|auto]
+ *        [--contenders direct,hoard,nginx,squid,mitmproxy] [--nginx-workers N|auto]
+ *        [--part all|http|https] [--https (= --part https)]
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import {
+  HTTPS_CONTENDERS,
+  type HttpsContenderName,
+  httpsMd,
+  type HttpsOptions,
+  httpsTable,
+  runHttps,
+} from "./bench/https.ts";
 import {
   type Contender,
   type ContenderName,
@@ -320,12 +333,15 @@ async function main(): Promise<void> {
       contenders: { type: "string", default: CONTENDERS.join(",") },
       "nginx-workers": { type: "string", default: "auto" },
       rounds: { type: "string", default: "1" },
+      part: { type: "string", default: "all" },
+      https: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(
-      "deno task bench [--seconds N] [--rounds N] [--quick] [--out DIR] [--contenders LIST] [--nginx-workers N]",
+      "deno task bench [--seconds N] [--rounds N] [--quick] [--out DIR] [--contenders LIST] " +
+        "[--nginx-workers N] [--part all|http|https] [--https]",
     );
     return;
   }
@@ -346,12 +362,27 @@ async function main(): Promise<void> {
   if (!Number.isInteger(o.rounds) || o.rounds < 1) {
     throw new Error("--rounds must be an integer ≥ 1");
   }
-  const names = values.contenders.split(",").map((s) => s.trim()) as ContenderName[];
-  for (const n of names) {
-    if (!CONTENDERS.includes(n)) throw new Error(`unknown contender ${n}`);
+  const part = values.https ? "https" : values.part;
+  if (!["all", "http", "https"].includes(part)) {
+    throw new Error("--part must be all, http or https");
   }
+  const given = values.contenders.split(",").map((s) => s.trim());
+  for (const n of given) {
+    if (![...CONTENDERS, ...HTTPS_CONTENDERS].includes(n as ContenderName)) {
+      throw new Error(`unknown contender ${n}`);
+    }
+  }
+  // By default the HTTPS part has mitmproxy too; an explicit list says who runs.
+  const httpsNames = (values.contenders === CONTENDERS.join(",") ? [...HTTPS_CONTENDERS] : given)
+    .filter((n): n is HttpsContenderName => HTTPS_CONTENDERS.includes(n as HttpsContenderName));
+  if (!httpsNames.includes("direct")) httpsNames.unshift("direct");
+  const names = given.filter((n): n is ContenderName => CONTENDERS.includes(n as ContenderName));
   if (!names.includes("direct")) names.unshift("direct"); // the baseline of the miss figures
   const outDir = values.out ?? (quick ? undefined : `${root}bench`);
+  if (part === "https") {
+    await benchHttps(o, quick, httpsNames, outDir);
+    return;
+  }
   const started = performance.now();
 
   await ensurePackage("wrk", ["wrk"]);
@@ -427,6 +458,58 @@ async function main(): Promise<void> {
     console.log(`\nwrote ${outDir}/results.json, results.md, ratios.svg`);
   } else {
     console.log("\n--quick: nothing written (pass --out DIR to write the results)");
+  }
+  if (part === "all") {
+    await benchHttps(o, quick, httpsNames, outDir, contenders.hoard?.figures);
+  }
+}
+
+/** The HTTPS part; `plain`: hoard's plain-HTTP figures of the same run, for the targets. */
+async function benchHttps(
+  o: BenchOptions,
+  quick: boolean,
+  names: HttpsContenderName[],
+  outDir: string | undefined,
+  plain?: { hit1kRps?: number; hit100mMBps?: number },
+): Promise<void> {
+  await ensurePackage("curl", ["curl"]);
+  const h: HttpsOptions = {
+    seconds: Math.min(o.seconds, quick ? 1 : 10),
+    warmSeconds: o.warmSeconds,
+    hitRuns: quick ? 2 : 5,
+    missRequests: o.missRequests,
+    missWarmup: o.missWarmup,
+    rounds: o.rounds,
+  };
+  const started = performance.now();
+  const r = await runHttps(root, names, h);
+  const machine = `${navigator.hardwareConcurrency} cores, ${
+    Math.round(Deno.systemMemoryInfo().total / 1024 ** 3)
+  } GiB, ${Deno.build.target}, load average ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`;
+  console.log(
+    `\nHTTPS: hoard --intercept vs squid ssl-bump and mitmproxy, loopback, ${
+      ((performance.now() - started) / 1000).toFixed(0)
+    } s\n`,
+  );
+  console.log(httpsTable(r, plain));
+  for (const [name, c] of Object.entries(r)) {
+    for (const n of c.notes) console.log(`${name}: ${n}`);
+    for (const [k, v] of Object.entries(c.errors)) console.log(`${name}: ${k} failed: ${v}`);
+  }
+  if (outDir) {
+    const meta = {
+      date: new Date().toISOString(),
+      command: ["deno task bench", ...Deno.args].join(" "),
+      machine,
+      options: h,
+    };
+    await Deno.mkdir(outDir, { recursive: true });
+    await Deno.writeTextFile(
+      `${outDir}/results_https.json`,
+      JSON.stringify({ ...meta, plainHoard: plain, contenders: r }, null, 2) + "\n",
+    );
+    await Deno.writeTextFile(`${outDir}/results_https.md`, httpsMd(r, meta, plain));
+    console.log(`\nwrote ${outDir}/results_https.json, results_https.md`);
   }
 }
 

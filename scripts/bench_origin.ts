@@ -4,9 +4,11 @@
  * `/<n>k`, `/<n>m`, `/<n>g` answer with that many bytes (KiB, MiB, GiB) of 'a',
  * cacheable for an hour (with a Date field); with `nostore` anywhere in the path, `no-store`.
  * `/count` answers how many body requests it served so far.
- * Prints `origin listening on PORT` and serves until killed.
+ * Prints `origin listening on PORT` and serves until killed. With `--tls CERT KEY`
+ * (PEM files), it serves the same over HTTPS (Deno's rustls).
  *
- * Usage: deno run --allow-net scripts/bench_origin.ts [port]
+ * Usage: deno run --allow-net scripts/bench_origin.ts [port] [--tls CERT KEY]
+ *        (--allow-read too with --tls)
  *
  * @module
  */
@@ -76,7 +78,14 @@ async function serve(conn: Deno.Conn): Promise<void> {
 }
 
 if (import.meta.main) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(Deno.args[0] ?? 0) });
+  const tls = Deno.args.indexOf("--tls");
+  const port = Number(tls === 0 ? 0 : Deno.args[0] ?? 0);
+  const listener = tls === -1 ? Deno.listen({ hostname: "127.0.0.1", port }) : Deno.listenTls({
+    hostname: "127.0.0.1",
+    port,
+    cert: Deno.readTextFileSync(Deno.args[tls + 1]!),
+    key: Deno.readTextFileSync(Deno.args[tls + 2]!),
+  });
   console.log(`origin listening on ${(listener.addr as Deno.NetAddr).port}`);
   for await (const conn of listener) serve(conn).catch(() => {}).finally(() => conn.close());
 }

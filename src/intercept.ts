@@ -9,18 +9,15 @@
  * @module
  */
 
-import { TLSSocket } from "node:tls";
 import type { ClientConnection, ProxyContext } from "./context.ts";
 import { oneLine } from "./errors.ts";
 import { formatAuthority } from "./http1/target.ts";
-import { BufferedConn } from "./io/buffered_conn.ts";
+import { BufferedConn, type ByteStream } from "./io/buffered_conn.ts";
 import type { Origin } from "./origin/origin.ts";
-import type { Exchange } from "./request/respond.ts";
+import { ESTABLISHED, type Exchange } from "./request/respond.ts";
 import type { Interception } from "./tls/interception.ts";
-import { duplexOver, SocketStream } from "./tls/node_streams.ts";
+import { type LoopbackTls, terminateTls } from "./tls/loopback.ts";
 import { firstRecordLength, serverName } from "./tls/client_hello.ts";
-
-const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n");
 
 /** Decrypts the tunnel `ex` asked for and serves the requests inside it. */
 export async function intercept(
@@ -56,24 +53,15 @@ export async function intercept(
     ex.io.close();
     return;
   }
-  const socket = new TLSSocket(duplexOver(ex.io), {
-    isServer: true,
-    secureContext: await interception.context(name ?? origin.host),
-    ALPNProtocols: ["http/1.1"],
-  });
-  const handshake = new Promise<void>((resolve, reject) => {
-    socket.once("secure", () => resolve());
-    socket.once("error", reject);
-    // A client that refuses the certificate may just close, without an alert.
-    for (const event of ["end", "close"]) {
-      socket.once(event, () => reject(new Error("the client closed during the handshake")));
-    }
-    ex.signal.addEventListener("abort", () => reject(new Error("hoard is shutting down")), {
-      once: true,
-    });
-  });
+  let tls: LoopbackTls | undefined;
+  let shuttingDown!: (err: Error) => void;
+  const aborted = new Promise<never>((_, reject) => shuttingDown = reject);
+  aborted.catch(() => {});
+  const onAbort = () => shuttingDown(new Error("hoard is shutting down"));
+  ex.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    await Promise.race([handshake, timeout]);
+    tls = await terminateTls(ex.io, await interception.keyPair(name ?? origin.host));
+    await Promise.race([tls.conn.handshake(), timeout, aborted]);
   } catch (err) {
     // Typically a client that does not trust hoard's CA: it says so in its alert.
     ex.record.error = "tls_handshake";
@@ -81,18 +69,30 @@ export async function intercept(
       "warn",
       `TLS handshake with the client for ${authority} failed: ${oneLine(String(err))}`,
     );
-    socket.destroy();
+    tls?.close();
     ex.io.close();
     return;
   } finally {
     clearTimeout(timer);
+    ex.signal.removeEventListener("abort", onAbort);
   }
-  const stream = new SocketStream(socket);
+  const session = tls;
   // A client that checks the certificate only once the handshake is over
   // (GnuTLS ones: git, wget, apt) and refuses it just closes: no alert, no
   // request. Nothing else would tell the log why that client failed.
   let spoke = false;
-  socket.once("data", () => spoke = true);
+  const conn = session.conn;
+  const stream: ByteStream = {
+    read: async (p) => {
+      const n = await conn.read(p);
+      if (n !== null && n > 0) spoke = true;
+      return n;
+    },
+    write: (p) => conn.write(p),
+    closeWrite: () => session.finish(),
+    // What was written may still be on its way through the relay: end it, not cut it.
+    close: () => void session.finish(),
+  };
   const inner: ClientConnection = {
     io: new BufferedConn(stream),
     busy: false,
@@ -102,14 +102,19 @@ export async function intercept(
     trusted: true,
   };
   // Shutdown cuts the tunnel's requests with the tunnel.
-  const cut = () => inner.abort.abort();
+  const cut = () => {
+    inner.abort.abort();
+    session.close();
+  };
   ex.signal.addEventListener("abort", cut);
   try {
     await proxy.serve(inner, { scheme: "https", host: origin.host, port: origin.port });
   } finally {
+    await session.finish();
     ex.signal.removeEventListener("abort", cut);
-    socket.destroy();
+    session.close();
     ex.io.close();
+    await session.relayed;
   }
   if (!spoke && !ex.signal.aborted) {
     ex.record.error = "tls_no_request";

@@ -40,7 +40,6 @@ export function reasonPhrase(status: number): string {
 
 /**
  * The answer to a CONNECT that opened its tunnel (RFC 9110 §9.3.6).
- * (src/intercept.ts still has its own copy, left for issue 18's branch to take.)
  */
 export const ESTABLISHED: Uint8Array = new TextEncoder().encode(
   "HTTP/1.1 200 Connection established\r\n\r\n",

@@ -1,13 +1,12 @@
 /**
- * Which CONNECT targets hoard decrypts, and the TLS server contexts it
- * answers them with (a leaf certificate per host name, made on demand).
+ * Which CONNECT targets hoard decrypts, and the leaf certificate and key it
+ * answers each host with (made on demand, kept per host name).
  *
  * @module
  */
 
-import * as tls from "node:tls";
 import { type CaSource, type CertificateAuthority, loadOrCreateCa } from "./ca.ts";
-import { type Leaf, LeafCertificates } from "./leaf.ts";
+import { LeafCertificates } from "./leaf.ts";
 
 /** Which hosts to intercept: `*` for all, exact names, or `*.example.com` for its subdomains. */
 export type HostPatterns = readonly string[];
@@ -29,7 +28,6 @@ export class Interception {
   readonly ca: CertificateAuthority;
   #patterns: HostPatterns;
   #leaves: LeafCertificates;
-  #contexts = new WeakMap<Leaf, tls.SecureContext>();
 
   private constructor(ca: CertificateAuthority, patterns: HostPatterns, leaves: LeafCertificates) {
     this.ca = ca;
@@ -48,14 +46,9 @@ export class Interception {
     return hostMatches(this.#patterns, host);
   }
 
-  /** The TLS server context presenting a certificate for `host`. */
-  async context(host: string): Promise<tls.SecureContext> {
+  /** The leaf certificate (PEM) and its key for `host`, as `Deno.listenTls` takes them. */
+  async keyPair(host: string): Promise<{ cert: string; key: string }> {
     const leaf = await this.#leaves.forHost(host);
-    const known = this.#contexts.get(leaf);
-    if (known !== undefined) return known;
-    // Keyed by the leaf itself: a renewed leaf gets a new context.
-    const ctx = tls.createSecureContext({ cert: leaf.certPem, key: leaf.keyPem });
-    this.#contexts.set(leaf, ctx);
-    return ctx;
+    return { cert: leaf.certPem, key: leaf.keyPem };
   }
 }

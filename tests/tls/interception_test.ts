@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import * as net from "node:net";
-import * as tls from "node:tls";
 import { createCa } from "../../src/tls/ca.ts";
 import { hostMatches, Interception } from "../../src/tls/interception.ts";
 
@@ -46,26 +44,29 @@ Deno.test("hostMatches: any of several patterns", () => {
 });
 
 /**
- * Runs a TLS server the way hoard's intercept step does (node:tls over an
- * accepted socket, with the given context) and connects to it with Deno's
- * rustls client asking for `serverName` and trusting `caPem` only. Resolves
- * to what the client read, or rejects with the client's TLS error.
+ * Runs a TLS server the way hoard's intercept step does (Deno.listenTls with
+ * the given key pair) and connects to it with Deno's rustls client asking for
+ * `serverName` and trusting `caPem` only. Resolves to what the client read,
+ * or rejects with the client's TLS error.
  */
 async function handshake(
-  ctx: tls.SecureContext,
+  keyPair: { cert: string; key: string },
   serverName: string,
   caPem: string,
 ): Promise<string> {
-  const sockets = new Set<tls.TLSSocket>();
-  const server = net.createServer((raw) => {
-    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: ctx });
-    sockets.add(s);
-    s.on("secure", () => s.end("hello from the leaf"));
-    s.on("error", () => s.destroy());
-    s.on("close", () => sockets.delete(s));
+  const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...keyPair });
+  const port = listener.addr.port;
+  const served = listener.accept().then(async (s) => {
+    try {
+      await s.handshake();
+      await s.write(new TextEncoder().encode("hello from the leaf"));
+      await s.closeWrite();
+    } catch {
+      // The client refused the certificate.
+    } finally {
+      s.close();
+    }
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
   try {
     const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
     const conn = await Deno.startTls(tcp, { hostname: serverName, caCerts: [caPem] });
@@ -81,8 +82,8 @@ async function handshake(
       conn.close();
     }
   } finally {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => server.close(r));
+    listener.close();
+    await served;
   }
 }
 
@@ -118,7 +119,7 @@ Deno.test("Interception: uses --ca-cert/--ca-key when given", async () => {
     assert.equal(i.ca.certPem, certPem);
     // Leaves are signed by that CA: a client trusting only it completes the handshake.
     assert.equal(
-      await handshake(await i.context("localhost"), "localhost", certPem),
+      await handshake(await i.keyPair("localhost"), "localhost", certPem),
       "hello from the leaf",
     );
   } finally {
@@ -126,22 +127,22 @@ Deno.test("Interception: uses --ca-cert/--ca-key when given", async () => {
   }
 });
 
-Deno.test("Interception.context: a real client trusting hoard's CA accepts the leaf for its name", async () => {
+Deno.test("Interception.keyPair: a real client trusting hoard's CA accepts the leaf for its name", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hoard-interception-test-" });
   try {
     const i = await Interception.create(["*"], { dir });
     for (const host of ["localhost", "127.0.0.1", "::1", "pkg.example.test"]) {
       assert.equal(
-        await handshake(await i.context(host), host, i.ca.certPem),
+        await handshake(await i.keyPair(host), host, i.ca.certPem),
         "hello from the leaf",
         host,
       );
     }
-    // The context is made once per host and kept.
-    const ctx = await i.context("localhost");
-    assert.equal(await i.context("localhost"), ctx);
-    assert.equal(await i.context("LOCALHOST"), ctx);
-    assert.notEqual(await i.context("pkg.example.test"), ctx);
+    // The leaf is made once per host and kept.
+    const ctx = await i.keyPair("localhost");
+    assert.deepEqual(await i.keyPair("localhost"), ctx);
+    assert.deepEqual(await i.keyPair("LOCALHOST"), ctx);
+    assert.notEqual((await i.keyPair("pkg.example.test")).cert, ctx.cert);
     // A leaf is for its own name only.
     await assert.rejects(
       handshake(ctx, "other.test", i.ca.certPem),
