@@ -1,11 +1,18 @@
 /**
  * The two halves every step that asks an origin uses: `forward` sends the
  * request (or a revalidation of it) and returns once the response head is in;
- * `relay` streams a response to the client unchanged.
+ * `relay` streams a response to the client unchanged. `askAbout` is the
+ * revalidation of a stored entry that the revalidate and shared steps share.
  *
  * @module
  */
 
+import {
+  type CacheRequest,
+  renewedEntry,
+  revalidationFields,
+  type StoredResponse,
+} from "../cache/policy.ts";
 import type { ProxyContext } from "../context.ts";
 import { appendVia, endToEndFields, httpDate } from "../headers.ts";
 import { FieldList } from "../http1/fields.ts";
@@ -22,6 +29,36 @@ import { CONTINUE, type Exchange, startResponse } from "./respond.ts";
 const REPLACED_ON_FORWARD: ReadonlySet<string> = new Set(["host", "content-length", "expect"]);
 // Replaced by hoard's own conditional fields when it revalidates.
 const CONDITIONALS: ReadonlySet<string> = new Set(["if-none-match", "if-modified-since"]);
+
+/** What the origin said about a stored entry. */
+export interface Answer<T> {
+  /** Its response (head read; the body still to finish or relay). */
+  res: OriginResponse;
+  /** On a 304 that selects the entry, the entry renewed with its fields; else undefined. */
+  renewed?: T;
+}
+
+/**
+ * Asks the origin about the stored `entry` with `req`, the entry's validators
+ * in place of the client's (RFC 9111 §4.3.1). A 304 that answers validators
+ * of the client's own rather than the entry's renews nothing.
+ */
+export async function askAbout<T extends StoredResponse & { storedAt: number }>(
+  proxy: ProxyContext,
+  ex: Exchange,
+  req: ProxyRequest,
+  target: { origin: Origin; path: string; cache: CacheRequest },
+  entry: T,
+  now: number,
+): Promise<Answer<T>> {
+  const conditional = revalidationFields(target.cache, entry, now);
+  const res = await forward(proxy, ex, req, target.origin, target.path, conditional);
+  if (res.head.status !== 304) return { res };
+  const clientValidators = req.head.fields.has("if-none-match") ||
+    req.head.fields.has("if-modified-since");
+  const renewed = renewedEntry(target.cache, entry, res.head.fields, clientValidators, now);
+  return renewed === undefined ? { res } : { res, renewed };
+}
 
 /**
  * Forwards `req` to `origin`, streaming its body, and returns once the

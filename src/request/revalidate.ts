@@ -17,7 +17,7 @@ import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
 import { oneLine, ProxyError } from "../errors.ts";
 import type { OriginResponse } from "../origin/client.ts";
-import { forward, forwardDetached, relay } from "./forward.ts";
+import { askAbout, forwardDetached, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 
@@ -34,16 +34,9 @@ export async function revalidate(
   if (!leader) return { kind: "follow", target, fill, fwd: why };
   cache.counters.revalidations++;
   const now = Date.now();
-  let res: OriginResponse;
+  let res: OriginResponse, updated: ResponseMeta | undefined;
   try {
-    res = await forward(
-      proxy,
-      ex,
-      req,
-      target.origin,
-      target.path,
-      revalidationFields(target.cache, entry, now),
-    );
+    ({ res, renewed: updated } = await askAbout(proxy, ex, req, target, entry, now));
   } catch (err) {
     if (err instanceof ProxyError && err.status >= 500 && staleOk(proxy, target, entry)) {
       fill.staleIfError(err.status);
@@ -63,10 +56,6 @@ export async function revalidate(
   if (res.head.status !== 304) {
     return { kind: "lead", target, fill, res, fwd: why, fwdStatus: true };
   }
-
-  const clientValidators = req.head.fields.has("if-none-match") ||
-    req.head.fields.has("if-modified-since");
-  const updated = renewedEntry(target.cache, entry, res.head.fields, clientValidators, now);
   if (updated === undefined) {
     // The 304 answers a validator of the client's, not the stored response's.
     fill.bypass("validator mismatch");

@@ -5,14 +5,13 @@
  */
 
 import type { FillHead } from "../cache/fill.ts";
-import { currentAge, freshness, renewedEntry, revalidationFields } from "../cache/policy.ts";
+import { currentAge, freshness } from "../cache/policy.ts";
 import { FieldList } from "../http1/fields.ts";
 import type { ProxyContext } from "../context.ts";
 import { ageValue } from "../headers.ts";
 import { type CacheStatus, cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
-import type { OriginResponse } from "../origin/client.ts";
-import { forward, relay } from "./forward.ts";
+import { askAbout, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 import { runFill, startFillResponse, type Storing, tempFor } from "./lead.ts";
@@ -41,29 +40,20 @@ export async function fromShared(
     status = { hit: true, ttl: f.ttl, detail: "shared" };
   } else {
     cache.counters.revalidations++;
-    let res: OriginResponse;
+    let answer;
     try {
-      res = await forward(
-        proxy,
-        ex,
-        req,
-        target.origin,
-        target.path,
-        revalidationFields(target.cache, meta, now),
-      );
+      answer = await askAbout(proxy, ex, req, target, meta, now);
     } catch (err) {
       found.cancel();
       fill.fail(err);
       cache.fills.remove(fill);
       throw err;
     }
+    const { res, renewed } = answer;
     if (res.head.status !== 304) {
       found.cancel();
       return { kind: "lead", target, fill, res, fwd: "stale", fwdStatus: true };
     }
-    const clientValidators = req.head.fields.has("if-none-match") ||
-      req.head.fields.has("if-modified-since");
-    const renewed = renewedEntry(target.cache, meta, res.head.fields, clientValidators, now);
     if (renewed === undefined) {
       // The 304 answers a validator of the client's, not the stored response's.
       found.cancel();
