@@ -298,3 +298,27 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((child) => stopChild(child, 2_000)));
   await Promise.all([...dirs].map(removeTempDir));
 }
+
+/** The last 8 KiB of a log file (empty when it cannot be read). */
+export function readTail(path: string): string {
+  try {
+    return Deno.readTextFileSync(path).slice(-8192);
+  } catch {
+    return "";
+  }
+}
+
+/** Stops a server and removes its temp directory. */
+export async function stopAndClean(server: Server, dir: string): Promise<void> {
+  await stopChild(server.child);
+  await removeTempDir(dir);
+}
+
+/** The user an nginx worker or squid runs as when the benchmark runs as root. */
+export async function serviceUser(): Promise<{ user: string; group: string } | undefined> {
+  if (uid() !== 0) return undefined;
+  for (const [user, group] of [["proxy", "proxy"], ["nobody", "nogroup"]] as const) {
+    if ((await runRaw("getent", ["passwd", user])).code === 0) return { user, group };
+  }
+  throw new Error("running as root and neither user proxy nor nobody exists to drop to");
+}

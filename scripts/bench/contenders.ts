@@ -12,13 +12,13 @@ import {
   freePort,
   lastLines,
   makeTempDir,
+  readTail,
   removeTempDir,
   run,
   runRaw,
-  type Server,
+  serviceUser,
   spawnServer,
-  stopChild,
-  uid,
+  stopAndClean,
   waitForOutput,
   waitForPort,
 } from "./_proc.ts";
@@ -125,6 +125,23 @@ export function start(name: ContenderName, opts: StartOptions): Promise<Contende
 
 async function startHoard(opts: StartOptions): Promise<Contender> {
   const dir = await makeTempDir("hoard-bench-hoard-");
+  const h = await spawnHoard(opts.root, dir, ["--cache-dir", dir]);
+  return {
+    name: "hoard",
+    mode: "forward",
+    ...h,
+    version: `${h.version} (deno ${Deno.version.deno})`,
+  };
+}
+
+/** hoard from this checkout as a contender runs it, `args` after the common flags. */
+export async function spawnHoard(
+  root: string,
+  dir: string,
+  args: string[],
+): Promise<
+  { port: number; pid: number; version: string; output: () => string; stop: () => Promise<void> }
+> {
   const server = spawnServer(Deno.execPath(), [
     "run",
     "--allow-net",
@@ -138,17 +155,14 @@ async function startHoard(opts: StartOptions): Promise<Contender> {
     "warn",
     "--shutdown-grace",
     "1",
-    "--cache-dir",
-    dir,
-  ], { cwd: opts.root });
+    ...args,
+  ], { cwd: root });
   try {
     const m = await waitForOutput(server, /hoard (\S+) listening on http:\/\/127\.0\.0\.1:(\d+)/);
     return {
-      name: "hoard",
-      mode: "forward",
       port: Number(m[2]),
       pid: server.child.pid,
-      version: `hoard ${m[1]} (deno ${Deno.version.deno})`,
+      version: `hoard ${m[1]}`,
       output: server.output,
       stop: () => stopAndClean(server, dir),
     };
@@ -156,16 +170,6 @@ async function startHoard(opts: StartOptions): Promise<Contender> {
     await stopAndClean(server, dir);
     throw e;
   }
-}
-
-/** The user an nginx worker or squid runs as when the benchmark runs as root. */
-async function serviceUser(): Promise<{ user: string; group: string } | undefined> {
-  if (uid() !== 0) return undefined;
-  for (const [user, group] of [["proxy", "proxy"], ["nobody", "nogroup"]] as const) {
-    const r = await runRaw("getent", ["passwd", user]);
-    if (r.code === 0) return { user, group };
-  }
-  throw new Error("running as root and neither user proxy nor nobody exists to drop to");
 }
 
 /** nginx.conf for a caching reverse proxy of the origin (see the results for why each line). */
@@ -321,17 +325,4 @@ async function startSquid(): Promise<Contender> {
     await stopAndClean(server, dir);
     throw new Error(`${(e as Error).message} ${lastLines(log, 3)}`);
   }
-}
-
-function readTail(path: string): string {
-  try {
-    return Deno.readTextFileSync(path).slice(-8192);
-  } catch {
-    return "";
-  }
-}
-
-async function stopAndClean(server: Server, dir: string): Promise<void> {
-  await stopChild(server.child);
-  await removeTempDir(dir);
 }

@@ -21,17 +21,18 @@ import {
   freePort,
   lastLines,
   makeTempDir,
+  readTail,
   removeTempDir,
   run,
   runRaw,
-  type Server,
+  serviceUser,
   spawnServer,
+  stopAndClean,
   stopChild,
-  uid,
   waitForOutput,
   waitForPort,
 } from "./_proc.ts";
-import type { Target } from "./contenders.ts";
+import { spawnHoard, type Target } from "./contenders.ts";
 import type { LoadOptions, LoadResult } from "./tls_load.ts";
 
 const KiB = 1024;
@@ -224,34 +225,9 @@ async function startOrigin(root: string, dir: string): Promise<HttpsOrigin> {
   };
 }
 
-async function stopAndClean(server: Server, dir: string): Promise<void> {
-  await stopChild(server.child);
-  await removeTempDir(dir);
-}
-
-function readTail(path: string): string {
-  try {
-    return Deno.readTextFileSync(path).slice(-8192);
-  } catch {
-    return "";
-  }
-}
-
 async function startHoard(root: string, origin: HttpsOrigin): Promise<HttpsContender> {
   const dir = await makeTempDir("hoard-bench-hoard-tls-");
-  const server = spawnServer(Deno.execPath(), [
-    "run",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
-    "--allow-write",
-    "mod.ts",
-    "--port",
-    "0",
-    "--log-level",
-    "warn",
-    "--shutdown-grace",
-    "1",
+  const h = await spawnHoard(root, dir, [
     "--cache-dir",
     `${dir}/cache`,
     "--ca-dir",
@@ -261,21 +237,15 @@ async function startHoard(root: string, origin: HttpsOrigin): Promise<HttpsConte
     String(origin.port),
     "--upstream-ca",
     origin.certFile,
-  ], { cwd: root });
-  try {
-    const m = await waitForOutput(server, /hoard (\S+) listening on http:\/\/127\.0\.0\.1:(\d+)/);
-    return {
-      name: "hoard",
-      port: Number(m[2]),
-      caFile: `${dir}/ca/ca.pem`,
-      version: `hoard ${m[1]} --intercept (deno ${Deno.version.deno})`,
-      output: server.output,
-      stop: () => stopAndClean(server, dir),
-    };
-  } catch (e) {
-    await stopAndClean(server, dir);
-    throw e;
-  }
+  ]);
+  return {
+    name: "hoard",
+    port: h.port,
+    caFile: `${dir}/ca/ca.pem`,
+    version: `${h.version} --intercept (deno ${Deno.version.deno})`,
+    output: h.output,
+    stop: h.stop,
+  };
 }
 
 /** squid.conf for a caching forward proxy that bumps (decrypts) every CONNECT. */
@@ -308,14 +278,6 @@ pinger_enable off
 logfile_rotate 0
 shutdown_lifetime 0 seconds
 `;
-}
-
-async function serviceUser(): Promise<{ user: string; group: string } | undefined> {
-  if (uid() !== 0) return undefined;
-  for (const [user, group] of [["proxy", "proxy"], ["nobody", "nogroup"]] as const) {
-    if ((await runRaw("getent", ["passwd", user])).code === 0) return { user, group };
-  }
-  throw new Error("running as root and neither user proxy nor nobody exists to drop to");
 }
 
 async function startSquid(origin: HttpsOrigin): Promise<HttpsContender> {
