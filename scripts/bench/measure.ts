@@ -7,11 +7,11 @@
  * @module
  */
 
+import { ResponseReader } from "./_response_reader.ts";
 import { memKiB, processTree, resetPeakRss, run, runRaw } from "./_proc.ts";
 import type { Target } from "./contenders.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** What wrk reports for one run. */
 export interface WrkResult {
@@ -243,9 +243,7 @@ export async function sequentialLatency(
 class KeepAliveClient {
   reconnects = 0;
   #conn: Deno.TcpConn | undefined;
-  #buf = new Uint8Array(64 * 1024);
-  #start = 0;
-  #end = 0;
+  #reader = new ResponseReader();
 
   constructor(readonly port: number) {}
 
@@ -256,14 +254,13 @@ class KeepAliveClient {
       if (fresh) {
         this.#conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
         this.#conn.setNoDelay(true);
-        this.#start = this.#end = 0;
+        this.#reader.reset(this.#conn);
       }
       try {
         await this.#conn!.write(req);
         return await this.#readResponse();
       } catch (e) {
-        this.#conn?.close();
-        this.#conn = undefined;
+        this.close();
         // A kept connection the server closed meanwhile: one new try on a fresh one.
         if (fresh || attempt > 0 || !(e instanceof Deno.errors.UnexpectedEof)) throw e;
         this.reconnects++;
@@ -272,47 +269,17 @@ class KeepAliveClient {
   }
 
   async #readResponse(): Promise<{ status: number; length: number }> {
-    let headEnd: number;
-    while ((headEnd = this.#find()) === -1) await this.#fill();
-    const head = decoder.decode(this.#buf.subarray(this.#start, headEnd));
-    this.#start = headEnd + 4;
+    const head = await this.#reader.head();
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
     const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
     if (!cl) throw new Error(`response without Content-Length: ${head.split("\r\n")[0]}`);
-    let left = Number(cl[1]);
-    const length = left;
-    while (left > 0) {
-      if (this.#start === this.#end) await this.#fill();
-      const take = Math.min(left, this.#end - this.#start);
-      this.#start += take;
-      left -= take;
-    }
+    const length = Number(cl[1]);
+    await this.#reader.skip(length);
     if (/\r\nconnection:\s*close/i.test(head)) {
-      this.#conn?.close();
-      this.#conn = undefined;
+      this.close();
       this.reconnects++;
     }
     return { status, length };
-  }
-
-  #find(): number {
-    const b = this.#buf;
-    for (let i = this.#start; i + 3 < this.#end; i++) {
-      if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
-    }
-    return -1;
-  }
-
-  async #fill(): Promise<void> {
-    if (this.#start > 0) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
-      this.#end -= this.#start;
-      this.#start = 0;
-    }
-    if (this.#end === this.#buf.length) throw new Error("response head over 64 KiB");
-    const n = await this.#conn!.read(this.#buf.subarray(this.#end));
-    if (n === null) throw new Deno.errors.UnexpectedEof("connection closed by the server");
-    this.#end += n;
   }
 
   close(): void {

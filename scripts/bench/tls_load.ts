@@ -18,8 +18,9 @@
  * @module
  */
 
+import { ResponseReader } from "./_response_reader.ts";
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Where the client goes and what it asks for. */
 export interface LoadOptions {
@@ -72,9 +73,7 @@ export interface LoadResult {
 /** One HTTPS connection, through the proxy's CONNECT when there is one. */
 class Client {
   #conn: Deno.Conn | undefined;
-  #buf = new Uint8Array(64 * 1024);
-  #start = 0;
-  #end = 0;
+  #reader = new ResponseReader();
 
   constructor(readonly o: LoadOptions, readonly caCerts: string[]) {}
 
@@ -85,7 +84,7 @@ class Client {
     });
     tcp.setNoDelay(true);
     this.#conn = tcp;
-    this.#start = this.#end = 0;
+    this.#reader.reset(tcp);
     if (this.o.plain) return;
     if (this.o.proxyPort !== undefined) {
       const authority = `${this.o.host}:${this.o.port}`;
@@ -93,12 +92,12 @@ class Client {
         encoder.encode(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`),
       );
       // Nothing comes after the proxy's answer until the ClientHello: reading past it is safe.
-      const head = await this.#readHead();
+      const head = await this.#reader.head();
       if (!/^HTTP\/1\.[01] 200/.test(head)) throw new Error(`CONNECT: ${head.split("\r\n")[0]}`);
-      if (this.#start !== this.#end) throw new Error("bytes after the CONNECT answer");
+      if (this.#reader.buffered) throw new Error("bytes after the CONNECT answer");
     }
     this.#conn = await Deno.startTls(tcp, { hostname: this.o.host, caCerts: this.caCerts });
-    this.#start = this.#end = 0;
+    this.#reader.reset(this.#conn);
   }
 
   async get(path: string): Promise<void> {
@@ -109,19 +108,13 @@ class Client {
     await this.#write(
       encoder.encode(`GET ${target} HTTP/1.1\r\nHost: ${this.o.host}:${this.o.port}\r\n\r\n`),
     );
-    const head = await this.#readHead();
+    const head = await this.#reader.head();
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
     const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
     if (status !== 200 || !cl || Number(cl[1]) !== this.o.size) {
       throw new Error(`${path}: ${head.split("\r\n")[0]}, length ${cl?.[1]}`);
     }
-    let left = Number(cl[1]);
-    while (left > 0) {
-      if (this.#start === this.#end) await this.#fill();
-      const take = Math.min(left, this.#end - this.#start);
-      this.#start += take;
-      left -= take;
-    }
+    await this.#reader.skip(Number(cl[1]));
     if (/\r\nconnection:\s*close/i.test(head)) this.close();
   }
 
@@ -137,32 +130,6 @@ class Client {
   async #write(data: Uint8Array): Promise<void> {
     let off = 0;
     while (off < data.length) off += await this.#conn!.write(data.subarray(off));
-  }
-
-  async #readHead(): Promise<string> {
-    for (;;) {
-      const b = this.#buf;
-      for (let i = this.#start; i + 3 < this.#end; i++) {
-        if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) {
-          const head = decoder.decode(b.subarray(this.#start, i));
-          this.#start = i + 4;
-          return head;
-        }
-      }
-      await this.#fill();
-    }
-  }
-
-  async #fill(): Promise<void> {
-    if (this.#start > 0) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
-      this.#end -= this.#start;
-      this.#start = 0;
-    }
-    if (this.#end === this.#buf.length) throw new Error("response head over 64 KiB");
-    const n = await this.#conn!.read(this.#buf.subarray(this.#end));
-    if (n === null) throw new Deno.errors.UnexpectedEof("closed by the server");
-    this.#end += n;
   }
 }
 
