@@ -21,7 +21,10 @@
  *
  * Usage: deno task bench [--seconds N] [--quick] [--out DIR]
  *        [--contenders direct,hoard,nginx,squid,mitmproxy] [--nginx-workers N|auto]
- *        [--part all|http|https] [--https (= --part https)]
+ *        [--part all|http|https] [--https (= --part https)] [--hoard-root DIR]
+ *
+ * `--hoard-root DIR` measures the hoard of another checkout (mod.ts in DIR) with this
+ * script, so that a before/after comparison runs the same commands.
  *
  * @module
  */
@@ -80,6 +83,8 @@ import {
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const root = new URL("..", import.meta.url).pathname;
+/** The checkout whose hoard is measured (`--hoard-root`, for before/after runs of one script). */
+let hoardRoot = root;
 
 /** Options of one run. */
 export interface BenchOptions {
@@ -268,7 +273,7 @@ async function runContender(
   try {
     c = await start(name, {
       originPort: bench.originPort,
-      root,
+      root: hoardRoot,
       nginxWorkers: bench.o.nginxWorkers,
     });
   } catch (e) {
@@ -335,17 +340,21 @@ async function main(): Promise<void> {
       rounds: { type: "string", default: "1" },
       part: { type: "string", default: "all" },
       https: { type: "boolean", default: false },
+      "hoard-root": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(
       "deno task bench [--seconds N] [--rounds N] [--quick] [--out DIR] [--contenders LIST] " +
-        "[--nginx-workers N] [--part all|http|https] [--https]",
+        "[--nginx-workers N] [--part all|http|https] [--https] [--hoard-root DIR]",
     );
     return;
   }
   const quick = values.quick;
+  if (values["hoard-root"]) {
+    hoardRoot = new URL(`${values["hoard-root"]}/`, `file://${Deno.cwd()}/`).pathname;
+  }
   const o: BenchOptions = {
     seconds: Number(values.seconds ?? (quick ? 1 : 15)),
     warmSeconds: quick ? 1 : 2,
@@ -480,6 +489,7 @@ async function benchHttps(
     missRequests: o.missRequests,
     missWarmup: o.missWarmup,
     rounds: o.rounds,
+    hoardRoot,
   };
   const started = performance.now();
   const r = await runHttps(root, names, h);

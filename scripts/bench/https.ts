@@ -110,6 +110,8 @@ export interface HttpsOptions {
   missWarmup: number;
   /** Rounds of every contender in turn; figures are medians over the rounds. */
   rounds: number;
+  /** The checkout whose mod.ts is measured as hoard. */
+  hoardRoot: string;
 }
 
 /** What one contender measured (medians over the rounds). */
@@ -593,7 +595,7 @@ export async function runHttps(
         console.log(`\n${name} (HTTPS)`);
         let c: HttpsContender;
         try {
-          c = await startContender(name, root, origin);
+          c = await startContender(name, o.hoardRoot, origin);
         } catch (e) {
           const reason = (e as Error).message;
           console.log(`  skipped: could not set up ${name}: ${reason}`);
