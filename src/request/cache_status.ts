@@ -50,6 +50,18 @@ export function cacheStatus(s: CacheStatus): string {
     if (s.stored) out += "; stored";
   }
   if (s.collapsed) out += "; collapsed";
-  if (s.detail !== undefined) out += `; detail=${s.detail}`;
+  if (s.detail !== undefined) out += `; detail=${detailValue(s.detail)}`;
   return out;
+}
+
+/** RFC 8941 §3.3.4's token; anything else is sent as a string. */
+const TOKEN = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/;
+
+/**
+ * `detail` as RFC 9211 §2.8 allows it: a token when it is one, otherwise an
+ * RFC 8941 string (`"status 500"`), so that structured-field parsers accept
+ * the whole field.
+ */
+function detailValue(detail: string): string {
+  return TOKEN.test(detail) ? detail : `"${detail.replaceAll(/["\\]/g, (c) => `\\${c}`)}"`;
 }

@@ -47,6 +47,20 @@ Deno.test("cacheStatus: forwarded requests, in RFC 9211's order of parameters", 
   );
   assert.equal(
     cacheStatus({ fwd: "partial", detail: "not stored" }),
-    "hoard; fwd=partial; detail=not stored",
+    'hoard; fwd=partial; detail="not stored"',
   );
+});
+
+Deno.test("cacheStatus: a detail that is no RFC 8941 token is sent as a string", () => {
+  assert.equal(
+    cacheStatus({ fwd: "uri-miss", detail: "vary *" }),
+    'hoard; fwd=uri-miss; detail="vary *"',
+  );
+  assert.equal(
+    cacheStatus({ hit: true, detail: 'a "b" \\c' }),
+    'hoard; hit; detail="a \\"b\\" \\\\c"',
+  );
+  // Tokens may hold ":" and "/" (RFC 8941 §3.3.4) and stay bare.
+  assert.equal(cacheStatus({ hit: true, detail: "x:1/y" }), "hoard; hit; detail=x:1/y");
+  assert.equal(cacheStatus({ hit: true, detail: "1x" }), 'hoard; hit; detail="1x"');
 });
