@@ -56,6 +56,12 @@ async function viaCurl(proxyUrl: string, url: string): Promise<Got> {
   };
 }
 
+/** hoard's gauge of open client connections (its own metrics page, not origin traffic). */
+async function openConnections(proxyUrl: string): Promise<number> {
+  const text = await (await fetch(`${proxyUrl}/_hoard/metrics`)).text();
+  return Number(/^hoard_open_connections (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
 /** An HTTP/1.0 request on a raw socket: the body ends at close (no chunked framing). */
 async function viaRaw10(proxyPort: number, url: string): Promise<Got> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxyPort });
@@ -275,32 +281,41 @@ Deno.test("collapsing: an origin that cuts the body cuts every follower, and not
 
 Deno.test("collapsing: a small body is filled in memory, followed while it trickles in, stored as one file", async () => {
   const body = pseudoRandom(40 * 1024);
+  const piece = body.length / 4;
+  // The last piece waits until every follower is connected: the fill cannot
+  // end before they join, however slowly the machine starts their curls.
+  const { promise: followersIn, resolve: letItEnd } = Promise.withResolvers<void>();
   await using origin = startRawOrigin(async (conn, readUntil) => {
     await readUntil(/\r\n\r\n/);
     await writeText(
       conn,
       `HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: ${body.length}\r\n\r\n`,
     );
-    // Four pieces 100 ms apart: the followers join while it is in flight.
-    for (let at = 0; at < body.length; at += body.length / 4) {
-      await conn.write(body.subarray(at, at + body.length / 4));
-      await sleep(100);
+    for (let at = 0; at < body.length - piece; at += piece) {
+      await conn.write(body.subarray(at, at + piece));
+      await sleep(50);
     }
+    await followersIn;
+    await conn.write(body.subarray(body.length - piece));
   });
   await using proxy = await startTestProxy({ logLevel: "warn" });
   const url = `${origin.url}/small.bin`;
   const leader = viaCurl(proxy.url, url);
-  await sleep(150);
-  const followers = await Promise.all(Array.from({ length: 9 }, () => viaCurl(proxy.url, url)));
-  const got = [await leader, ...followers];
+  while (origin.connections === 0) await sleep(10);
+  const followers = Promise.all(Array.from({ length: 9 }, () => viaCurl(proxy.url, url)));
+  // Leader and nine followers, plus the metrics request itself.
+  while (await openConnections(proxy.url) < 11) await sleep(20);
+  await sleep(100); // from connected to joined: one request head each
+  letItEnd();
+  const got = [await leader, ...await followers];
   assert.equal(origin.connections, 1);
   for (const [i, g] of got.entries()) {
     assert.equal(g.hash, sha256(body), `client ${i}`);
   }
   assert.equal(got[0]!.cacheStatus, "hoard; fwd=uri-miss; stored");
   assert.ok(
-    followers.every((g) => g.cacheStatus === "hoard; fwd=uri-miss; stored; collapsed"),
-    followers.map((g) => g.cacheStatus).join("\n"),
+    got.slice(1).every((g) => g.cacheStatus === "hoard; fwd=uri-miss; stored; collapsed"),
+    got.slice(1).map((g) => g.cacheStatus).join("\n"),
   );
 
   await cacheSettled(proxy.cacheDir);
