@@ -3,7 +3,7 @@
  * pass to the origin, or, for GET and HEAD, what the cache says: hit,
  * revalidate, miss, or (tenancy "shared") check the client's credentials
  * with the origin first. The only I/O is reading stored metadata; the
- * decision itself is the pure policy's (src/cache/policy.ts).
+ * decision itself is the pure policy's (src/cache/policy/).
  *
  * @module
  */
@@ -12,14 +12,10 @@ import type { ProxyContext } from "../context.ts";
 import type { Forwarded } from "./cache_status.ts";
 import { primaryKey } from "../cache/key.ts";
 import type { ResponseMeta } from "../cache/meta.ts";
-import {
-  CACHEABLE_METHODS,
-  type CacheRequest,
-  partUse,
-  requestDirectives,
-  type StoredPartUse,
-  timeToLive,
-} from "../cache/policy.ts";
+import { requestDirectives } from "../cache/policy/directives.ts";
+import { timeToLive } from "../cache/policy/freshness.ts";
+import { CACHEABLE_METHODS, type CacheRequest } from "../cache/policy/inputs.ts";
+import { partUse, type StoredPartUse } from "../cache/policy/parts.ts";
 import type { Origin } from "../origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { keyPath } from "../rules.ts";
