@@ -77,6 +77,7 @@ export async function serveConnection(
         if (!client.trusted && !isHealthCheck(req)) proxy.access.authenticate(req.head.fields);
         const route = await decide(req, proxy);
         ex.record.route = route.kind;
+        if ("target" in route) ex.record.rules = route.target.rules;
         if (route.kind !== "local") proxy.report.requests++;
         await runSteps(proxy, ex, req, route);
       } catch (err) {

@@ -18,7 +18,8 @@ import { CACHEABLE_METHODS, type CacheRequest } from "../cache/policy/inputs.ts"
 import { partUse, type StoredPartUse } from "../cache/policy/parts.ts";
 import type { Origin } from "../origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
-import { keyPath } from "../rules.ts";
+import { keyPath } from "../key_path.ts";
+import { decidingRules } from "../rules.ts";
 import { ProxyError } from "../errors.ts";
 import { createHash } from "node:crypto";
 
@@ -36,6 +37,8 @@ export interface Target {
    * request only with those that carry the same.
    */
   credential?: string;
+  /** The rules that decided something about the request, for its log line ({@linkcode decidingRules}). */
+  rules?: readonly string[];
 }
 
 /** What to do with a request. */
@@ -124,6 +127,7 @@ export async function decide(
   // The key leaves out what rules say is not part of the resource (signatures).
   const keyed = keyPath(t.path, rule.ignoreQuery);
   const signed = keyed !== t.path;
+  const rules = decidingRules(rule, t.path, keyed);
   const target: Target = {
     origin: { scheme: t.scheme, host: t.host, port: t.port },
     path: t.path,
@@ -143,6 +147,7 @@ export async function decide(
         }
         : {}),
     },
+    ...(rules.length > 0 ? { rules } : {}),
   };
   // What the client proves access with: Authorization, or a signature in the URL.
   const authorization = req.head.fields.combined("authorization");
