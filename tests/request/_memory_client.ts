@@ -1,15 +1,17 @@
 /**
  * A client connection in memory, and an exchange on it, for testing steps
  * without sockets: what a step writes to the client is kept and can be read
- * back as text.
+ * back as text; an origin's response in memory.
  *
  * @module
  */
 
+import { FieldList } from "../../src/http1/fields.ts";
 import { parseRequestHead } from "../../src/http1/parse_head.ts";
 import { BufferedConn, type ByteStream } from "../../src/io/buffered_conn.ts";
 import { interpretRequest, type ProxyRequest } from "../../src/request/read_request.ts";
-import type { Exchange } from "../../src/request/respond.ts";
+import type { OriginResponse } from "../../src/origin/client.ts";
+import { type Exchange, reasonPhrase } from "../../src/request/respond.ts";
 
 /** A client connection that sends `input` (nothing by default) and keeps what it is sent. */
 export class MemoryClient implements ByteStream {
@@ -84,4 +86,34 @@ export function response(
     fields.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
   }
   return { status: status!, fields, body: text.slice(end + 4) };
+}
+
+/**
+ * An origin's response with a Content-Length body, as the origin client
+ * returns it; `finished` records each finish(), which answers `bodySent`.
+ */
+export function originResponse(
+  status: number,
+  lines: [string, string][],
+  body = "",
+  bodySent = true,
+): { res: OriginResponse; finished: boolean[] } {
+  const bytes = new TextEncoder().encode(body);
+  const fields = new FieldList();
+  for (const [n, v] of lines) fields.add(n, v);
+  fields.add("Content-Length", String(bytes.length));
+  const finished: boolean[] = [];
+  const res: OriginResponse = {
+    head: { status, reason: reasonPhrase(status), minor: 1, fields },
+    framing: { kind: "length", length: bytes.length },
+    body: (async function* () {
+      if (bytes.length > 0) yield bytes;
+      return undefined;
+    })(),
+    finish(complete) {
+      finished.push(complete);
+      return bodySent;
+    },
+  };
+  return { res, finished };
 }

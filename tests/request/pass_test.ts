@@ -14,33 +14,10 @@ import { Metrics } from "../../src/observe/metrics.ts";
 import { resolveOptions } from "../../src/options.ts";
 import type { Target } from "../../src/request/decide.ts";
 import { fetchUnshared, pass } from "../../src/request/pass.ts";
-import { reasonPhrase } from "../../src/request/respond.ts";
 import { DONE } from "../../src/request/step.ts";
-import { exchange, MemoryClient, request, response } from "./_memory_client.ts";
+import { exchange, MemoryClient, originResponse, request, response } from "./_memory_client.ts";
 
 const ORIGIN = { scheme: "http" as const, host: "h.test", port: 80 };
-
-/** A response with a Content-Length body, as the origin client returns it; `finished` records finish(). */
-function answer(status: number, lines: [string, string][], body = "", bodySent = true) {
-  const bytes = new TextEncoder().encode(body);
-  const fields = new FieldList();
-  for (const [n, v] of lines) fields.add(n, v);
-  fields.add("Content-Length", String(bytes.length));
-  const finished: boolean[] = [];
-  const res: OriginResponse = {
-    head: { status, reason: reasonPhrase(status), minor: 1, fields },
-    framing: { kind: "length", length: bytes.length },
-    body: (async function* () {
-      if (bytes.length > 0) yield bytes;
-      return undefined;
-    })(),
-    finish(complete) {
-      finished.push(complete);
-      return bodySent;
-    },
-  };
-  return { res, finished };
-}
 
 interface World {
   proxy: ProxyContext;
@@ -90,7 +67,7 @@ function target(method: string, path: string): Target {
 }
 
 Deno.test("pass step: offline, the origin is not asked", async () => {
-  const w = world(answer(200, []).res, { offline: true });
+  const w = world(originResponse(200, []).res, { offline: true });
   const req = request("DELETE http://h.test/x HTTP/1.1\r\nHost: h.test");
   await assert.rejects(
     pass(w.proxy, exchange(new MemoryClient()), req, {
@@ -105,7 +82,7 @@ Deno.test("pass step: offline, the origin is not asked", async () => {
 });
 
 Deno.test("pass step: a successful unsafe method invalidates its URL and the same origin's Location and Content-Location", async () => {
-  const { res, finished } = answer(201, [
+  const { res, finished } = originResponse(201, [
     ["Location", "/items/7"],
     ["Content-Location", "http://elsewhere.test/items/7"],
   ], "made");
@@ -131,7 +108,7 @@ Deno.test("pass step: a successful unsafe method invalidates its URL and the sam
 
 Deno.test("pass step: a failed unsafe method, or a safe one, invalidates nothing", async () => {
   for (const [method, status] of [["DELETE", 404], ["GET", 200]] as const) {
-    const w = world(answer(status, [["Location", "/y"]]).res);
+    const w = world(originResponse(status, [["Location", "/y"]]).res);
     const req = request(`${method} http://h.test/x HTTP/1.1\r\nHost: h.test`);
     const ex = exchange(new MemoryClient(), { method });
     await pass(w.proxy, ex, req, { kind: "pass", target: target(method, "/x"), why: "rule" });
@@ -140,7 +117,7 @@ Deno.test("pass step: a failed unsafe method, or a safe one, invalidates nothing
 });
 
 Deno.test("pass step: a pass for another reason than the method says bypass and why", async () => {
-  const w = world(answer(200, [], "x").res);
+  const w = world(originResponse(200, [], "x").res);
   const client = new MemoryClient();
   const req = request("GET http://h.test/x HTTP/1.1\r\nHost: h.test");
   await pass(w.proxy, exchange(client), req, {
@@ -155,7 +132,7 @@ Deno.test("pass step: a pass for another reason than the method says bypass and 
 });
 
 Deno.test("pass step: a POST's answer that may answer GETs of its URL is led into the cache", async () => {
-  const { res } = answer(
+  const { res } = originResponse(
     200,
     [
       ["Cache-Control", "max-age=60"],
@@ -187,7 +164,7 @@ Deno.test("pass step: a POST's answer that may answer GETs of its URL is led int
 });
 
 Deno.test("pass step: a POST's answer that names no URL of its own is only relayed", async () => {
-  const w = world(answer(200, [["Cache-Control", "max-age=60"]], "made").res);
+  const w = world(originResponse(200, [["Cache-Control", "max-age=60"]], "made").res);
   const req = request("POST http://h.test/items HTTP/1.1\r\nHost: h.test");
   const next = await pass(w.proxy, exchange(new MemoryClient(), { method: "POST" }), req, {
     kind: "pass",
@@ -200,7 +177,7 @@ Deno.test("pass step: a POST's answer that names no URL of its own is only relay
 });
 
 Deno.test("fetch step: relays the origin's answer with the status given, counting its bytes", async () => {
-  const w = world(answer(200, [], "fetched").res);
+  const w = world(originResponse(200, [], "fetched").res);
   const client = new MemoryClient();
   const req = request("GET http://h.test/x HTTP/1.1\r\nHost: h.test");
   const next = await fetchUnshared(w.proxy, exchange(client), req, {
