@@ -26,7 +26,7 @@ import { Cache } from "../src/cache/cache.ts";
 import { formatBytes } from "../src/observe/report.ts";
 import { storeId } from "../src/cache/key.ts";
 import type { ResponseMeta } from "../src/cache/meta.ts";
-import { newPolicy } from "../src/cache/semantics.ts";
+import { newPolicy } from "../src/cache/policy/semantics.ts";
 import { FieldList } from "../src/http1/fields.ts";
 import { Logger } from "../src/observe/log.ts";
 

@@ -8,10 +8,13 @@
 import { serveConnection } from "./connection.ts";
 import type { ClientConnection, ProxyContext } from "./context.ts";
 import { oneLine } from "./errors.ts";
+import { fieldsOf } from "./headers.ts";
+import { serializeResponseHead } from "./http1/serialize.ts";
 import { formatAuthority } from "./http1/target.ts";
 import { BufferedConn } from "./io/buffered_conn.ts";
 import type { Logger } from "./observe/log.ts";
 import type { Origin } from "./origin/origin.ts";
+import { reasonPhrase } from "./request/respond.ts";
 
 /** The client connections being served, and their tasks. */
 export class Connections {
@@ -81,19 +84,14 @@ export async function accept(
  * (403) or one too many (503) — with one response, then closes it.
  */
 function refuse(conn: Deno.TcpConn, status: 403 | 503, logger: Logger): void {
-  const why = status === 403 ? "client not allowed" : "too many connections";
-  const body = `${status} ${status === 403 ? "Forbidden" : "Service Unavailable"}: ${why}\n`;
-  const retry = status === 503 ? "Retry-After: 1\r\n" : "";
-  const head = `HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : "Service Unavailable"}\r\n` +
-    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n${retry}Connection: close\r\n\r\n`;
   logger.log(
     "warn",
-    `refused ${formatAuthority(conn.remoteAddr.hostname, conn.remoteAddr.port)}: ${why}`,
+    `refused ${formatAuthority(conn.remoteAddr.hostname, conn.remoteAddr.port)}: ${WHY[status]}`,
   );
   // Half-close and drain a little before closing: closing with the client's
   // request unread would reset the connection and lose the answer.
   (async () => {
-    await conn.write(new TextEncoder().encode(head + body));
+    await conn.write(refusal(status));
     await conn.closeWrite();
     const sink = new Uint8Array(16 * 1024);
     const timer = setTimeout(() => conn.close(), 1000);
@@ -111,4 +109,27 @@ function refuse(conn: Deno.TcpConn, status: 403 | 503, logger: Logger): void {
       conn.close();
     } catch { /* already closed */ }
   });
+}
+
+const WHY = { 403: "client not allowed", 503: "too many connections" } as const;
+
+/**
+ * The whole response a refused connection gets (head and body): it is written
+ * before the connection has a reader or an exchange, so not through
+ * src/request/respond.ts.
+ */
+export function refusal(status: 403 | 503): Uint8Array {
+  const reason = reasonPhrase(status);
+  const body = `${status} ${reason}: ${WHY[status]}\n`;
+  const fields = fieldsOf(
+    ["Content-Type", "text/plain; charset=utf-8"],
+    ["Content-Length", String(body.length)],
+  );
+  if (status === 503) fields.add("Retry-After", "1");
+  fields.add("Connection", "close");
+  const head = serializeResponseHead(status, reason, fields);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(new TextEncoder().encode(body), head.length);
+  return out;
 }

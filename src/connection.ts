@@ -8,7 +8,9 @@
 import type { ClientConnection, ProxyContext } from "./context.ts";
 import { decide } from "./request/decide.ts";
 import { isDisconnect, oneLine, ProxyError, toProxyError } from "./errors.ts";
+import { fieldsOf } from "./headers.ts";
 import { parseRequestHead } from "./http1/parse_head.ts";
+import { serializeResponseHead } from "./http1/serialize.ts";
 import { HttpSyntaxError } from "./http1/syntax_error.ts";
 import type { BufferedConn } from "./io/buffered_conn.ts";
 import type { Origin } from "./origin/origin.ts";
@@ -17,8 +19,11 @@ import { runSteps } from "./request/machine.ts";
 import { interpretRequest, isRequestStart, type ProxyRequest } from "./request/read_request.ts";
 import { type Exchange, sendError } from "./request/respond.ts";
 
-const REQUEST_TIMEOUT = new TextEncoder().encode(
-  "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+// Written from a timer, while the exchange may be anywhere in reading the head.
+const REQUEST_TIMEOUT = serializeResponseHead(
+  408,
+  "Request Timeout",
+  fieldsOf(["Content-Length", "0"], ["Connection", "close"]),
 );
 
 /** Serves requests on `client` until it closes, errs, times out, or the proxy shuts down. */
@@ -77,6 +82,7 @@ export async function serveConnection(
         if (!client.trusted && !isHealthCheck(req)) proxy.access.authenticate(req.head.fields);
         const route = await decide(req, proxy);
         ex.record.route = route.kind;
+        if ("target" in route) ex.record.rules = route.target.rules;
         if (route.kind !== "local") proxy.report.requests++;
         await runSteps(proxy, ex, req, route);
       } catch (err) {

@@ -12,6 +12,7 @@
  */
 
 import type { FieldList } from "./http1/fields.ts";
+import { glob, keyPath } from "./key_path.ts";
 
 /** What a rule matches; every given field must match. */
 export interface RuleMatch {
@@ -208,6 +209,8 @@ export interface Presets {
 
 interface CompiledRule {
   rule: Rule;
+  /** The name in log lines: the rule's own, or `rules[i]` for the config file's i-th. */
+  logName: string;
   host?: RegExp;
   path?: RegExp;
   header?: [string, RegExp][];
@@ -229,10 +232,11 @@ export class Rules {
         ? []
         : [...ARTIFACT_PRESETS, ...METADATA_PRESETS, ...CONTAINER_PRESETS]),
       ...(presets.signedUrls === false ? [] : SIGNED_URL_PRESETS),
-      ...rules,
-    ];
-    this.#rules = all.map((rule) => ({
+    ].map((rule) => ({ rule, logName: rule.name ?? "preset" }));
+    all.push(...rules.map((rule, i) => ({ rule, logName: rule.name ?? `rules[${i}]` })));
+    this.#rules = all.map(({ rule, logName }) => ({
       rule,
+      logName,
       host: rule.match.host === undefined ? undefined : glob(rule.match.host.toLowerCase(), "."),
       path: rule.match.path === undefined ? undefined : glob(rule.match.path, "/"),
       header: rule.match.header === undefined
@@ -288,6 +292,18 @@ interface MatchingRules {
 }
 
 /**
+ * The names a decision's rules are logged by: those that decide more than the
+ * key, and every rule that says anything, in order, with its query patterns
+ * when that is all it says. Kept beside the decision, not in it, since callers
+ * (and tests) compare decisions whole.
+ */
+interface LogNames {
+  deciding: string[];
+  effects: { name: string; onlyIgnoreQuery?: readonly string[] }[];
+}
+const logNames = new WeakMap<RuleDecision, LogNames>();
+
+/**
  * The decision of `rules`; the k-th rule with header patterns counts only if
  * `applying[k]` is "1".
  */
@@ -300,10 +316,19 @@ function decideBy(rules: readonly CompiledRule[], applying: string): RuleDecisio
     public: false,
     statuses: [],
   };
+  const why: LogNames = { deciding: [], effects: [] };
   let k = 0;
-  for (const { rule, header } of rules) {
+  for (const { rule, header, logName } of rules) {
     if (header !== undefined && applying[k++] !== "1") continue;
     d.names.push(rule.name ?? "rule");
+    const decides = rule.fresh !== undefined || rule.ttl !== undefined ||
+      rule.cache !== undefined || rule.public !== undefined || rule.statuses !== undefined;
+    if (decides) {
+      why.deciding.push(logName);
+      why.effects.push({ name: logName });
+    } else if (rule.ignoreQuery !== undefined) {
+      why.effects.push({ name: logName, onlyIgnoreQuery: rule.ignoreQuery });
+    }
     if (rule.fresh === "forever") {
       d.forever = true;
       delete d.ttl;
@@ -317,72 +342,23 @@ function decideBy(rules: readonly CompiledRule[], applying: string): RuleDecisio
     if (rule.public !== undefined) d.public = rule.public;
     if (rule.statuses !== undefined) d.statuses.push(...rule.statuses);
   }
+  logNames.set(d, why);
   return d;
 }
 
 /**
- * `path` without the query parameters named by `patterns` (case-insensitive
- * globs); the order and spelling of the others is kept.
+ * The rules that decided something about a request for `path` (query
+ * included) whose key path is `keyed`, for its log line, in order: by name,
+ * or `rules[i]` for the config file's unnamed i-th rule. A rule that only
+ * leaves query parameters out of the key counts when it left one out of this
+ * request's (the signed-URL preset matches every request, and decides only
+ * for a URL that carries a signature).
  */
-export function keyPath(path: string, patterns: readonly string[]): string {
-  const q = path.indexOf("?");
-  if (q === -1 || patterns.length === 0) return path;
-  const dropped = queryNames(patterns);
-  const kept = path.slice(q + 1).split("&").filter((pair) => {
-    const name = safeDecode(pair.split("=", 1)[0]!).toLowerCase();
-    return !dropped.test(name);
-  });
-  return kept.length === 0 ? path.slice(0, q) : `${path.slice(0, q)}?${kept.join("&")}`;
-}
-
-// Query name patterns compiled once per list: compiling them for every request
-// with a query cost a quarter of the 1 KiB hit rate (57k -> 42k req/s). Lists
-// of shared decisions are found by identity, others by their text.
-const queryNamesOf = new WeakMap<readonly string[], RegExp>();
-const queryNamesByText = new Map<string, RegExp>();
-
-function queryNames(patterns: readonly string[]): RegExp {
-  let re = queryNamesOf.get(patterns);
-  if (re === undefined) {
-    const text = patterns.join("\n");
-    re = queryNamesByText.get(text) ??
-      new RegExp(patterns.map((p) => glob(p.toLowerCase(), "").source).join("|"));
-    queryNamesByText.set(text, re);
-    queryNamesOf.set(patterns, re);
-  }
-  return re;
-}
-
-/** A glob as an anchored regular expression: `**` any run, `*` any run without `stop`. */
-export function glob(pattern: string, stop: string): RegExp {
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "*") {
-      if (pattern[i + 1] === "*") {
-        // "/**/" also matches a single "/": the directories in between may be none.
-        if (pattern[i + 2] === "/" && pattern[i - 1] === "/") {
-          re += "(?:.*/)?";
-          i += 2;
-        } else {
-          re += ".*";
-          i++;
-        }
-      } else {
-        re += stop === "" ? ".*" : `[^${stop === "/" ? "/" : "."}]*`;
-      }
-    } else {
-      re += c.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
-    }
-  }
-  return new RegExp(`^${re}$`, stop === "." ? "i" : "");
-}
-
-function safeDecode(s: string): string {
-  if (!s.includes("%")) return s;
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+export function decidingRules(d: RuleDecision, path: string, keyed: string): readonly string[] {
+  const why = logNames.get(d);
+  if (why === undefined) return [];
+  if (keyed === path || why.effects.length === why.deciding.length) return why.deciding;
+  return why.effects.filter((e) =>
+    e.onlyIgnoreQuery === undefined || keyPath(path, e.onlyIgnoreQuery) !== path
+  ).map((e) => e.name);
 }

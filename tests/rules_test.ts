@@ -6,10 +6,10 @@
 
 import assert from "node:assert/strict";
 import { FieldList } from "../src/http1/fields.ts";
+import { keyPath } from "../src/key_path.ts";
 import {
   ARTIFACT_PRESETS,
-  glob,
-  keyPath,
+  decidingRules,
   METADATA_PRESETS,
   type Rule,
   type RuleDecision,
@@ -328,69 +328,6 @@ Deno.test("presets can be turned off one by one", () => {
   );
 });
 
-Deno.test("keyPath drops signature parameters in any case, keeps the others in order", () => {
-  const signed = "/bucket/file.tgz?b=2&X-Amz-Algorithm=AWS4&x-amz-date=20260101T000000Z" +
-    "&a=1&X-AMZ-SIGNATURE=abc&Expires=123&expires=456&z=&Signature=s";
-  assert.equal(keyPath(signed, SIGNED), "/bucket/file.tgz?b=2&a=1&z=");
-  // Nothing left: no dangling "?".
-  assert.equal(
-    keyPath("/f?X-Amz-Signature=1&X-Amz-Date=2&Expires=3", SIGNED),
-    "/f",
-  );
-  // Percent-encoded names are matched decoded; the kept ones keep their spelling.
-  assert.equal(keyPath("/f?X%2DAmz%2DDate=1&q=%41", SIGNED), "/f?q=%41");
-  // Names that only start like a pattern without a glob stay.
-  assert.equal(keyPath("/f?Signatures=1&sigma=2&v=1", SIGNED), "/f?Signatures=1&sigma=2&v=1");
-  // No query, or no patterns: unchanged (the same string).
-  assert.equal(keyPath("/f", SIGNED), "/f");
-  assert.equal(keyPath("/f?X-Amz-Date=1", []), "/f?X-Amz-Date=1");
-  // A parameter without a value is matched by its name.
-  assert.equal(keyPath("/f?X-Amz-Signature&v=2", SIGNED), "/f?v=2");
-  // User patterns with globs.
-  assert.equal(keyPath("/f?token=1&tok=2&X-Sig-A=3", ["token", "x-sig-*"]), "/f?tok=2");
-  // Two URLs differing only in their signature share a key.
-  assert.equal(
-    keyPath("/f?v=1&X-Amz-Signature=aaa&X-Amz-Date=1", SIGNED),
-    keyPath("/f?v=1&X-Amz-Signature=bbb&X-Amz-Date=2", SIGNED),
-  );
-  assert.notEqual(keyPath("/f?v=1", SIGNED), keyPath("/f?v=2", SIGNED));
-});
-
-Deno.test("glob: `*` stops at the separator, `**` crosses it, /**/ may be empty, anchored", () => {
-  const p = (pattern: string) => glob(pattern, "/");
-  assert.ok(p("/a/*.tgz").test("/a/x.tgz"));
-  assert.ok(!p("/a/*.tgz").test("/a/b/x.tgz"));
-  assert.ok(p("/a/**").test("/a/b/c/d"));
-  assert.ok(p("/a/**").test("/a/"));
-  assert.ok(p("/**/x").test("/x"), "/**/ matches a single /");
-  assert.ok(p("/**/x").test("/a/b/x"));
-  assert.ok(!p("/**/x").test("/a/bx"));
-  assert.ok(p("/a**z").test("/a/b/z"));
-  assert.ok(!p("/a/*").test("/a/b/c"));
-  assert.ok(p("/a/*").test("/a/"));
-  // Anchored at both ends.
-  assert.ok(!p("/a").test("/a/b"));
-  assert.ok(!p("/b").test("/a/b"));
-  // Regex characters are literal.
-  assert.ok(p("/a.b+c(d)?[e]$^{f}|g\\").test("/a.b+c(d)?[e]$^{f}|g\\"));
-  assert.ok(!p("/a.b").test("/aXb"));
-  assert.ok(!p("/a?").test("/ab"));
-  // Paths are case-sensitive.
-  assert.ok(!p("/A/*").test("/a/x"));
-
-  const h = (pattern: string) => glob(pattern, ".");
-  assert.ok(h("*.example.org").test("a.example.org"));
-  assert.ok(h("*.example.org").test("A.EXAMPLE.ORG"), "hosts are case-insensitive");
-  assert.ok(!h("*.example.org").test("a.b.example.org"));
-  assert.ok(!h("*.example.org").test("example.org"));
-  assert.ok(h("**.example.org").test("a.b.example.org"));
-  assert.ok(!h("example.org").test("example.org.evil"));
-
-  const v = (pattern: string) => glob(pattern, "");
-  assert.ok(v("a*").test("a/b.c"), "with no separator `*` is any run");
-  assert.ok(!v("a*").test("ba"));
-});
-
 Deno.test("presets: npm packuments as npm 11 and Deno ask for them get the metadata TTL", () => {
   const npm = decide(
     "/some-pkg",
@@ -406,4 +343,27 @@ Deno.test("presets: npm packuments as npm 11 and Deno ask for them get the metad
   assert.equal(tarball.ttl, undefined);
   // Without either sign, a one-segment path is nothing special.
   assert.equal(decide("/some-pkg", fields(["Accept", "application/json"])).ttl, undefined);
+});
+
+Deno.test("decidingRules: a named preset, an unnamed config rule as rules[i], none when no rule decided", () => {
+  const user: Rule[] = [
+    { name: "mirror", match: { host: "mirror.test" }, ttl: 30 },
+    { match: { path: "/internal/**" }, ttl: 60 },
+    { match: { path: "/nothing/**" } },
+  ];
+  const rules = new Rules(user);
+  const logged = (host: string, path: string, keyed = path) =>
+    decidingRules(rules.decide(host, path, NONE), path, keyed);
+  assert.deepEqual(logged("registry.example", "/pkg/-/pkg-1.0.0.tgz"), ["npm tarball"]);
+  assert.deepEqual(logged("registry.example", "/internal/data"), ["rules[1]"]);
+  assert.deepEqual(logged("mirror.test", "/internal/data"), ["mirror", "rules[1]"]);
+  // The signed-URL preset matches everything; a rule that says nothing decides nothing.
+  assert.deepEqual(logged("registry.example", "/plain?v=1"), []);
+  assert.deepEqual(logged("registry.example", "/nothing/x"), []);
+  // It decides once it left a signature out of the key.
+  const signed = "/pkg/-/pkg-1.0.0.tgz?X-Amz-Signature=abc";
+  assert.deepEqual(logged("registry.example", signed, keyPath(signed, SIGNED)), [
+    "npm tarball",
+    "signed URL",
+  ]);
 });

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { PolicyObject } from "./semantics.ts";
+import type { PolicyObject } from "./policy/semantics.ts";
 
 /** A stored response: metadata of one body file. */
 export interface ResponseMeta {

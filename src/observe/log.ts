@@ -12,11 +12,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 /** Accepted `--log-level` values, most to least verbose. */
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
 
-/**
- * What happened to one request, for its log line. (The rule that decided it
- * is not part of it yet: adding it changes every line, which issue 14, a
- * refactor, was not to do.)
- */
+/** What happened to one request, for its log line. */
 export interface RequestRecord {
   /** Request method. */
   method: string;
@@ -30,6 +26,12 @@ export interface RequestRecord {
   start: number;
   /** The route decided (`hit`, `miss`, `revalidate`, `check`, `partial`, `pass`, `tunnel`, `intercept`, `local`), or `error`. */
   route: string;
+  /**
+   * The rules (src/rules.ts) that decided something about the request, by
+   * name, or `rules[i]` for the config file's unnamed i-th rule; none when
+   * no rule did.
+   */
+  rules?: readonly string[];
   /** Why it failed, when it did (a Proxy-Status error type or a short word). */
   error?: string;
   /**
@@ -74,7 +76,10 @@ export class Logger {
     return LOG_LEVELS.indexOf(level) >= this.#rank;
   }
 
-  /** The request's line: time, method, URL, status, bytes, duration, route[, error]. */
+  /**
+   * The request's line: time, method, URL, status, bytes, duration, route[,
+   * error][, rule] — the rules that decided something, quoted, joined by ", ".
+   */
   request(r: RequestRecord): void {
     if (!this.enabled("info")) return;
     const ms = (performance.now() - r.start).toFixed(1);
@@ -86,6 +91,7 @@ export class Logger {
         url: r.url,
         status: r.status,
         route: r.route,
+        rule: r.rules?.join(", "),
         cacheStatus: r.cacheStatus,
         bytes: r.bytes,
         ms: Number(ms),
@@ -96,8 +102,10 @@ export class Logger {
       return;
     }
     const error = r.error === undefined ? "" : ` error=${r.error}`;
+    // Quoted: preset names have spaces.
+    const rule = r.rules === undefined ? "" : ` rule=${JSON.stringify(r.rules.join(", "))}`;
     this.#sink(
-      `${isoNow()} ${r.method} ${r.url} ${r.status} ${r.bytes}B ${ms}ms ${r.route}${error}`,
+      `${isoNow()} ${r.method} ${r.url} ${r.status} ${r.bytes}B ${ms}ms ${r.route}${error}${rule}`,
     );
   }
 

@@ -13,8 +13,8 @@
  * @module
  */
 
-import { currentAge } from "../cache/policy.ts";
-import { revalidationFields } from "../cache/policy.ts";
+import { currentAge } from "../cache/policy/freshness.ts";
+import { revalidationFields } from "../cache/policy/revalidation.ts";
 import type { ProxyContext } from "../context.ts";
 import { fillKey } from "./decide.ts";
 import { type CacheStatus, cacheStatus } from "./cache_status.ts";

@@ -3,7 +3,7 @@
  * pass to the origin, or, for GET and HEAD, what the cache says: hit,
  * revalidate, miss, or (tenancy "shared") check the client's credentials
  * with the origin first. The only I/O is reading stored metadata; the
- * decision itself is the pure policy's (src/cache/policy.ts).
+ * decision itself is the pure policy's (src/cache/policy/).
  *
  * @module
  */
@@ -12,17 +12,14 @@ import type { ProxyContext } from "../context.ts";
 import type { Forwarded } from "./cache_status.ts";
 import { primaryKey } from "../cache/key.ts";
 import type { ResponseMeta } from "../cache/meta.ts";
-import {
-  CACHEABLE_METHODS,
-  type CacheRequest,
-  partUse,
-  requestDirectives,
-  type StoredPartUse,
-  timeToLive,
-} from "../cache/policy.ts";
+import { requestDirectives } from "../cache/policy/directives.ts";
+import { timeToLive } from "../cache/policy/freshness.ts";
+import { CACHEABLE_METHODS, type CacheRequest } from "../cache/policy/inputs.ts";
+import { partUse, type StoredPartUse } from "../cache/policy/parts.ts";
 import type { Origin } from "../origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
-import { keyPath } from "../rules.ts";
+import { keyPath } from "../key_path.ts";
+import { decidingRules } from "../rules.ts";
 import { ProxyError } from "../errors.ts";
 import { createHash } from "node:crypto";
 
@@ -40,6 +37,8 @@ export interface Target {
    * request only with those that carry the same.
    */
   credential?: string;
+  /** The rules that decided something about the request, for its log line ({@linkcode decidingRules}). */
+  rules?: readonly string[];
 }
 
 /** What to do with a request. */
@@ -128,6 +127,7 @@ export async function decide(
   // The key leaves out what rules say is not part of the resource (signatures).
   const keyed = keyPath(t.path, rule.ignoreQuery);
   const signed = keyed !== t.path;
+  const rules = decidingRules(rule, t.path, keyed);
   const target: Target = {
     origin: { scheme: t.scheme, host: t.host, port: t.port },
     path: t.path,
@@ -147,6 +147,7 @@ export async function decide(
         }
         : {}),
     },
+    ...(rules.length > 0 ? { rules } : {}),
   };
   // What the client proves access with: Authorization, or a signature in the URL.
   const authorization = req.head.fields.combined("authorization");

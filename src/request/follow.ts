@@ -8,7 +8,7 @@
 
 import { type Fill, type FillHead, type FillStart, followFill } from "../cache/fill.ts";
 import { secondaryKey } from "../cache/key.ts";
-import { staleIfError } from "../cache/policy.ts";
+import { staleIfError } from "../cache/policy/freshness.ts";
 import type { ProxyContext } from "../context.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";

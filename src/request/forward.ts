@@ -7,12 +7,8 @@
  * @module
  */
 
-import {
-  type CacheRequest,
-  renewedEntry,
-  revalidationFields,
-  type StoredResponse,
-} from "../cache/policy.ts";
+import type { CacheRequest, StoredResponse } from "../cache/policy/inputs.ts";
+import { renewedEntry, revalidationFields } from "../cache/policy/revalidation.ts";
 import type { ProxyContext } from "../context.ts";
 import { appendVia, endToEndFields, httpDate } from "../headers.ts";
 import { FieldList } from "../http1/fields.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { currentAge } from "../cache/policy.ts";
+import { currentAge } from "../cache/policy/freshness.ts";
 import { notModified, storedLastModified } from "../cache/conditional.ts";
 import type { ResponseMeta } from "../cache/meta.ts";
 import { chooseRange, formatContentRange, parseContentRange, usePart } from "../cache/range.ts";

@@ -10,7 +10,8 @@
 import type { Fill, FillHead } from "../cache/fill.ts";
 import { secondaryKey, variantId, varyNames } from "../cache/key.ts";
 import type { ResponseMeta } from "../cache/meta.ts";
-import { partHeaders, storability, storedHeaders, strongValidator } from "../cache/policy.ts";
+import { partHeaders, strongValidator } from "../cache/policy/parts.ts";
+import { storability, storedHeaders } from "../cache/policy/storability.ts";
 import { parseContentRange, type Part } from "../cache/range.ts";
 import type { FieldList } from "../http1/fields.ts";
 import type { ProxyContext } from "../context.ts";

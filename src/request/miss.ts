@@ -6,7 +6,7 @@
  * @module
  */
 
-import { requestDirectives } from "../cache/policy.ts";
+import { requestDirectives } from "../cache/policy/directives.ts";
 import type { ProxyContext } from "../context.ts";
 import { fillKey, type Target } from "./decide.ts";
 import { ProxyError } from "../errors.ts";

@@ -12,13 +12,9 @@
 
 import type { BodyCheck } from "../cache/integrity.ts";
 import type { ResponseMeta } from "../cache/meta.ts";
-import {
-  mergeHeaders,
-  partHeaders,
-  sameRepresentation,
-  storability,
-  type StoredPartUse,
-} from "../cache/policy.ts";
+import { partHeaders, sameRepresentation, type StoredPartUse } from "../cache/policy/parts.ts";
+import { mergeHeaders } from "../cache/policy/revalidation.ts";
+import { storability } from "../cache/policy/storability.ts";
 import { formatContentRange, parseContentRange, type Part } from "../cache/range.ts";
 import { SMALL_BODY_BYTES, type TempBody } from "../cache/store.ts";
 import type { ProxyContext } from "../context.ts";

@@ -13,7 +13,7 @@ import type { Origin } from "../origin/origin.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
 import { primaryKey, storeId } from "../cache/key.ts";
-import { storability } from "../cache/policy.ts";
+import { storability } from "../cache/policy/storability.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
 

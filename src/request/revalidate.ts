@@ -8,7 +8,8 @@
  * @module
  */
 
-import { currentAge, renewedEntry, revalidationFields, staleIfError } from "../cache/policy.ts";
+import { currentAge, staleIfError } from "../cache/policy/freshness.ts";
+import { renewedEntry, revalidationFields } from "../cache/policy/revalidation.ts";
 import type { ResponseMeta } from "../cache/meta.ts";
 import type { ProxyContext } from "../context.ts";
 import { fillKey, type Target } from "./decide.ts";

@@ -5,7 +5,7 @@
  */
 
 import type { FillHead } from "../cache/fill.ts";
-import { currentAge, freshness } from "../cache/policy.ts";
+import { currentAge, freshness } from "../cache/policy/freshness.ts";
 import { FieldList } from "../http1/fields.ts";
 import type { ProxyContext } from "../context.ts";
 import { ageValue } from "../headers.ts";

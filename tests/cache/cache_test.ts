@@ -3,7 +3,7 @@ import { Cache } from "../../src/cache/cache.ts";
 import { variantId } from "../../src/cache/key.ts";
 import { secondaryKey, storeId } from "../../src/cache/key.ts";
 import type { ResponseMeta } from "../../src/cache/meta.ts";
-import type { CacheRequest } from "../../src/cache/policy.ts";
+import type { CacheRequest } from "../../src/cache/policy/inputs.ts";
 import { SMALL_BODY_BYTES, Store } from "../../src/cache/store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/observe/log.ts";

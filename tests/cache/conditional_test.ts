@@ -5,7 +5,7 @@ import {
   strongMatch,
   weakMatch,
 } from "../../src/cache/conditional.ts";
-import { fields, type Lines } from "./_policy_helpers.ts";
+import { fields, type Lines } from "./policy/_helpers.ts";
 
 const LM = "Mon, 15 Jan 2024 12:00:00 GMT";
 const EARLIER = "Mon, 15 Jan 2024 11:59:59 GMT";

@@ -9,7 +9,7 @@ import {
   varyNames,
 } from "../../src/cache/key.ts";
 import { parseRequestTarget } from "../../src/http1/target.ts";
-import { fields } from "./_policy_helpers.ts";
+import { fields } from "./policy/_helpers.ts";
 
 // --- primaryKey ------------------------------------------------------------
 

@@ -223,3 +223,28 @@ Deno.test("signed URLs with the preset off: one entry per signature, each fetche
   assert.match((await get(proxy, origin.url + SIGNED_2)).headers["cache-status"] ?? "", /hit/);
   assert.equal(origin.requests.length, 2);
 });
+
+Deno.test("the request's log line names the rule that decided it: a preset, an unnamed config rule, none", async () => {
+  const body = () => new Response("x", { headers: { "cache-control": "max-age=60" } });
+  await using origin = startRoutedOrigin({
+    "/pkg/-/pkg-1.0.0.tgz": body,
+    "/internal/data": body,
+    "/plain": body,
+  });
+  const rules = [{ match: { path: "/internal/**" }, ttl: 60 }];
+  for (const logFormat of ["text", "json"] as const) {
+    await using proxy = await startTestProxy({ rules, logFormat });
+    for (const p of ["/pkg/-/pkg-1.0.0.tgz", "/internal/data", "/plain"]) {
+      await get(proxy, origin.url + p);
+    }
+    assert.equal(proxy.logs.length, 3, proxy.logs.join("\n"));
+    if (logFormat === "text") {
+      assert.match(proxy.logs[0]!, / miss rule="npm tarball"$/);
+      assert.match(proxy.logs[1]!, / miss rule="rules\[0\]"$/);
+      assert.match(proxy.logs[2]!, / miss$/);
+    } else {
+      const logged = proxy.logs.map((l) => JSON.parse(l).rule);
+      assert.deepEqual(logged, ["npm tarball", "rules[0]", undefined]);
+    }
+  }
+});

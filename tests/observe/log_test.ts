@@ -56,3 +56,30 @@ Deno.test("request lines share the time of day within a millisecond and show wha
   const stamp = Date.parse(lines[0]!.split(" ")[0]!);
   assert.ok(Math.abs(stamp - before) < 1000, `${lines[0]} is now`);
 });
+
+Deno.test("request lines name the rule that decided, in text and JSON; other lines are unchanged", () => {
+  const record = {
+    method: "GET",
+    url: "http://a.test/x",
+    status: 200,
+    bytes: 5,
+    start: performance.now(),
+    route: "hit",
+  };
+  const text: string[] = [], json: string[] = [];
+  const t = new Logger("info", (l) => text.push(l));
+  const j = new Logger("info", (l) => json.push(l), "json");
+  for (const log of [t, j]) {
+    log.request({ ...record, rules: ["npm tarball"] });
+    log.request({ ...record, route: "miss", error: "connection_refused", rules: ["rules[0]"] });
+    log.request({ ...record, rules: ["oci blob", "rules[2]"] });
+    log.request(record);
+  }
+  assert.match(text[0]!, / 200 5B \d+\.\dms hit rule="npm tarball"$/);
+  assert.match(text[1]!, / miss error=connection_refused rule="rules\[0\]"$/);
+  assert.match(text[2]!, / hit rule="oci blob, rules\[2\]"$/);
+  assert.match(text[3]!, / 200 5B \d+\.\dms hit$/);
+  const rule = (line: string) => JSON.parse(line).rule;
+  assert.deepEqual(json.map(rule), ["npm tarball", "rules[0]", "oci blob, rules[2]", undefined]);
+  assert.ok(!json[3]!.includes('"rule"'), json[3]);
+});

@@ -177,3 +177,24 @@ Deno.test("decide: tenancy shared checks a signed URL's own signature against an
       );
     }
   }));
+
+Deno.test("decide: the target names the rules that decided something, for the log line", () =>
+  withCache(async (cache) => {
+    const rules = new Rules([{ match: { path: "/internal/**" }, ttl: 60 }]);
+    const targetRules = async (url: string) => {
+      const head = `GET ${url} HTTP/1.1\r\nHost: h.test\r\n\r\n`;
+      const req = interpretRequest(parseRequestHead(new TextEncoder().encode(head)));
+      const r = await decide(req, {
+        self,
+        cache,
+        rules,
+        options: resolveOptions({}),
+        access: new Access({}),
+      });
+      assert.ok("target" in r, r.kind);
+      return r.target.rules;
+    };
+    assert.deepEqual(await targetRules("http://h.test/pkg/-/pkg-1.0.0.tgz"), ["npm tarball"]);
+    assert.deepEqual(await targetRules("http://h.test/internal/data"), ["rules[0]"]);
+    assert.equal(await targetRules("http://h.test/plain?v=1"), undefined);
+  }));

@@ -8,7 +8,7 @@
 import type { Cache } from "../../../src/cache/cache.ts";
 import { storeId } from "../../../src/cache/key.ts";
 import type { ResponseMeta } from "../../../src/cache/meta.ts";
-import { newPolicy } from "../../../src/cache/semantics.ts";
+import { newPolicy } from "../../../src/cache/policy/semantics.ts";
 import type { Store } from "../../../src/cache/store.ts";
 
 /** Metadata of a response as a fill hands it to commit (body, size and sha256 left out). */

@@ -5,13 +5,9 @@
  * @module
  */
 
-import { FieldList } from "../../src/http1/fields.ts";
-import {
-  type CacheRequest,
-  storability,
-  storedHeaders,
-  type StoredResponse,
-} from "../../src/cache/policy.ts";
+import { FieldList } from "../../../src/http1/fields.ts";
+import type { CacheRequest, StoredResponse } from "../../../src/cache/policy/inputs.ts";
+import { storability, storedHeaders } from "../../../src/cache/policy/storability.ts";
 
 /** Field lines as written in a test: `[name, value]`, in wire order. */
 export type Lines = readonly (readonly [string, string])[];

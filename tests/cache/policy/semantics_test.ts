@@ -5,8 +5,8 @@ import {
   restorePolicy,
   type SemanticsRequest,
   type SemanticsResponse,
-} from "../../src/cache/semantics.ts";
-import { at, httpDate, KEY, T0 } from "./_policy_helpers.ts";
+} from "../../../src/cache/policy/semantics.ts";
+import { at, httpDate, KEY, T0 } from "./_helpers.ts";
 
 const REQ: SemanticsRequest = { method: "GET", url: KEY, headers: { host: "example.com" } };
 
