@@ -72,22 +72,26 @@ const origin = spawnServer(Deno.execPath(), ["run", "--allow-net", "scripts/benc
   cwd: root,
 });
 const originPort = Number((await waitForOutput(origin, /origin listening on (\d+)/))[1]);
-const figures: Record<string, number[]> = { one: [], many: [], nginx: [] };
+const figures: { one: number[]; many: number[]; nginx: number[] } = {
+  one: [],
+  many: [],
+  nginx: [],
+};
 try {
   for (let round = 1; round <= rounds; round++) {
-    figures.one!.push(await hoards(1, originPort));
-    figures.many!.push(await hoards(processes, originPort));
-    figures.nginx!.push(await nginx(originPort));
+    figures.one.push(await hoards(1, originPort));
+    figures.many.push(await hoards(processes, originPort));
+    figures.nginx.push(await nginx(originPort));
     console.log(
-      `round ${round}: hoard×1 ${figures.one!.at(-1)!.toFixed(0)}/s, hoard×${processes} ${
-        figures.many!.at(-1)!.toFixed(0)
-      }/s, nginx auto ${figures.nginx!.at(-1)!.toFixed(0)}/s`,
+      `round ${round}: hoard×1 ${figures.one.at(-1)!.toFixed(0)}/s, hoard×${processes} ${
+        figures.many.at(-1)!.toFixed(0)
+      }/s, nginx auto ${figures.nginx.at(-1)!.toFixed(0)}/s`,
     );
   }
 } finally {
   await stopChild(origin.child);
 }
-const [one, many, ngx] = [median(figures.one!), median(figures.many!), median(figures.nginx!)];
+const [one, many, ngx] = [median(figures.one), median(figures.many), median(figures.nginx)];
 console.log(
   `\n1 KiB hits, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, ` +
     `medians of ${rounds} rounds, load average ${
