@@ -6,6 +6,7 @@ import type { ResponseMeta } from "../../src/cache/meta.ts";
 import type { CacheRequest } from "../../src/cache/policy.ts";
 import { SMALL_BODY_BYTES } from "../../src/cache/body_store.ts";
 import { DiskStore } from "../../src/cache/disk_store.ts";
+import { MemoryStore } from "../../src/cache/memory_store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/observe/log.ts";
 import {
@@ -773,5 +774,80 @@ Deno.test("Cache.open on an unusable directory runs without a cache and says so"
     );
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /cache disabled/);
+  });
+});
+
+/** Opens a cache on `store`, runs `fn`, then waits for its background work. */
+async function withCacheOn(store: MemoryStore, fn: (cache: Cache) => Promise<void>): Promise<void> {
+  const cache = await Cache.open(store, UNLIMITED, new Logger("silent"));
+  try {
+    await cache.ready;
+    await fn(cache);
+  } finally {
+    await cache.settled();
+  }
+}
+
+Deno.test("Cache on the in-memory store: commits record variants in the vary index, found again after a restart", async () => {
+  const store = new MemoryStore();
+  let plain!: ResponseMeta, gzip!: ResponseMeta, br!: ResponseMeta;
+  await withCacheOn(store, async (cache) => {
+    assert.equal(cache.enabled, true);
+    plain = await put(cache, VARY_KEY, 10);
+    gzip = await putVariant(cache, "gzip");
+    br = await putVariant(cache, "br", 200);
+    // The first variant replaced the plain entry with an index.
+    assert.equal(await store.openBody(plain), undefined);
+    const index = await store.readMeta(storeId(VARY_KEY));
+    assert.deepEqual(index?.kind === "vary" ? [index.vary, index.variants] : [], [VARY, [
+      gzip.id,
+      br.id,
+    ]]);
+    assert.equal(cache.entryCount, 3);
+  });
+  // A new cache on the same store: what a restart finds.
+  await withCacheOn(store, async (cache) => {
+    const scanned = await store.scan();
+    assert.equal(cache.entryCount, scanned.length);
+    assert.equal(cache.usedBytes, scanned.reduce((n, e) => n + e.size, 0));
+    for (const [value, entry] of [["gzip", gzip], ["br", br]] as const) {
+      const found = await cache.find(get(VARY_KEY, encoding(value)), Date.now());
+      assert.deepEqual(found.kind === "entry" ? found.entry : found, entry);
+      assert.deepEqual(await bodyOf(cache, entry), bodyBytes(value, entry.size));
+    }
+    assert.deepEqual(await cache.find(get(VARY_KEY, encoding("deflate")), Date.now()), {
+      kind: "none",
+      id: variantId(VARY_KEY, VARY, encoding("deflate")),
+      vary: true,
+    });
+    await cache.invalidate(VARY_KEY);
+    assert.deepEqual(await store.scan(), []);
+    assert.equal(cache.usedBytes, 0);
+  });
+});
+
+Deno.test("Cache on the in-memory store: small bodies inline, large ones checked while sent", async () => {
+  const store = new MemoryStore();
+  const small = bodyBytes("small", 1000), large = bodyBytes("large", 300 * 1024);
+  await withCacheOn(store, async (cache) => {
+    const temp = (await cache.beginBody(small.length))!;
+    await temp.write(small);
+    const stored = await cache.commit(temp, pendingMeta("http://mem.test/small"));
+    assert.ok(stored?.inline !== undefined);
+    await put(cache, "http://mem.test/large", large.length);
+  });
+  await withCacheOn(store, async (cache) => {
+    assert.deepEqual(await bodyOf(cache, (await entryFor(cache, "http://mem.test/small"))!), small);
+    const entry = (await entryFor(cache, "http://mem.test/large"))!;
+    const body = await cache.body(entry, { checkWhileSending: true });
+    assert.ok(body !== undefined && "source" in body && body.check !== undefined);
+    const bytes = await readSource(body.source);
+    body.check.update(bytes);
+    assert.ok(await body.check.passes());
+    assert.deepEqual(bytes, bodyBytes("http://mem.test/large", large.length));
+    // A range, now that it is checked.
+    const part = await cache.body(entry, { range: { start: 1000, length: 10 } });
+    assert.ok(part !== undefined && "source" in part && part.check === undefined);
+    assert.deepEqual(await readSource(part.source), bytes.subarray(1000, 1010));
   });
 });
