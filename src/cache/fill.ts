@@ -1,9 +1,9 @@
 /**
  * Request collapsing: a fill is one origin response being written to a body
  * of the store; every client that asked for it (the one that started it
- * included) follows the body as it grows, each at its own pace. The fill goes on at the
- * origin's pace whatever its readers do, so a client that leaves does not
- * abort what the others are waiting for.
+ * included) follows the body as it grows, each at its own pace. The fill
+ * goes on at the origin's pace whatever its readers do, so a client that
+ * leaves does not abort what the others are waiting for.
  *
  * @module
  */
