@@ -218,7 +218,7 @@ async function child(dir: string): Promise<void> {
     const found = await cache.find({ method: "GET", key, fields: new FieldList() }, Date.now());
     if (found.kind !== "entry" || found.freshness.kind !== "hit") return false;
     const body = await cache.body(found.entry);
-    if (body !== undefined && "file" in body) body.file.close();
+    if (body !== undefined && "source" in body) body.source.close();
     return body !== undefined;
   };
   const firstHitStart = performance.now();

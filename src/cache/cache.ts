@@ -1,12 +1,11 @@
 /**
  * The cache as the request's way uses it: finds entries for a request,
  * commits fills, invalidates, keeps the size under its cap, and counts. It
- * joins the pure policy to the dumb store. A disk that fails (full, removed,
- * unwritable) never fails a request: the operation is skipped, the request
- * goes to the origin, and each kind of failure is logged once.
- *
- * Still over 400 lines: body() hands out files, and shrinks once the store
- * hands out byte streams instead (issue 14's last part, not done yet).
+ * joins the pure policy to a dumb store (any {@link BodyStore}: the disk, or
+ * memory in tests); reading and checking bodies is `bodies.ts`'s. A store
+ * that fails (full, removed, unwritable) never fails a request: the
+ * operation is skipped, the request goes to the origin, and each kind of
+ * failure is logged once.
  *
  * @module
  */
@@ -17,15 +16,28 @@ import type { Logger } from "../observe/log.ts";
 import { type CacheCounters, newCounters } from "./counters.ts";
 import { Fills } from "./fill.ts";
 import { secondaryKey, storeId } from "./key.ts";
-import { type Meta, type ResponseMeta, serializeMeta, type VaryMeta } from "./meta.ts";
+import {
+  type Meta,
+  metaBytes,
+  type ResponseMeta,
+  storedBytes,
+  varyIndexWith,
+  type VaryMeta,
+} from "./meta.ts";
+import { OnceEach } from "./failures.ts";
 import { type Freshness, freshness } from "./policy/freshness.ts";
 import type { CacheRequest } from "./policy/inputs.ts";
 import { selectsByLanguage } from "./policy/variants.ts";
-import { SMALL_BODY_BYTES, Store, TempBody } from "./store.ts";
-import { Buffer } from "node:buffer";
-import { type BodyCheck, bodyCheck, sha256, verifyFile } from "./integrity.ts";
+import { Bodies, type Body, type ReadOptions } from "./bodies.ts";
+import {
+  type BodyStore,
+  type BodyWriter,
+  type PendingMeta,
+  SMALL_BODY_BYTES,
+} from "./body_store.ts";
+import { DiskStore } from "./disk_store.ts";
+import { InlineBody } from "./inline_body.ts";
 import { MetaCache } from "./meta_cache.ts";
-import { SmallBodies } from "./small_bodies.ts";
 import { DiskUsage } from "./usage.ts";
 
 /** What the store holds for a request. */
@@ -37,18 +49,18 @@ export type Found =
 
 const WRITE_PAUSE_MS = 30_000;
 
-/** A cache directory in use by one proxy. */
+/** A store in use by one proxy. */
 export class Cache {
   /** Fills in progress (request collapsing). */
   readonly fills: Fills = new Fills();
   /** Counters of this run. */
   readonly counters: CacheCounters = newCounters();
-  #store: Store | undefined;
+  #store: BodyStore | undefined;
+  #bodies: Bodies | undefined;
   #logger: Logger;
   #maxBytes: number;
   #metas = new MetaCache();
   #usage = new DiskUsage();
-  #small = new SmallBodies();
   #scanned: Promise<void> = Promise.resolve();
   #scanning = false;
   /** Whether #usage lists every entry on disk (the start-up scan ran to its end). */
@@ -58,43 +70,48 @@ export class Cache {
   #evicting: Promise<void> | undefined;
   #tasks = new Set<Promise<unknown>>();
   #writesPausedUntil = 0;
-  /** Entries already checked against their SHA-256 by this process. */
-  readonly verified: Set<string> = new Set();
+  #warnings: OnceEach;
 
-  private constructor(store: Store | undefined, logger: Logger, maxBytes: number) {
+  private constructor(store: BodyStore | undefined, logger: Logger, maxBytes: number) {
     this.#store = store;
     this.#logger = logger;
     this.#maxBytes = maxBytes;
+    this.#warnings = new OnceEach(logger);
+    this.#bodies = store && new Bodies(store, {
+      remove: (id) => this.remove(id),
+      used: (id) => this.#used(id),
+      failed: (op, err) => this.#warnings.failed(op, err),
+      warn: (line) => this.#logger.log("warn", line),
+    });
   }
 
   /**
-   * Opens the cache in `dir`. When the directory cannot be used, hoard runs
-   * without a cache and says so once. `readOnly` is for looking at a directory
-   * another process uses: nothing on disk is changed by opening and scanning.
+   * Opens the cache on `store`: a cache directory (the disk store in it), or
+   * any other store. When the directory cannot be used, hoard runs without a
+   * cache and says so once. `readOnly` is for looking at a directory another
+   * process uses: nothing on disk is changed by opening and scanning.
    */
   static async open(
-    dir: string,
+    store: string | BodyStore,
     maxBytes: number,
     logger: Logger,
     { readOnly = false } = {},
   ): Promise<Cache> {
-    let store: Store | undefined;
-    try {
-      store = await Store.open(dir, { readOnly });
-    } catch (err) {
-      logger.log(
-        "warn",
-        `cache disabled: cannot use ${dir}: ${errorLine(err)}`,
-      );
+    if (typeof store === "string") {
+      const dir = store;
+      try {
+        store = await DiskStore.open(dir, { readOnly });
+      } catch (err) {
+        logger.log("warn", `cache disabled: cannot use ${dir}: ${errorLine(err)}`);
+        return new Cache(undefined, logger, maxBytes);
+      }
     }
     const cache = new Cache(store, logger, maxBytes);
-    if (store !== undefined) {
-      cache.#scanning = true;
-      cache.#scanned = cache.#scan(store).finally(() => {
-        cache.#scanning = false;
-        cache.#removedWhileScanning.clear();
-      });
-    }
+    cache.#scanning = true;
+    cache.#scanned = cache.#scan(store).finally(() => {
+      cache.#scanning = false;
+      cache.#removedWhileScanning.clear();
+    });
     return cache;
   }
 
@@ -116,12 +133,12 @@ export class Cache {
     await this.#evicting;
   }
 
-  /** Whether a cache directory is in use. */
+  /** Whether a store is in use. */
   get enabled(): boolean {
     return this.#store !== undefined;
   }
 
-  /** Bytes the entries take on disk (once the start-up scan is done). */
+  /** Bytes the entries take in the store (once the start-up scan is done). */
   get usedBytes(): number {
     return this.#usage.bytes;
   }
@@ -131,7 +148,7 @@ export class Cache {
     return this.#usage.count;
   }
 
-  /** Settles when the start-up scan of the directory is done. */
+  /** Settles when the start-up scan of the store is done. */
   get ready(): Promise<void> {
     return this.#scanned;
   }
@@ -180,115 +197,28 @@ export class Cache {
     return undefined;
   }
 
+  /** Entries already checked against their SHA-256 by this process. */
+  get verified(): Set<string> {
+    return this.#bodies?.verified ?? new Set();
+  }
+
   /**
    * The body of a stored response: small ones as bytes (kept in memory after
-   * the first read), larger ones as an open file. The first read of an entry
-   * by this process checks its SHA-256 before anything is served — or, with
-   * `checkWhileSending` (the whole body is about to be sent), only its size,
-   * and the file comes with a {@link BodyCheck} for the sender to feed. A body
-   * that is missing or does not match is deleted with its entry (undefined).
+   * the first read), larger ones as a byte source (`range` of it, when
+   * asked). See {@linkcode Bodies.read} for how they are checked; a body
+   * that is gone or corrupt is deleted with its entry (undefined).
    */
-  async body(
-    entry: ResponseMeta,
-    { checkWhileSending = false } = {},
-  ): Promise<{ bytes: Uint8Array } | { file: Deno.FsFile; check?: BodyCheck } | undefined> {
-    const kept = this.#small.use(entry.id);
-    if (kept !== undefined) {
-      this.#used(entry.id);
-      return { bytes: kept };
-    }
-    if (entry.inline !== undefined) {
-      const bytes = Uint8Array.from(Buffer.from(entry.inline, "base64"));
-      if (bytes.length !== entry.size || sha256(bytes) !== entry.sha256) {
-        return await this.#corrupt(entry);
-      }
-      this.verified.add(entry.id);
-      this.#small.keep(entry.id, bytes);
-      this.#used(entry.id);
-      return { bytes };
-    }
-    let file: Deno.FsFile;
-    try {
-      file = await this.#store!.openBody(entry);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) this.#failed("read", err);
-      await this.remove(entry.id);
-      return undefined;
-    }
-    try {
-      if (entry.size <= SMALL_BODY_BYTES) {
-        const bytes = new Uint8Array(entry.size);
-        let off = 0;
-        while (off < bytes.length) {
-          const n = await file.read(bytes.subarray(off));
-          if (n === null) break;
-          off += n;
-        }
-        file.close();
-        if (off !== entry.size || sha256(bytes) !== entry.sha256) return await this.#corrupt(entry);
-        this.verified.add(entry.id);
-        this.#small.keep(entry.id, bytes);
-        this.#used(entry.id);
-        return { bytes };
-      }
-      let check: BodyCheck | undefined;
-      if (!this.verified.has(entry.id)) {
-        // Checking while sending reads the file once instead of twice, and the
-        // first byte goes out at once (a first hit of 100 MiB waited 94 ms).
-        const intact = checkWhileSending
-          ? (await file.stat()).size === entry.size
-          : await verifyFile(file, entry);
-        if (!intact) {
-          file.close();
-          return await this.#corrupt(entry);
-        }
-        if (checkWhileSending) check = this.#checkOf(entry);
-        else this.verified.add(entry.id);
-      }
-      this.#used(entry.id);
-      return check === undefined ? { file } : { file, check };
-    } catch (err) {
-      try {
-        file.close();
-      } catch { /* closed above */ }
-      this.#failed("read", err);
-      return undefined;
-    }
+  body(entry: ResponseMeta, opts: ReadOptions = {}): Promise<Body | undefined> {
+    return this.#bodies?.read(entry, opts) ?? Promise.resolve(undefined);
   }
 
   /**
    * The body of a committed entry as a byte stream, for another tier to copy
-   * (not checked here: the shared tier's readers check every object); undefined
-   * when the entry is gone.
+   * (not checked here: the shared tier's readers check every object);
+   * undefined when the entry is gone.
    */
-  async openStream(entry: ResponseMeta): Promise<ReadableStream<Uint8Array> | undefined> {
-    const bytes = this.#small.peek(entry.id) ??
-      (entry.inline === undefined ? undefined : Buffer.from(entry.inline, "base64"));
-    if (bytes !== undefined) return ReadableStream.from([bytes]);
-    if (this.#store === undefined) return undefined;
-    try {
-      return (await this.#store.openBody(entry)).readable;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * Where an entry's body file is. Kept for the tests alone, which damage or
-   * look for a body on disk; nothing on the request's way uses a path.
-   */
-  bodyPath(entry: ResponseMeta): string {
-    return this.#store!.bodyPath(entry);
-  }
-
-  #checkOf(entry: ResponseMeta): BodyCheck {
-    return bodyCheck(entry.sha256, () => this.verified.add(entry.id), () => this.#corrupt(entry));
-  }
-
-  async #corrupt(entry: ResponseMeta): Promise<undefined> {
-    this.#logger.log("warn", `cache entry for ${entry.key} failed its checksum; deleted`);
-    await this.remove(entry.id);
-    return undefined;
+  openStream(entry: ResponseMeta): Promise<ReadableStream<Uint8Array> | undefined> {
+    return this.#bodies?.stream(entry) ?? Promise.resolve(undefined);
   }
 
   /**
@@ -298,7 +228,7 @@ export class Cache {
    */
   writeFailed(err: unknown): void {
     this.#writesPausedUntil = Date.now() + WRITE_PAUSE_MS;
-    this.#failed("write", err);
+    this.#warnings.failed("write", err);
   }
 
   /** Whether fills may be stored now (a cache directory, and writes not paused after a failure). */
@@ -306,16 +236,19 @@ export class Cache {
     return this.#store !== undefined && Date.now() >= this.#writesPausedUntil;
   }
 
-  /** A temp body in memory only, for a fill whose body is known to be small (stored inline). */
-  memoryTemp(): TempBody {
-    return TempBody.inMemory();
-  }
-
-  /** Starts a temp body for a fill; undefined when the cache cannot write. */
-  async createTemp(): Promise<TempBody | undefined> {
+  /**
+   * Begins a body for a fill; undefined when the cache cannot write. A body
+   * whose `length` is known to be small stays in memory and is stored inside
+   * its metadata (one record per entry). Beginning a body in a file can take
+   * most of a millisecond here (the file system's journal, its inode
+   * allocator): for a larger body the leader's client is answered meanwhile,
+   * followers wait.
+   */
+  async beginBody(length?: number): Promise<BodyWriter | undefined> {
     if (!this.writable) return undefined;
+    if (length !== undefined && length <= SMALL_BODY_BYTES) return new InlineBody();
     try {
-      return await this.#store!.createTemp();
+      return await this.#store!.beginBody();
     } catch (err) {
       this.writeFailed(err);
       return undefined;
@@ -326,45 +259,30 @@ export class Cache {
    * Commits a complete fill as entry `meta.id`; for a response that varies,
    * also records the variant in the URL's vary index.
    */
-  async commit(
-    temp: TempBody,
-    meta: Omit<ResponseMeta, "body" | "size" | "sha256">,
-    onPlaced?: (path: string) => void,
-  ): Promise<ResponseMeta | undefined> {
+  async commit(body: BodyWriter, meta: PendingMeta): Promise<ResponseMeta | undefined> {
     const store = this.#store;
     if (store === undefined) return undefined;
     try {
       if (meta.vary !== undefined && meta.vary.length > 0) {
         const primary = storeId(meta.key);
         const top = await this.#meta(primary);
-        const variants = top?.kind === "vary" ? top.variants.filter((v) => v !== meta.id) : [];
         if (top?.kind === "response") await this.remove(primary);
-        const index: VaryMeta = {
-          v: 1,
-          kind: "vary",
-          id: primary,
-          key: meta.key,
-          vary: meta.vary,
-          variants: [...variants, meta.id],
-          storedAt: meta.storedAt,
-        };
+        const index = varyIndexWith(top, primary, meta, meta.vary);
         await store.writeMeta(index);
         this.#metas.remember(index);
-        this.#account(index.id, metaBytes(index));
+        this.#usage.set(index.id, metaBytes(index), Date.now());
       }
       const previous = (await this.#meta(meta.id)) ?? null;
-      const full = await store.commit(temp, meta, onPlaced, previous);
-      this.#small.forget(full.id);
+      const full = await store.commit(body, meta, previous);
+      this.#bodies!.committed(full, body.bytes);
       this.#metas.remember(full);
-      this.verified.add(full.id);
-      if (temp.bytes !== undefined) this.#small.keep(full.id, temp.bytes);
-      this.#account(full.id, diskBytes(full));
+      this.#usage.set(full.id, storedBytes(full), Date.now());
       this.counters.stored++;
       this.#evictIfNeeded();
       return full;
     } catch (err) {
-      await temp.discard();
-      this.#failed("write", err);
+      await body.discard();
+      this.#warnings.failed("write", err);
       return undefined;
     }
   }
@@ -374,9 +292,9 @@ export class Cache {
     try {
       await this.#store?.writeMeta(entry);
       this.#metas.remember(entry);
-      if (this.#usage.has(entry.id)) this.#account(entry.id, diskBytes(entry));
+      if (this.#usage.has(entry.id)) this.#usage.set(entry.id, storedBytes(entry), Date.now());
     } catch (err) {
-      this.#failed("write", err);
+      this.#warnings.failed("write", err);
     }
   }
 
@@ -395,13 +313,12 @@ export class Cache {
   async remove(id: string): Promise<void> {
     if (this.#scanning) this.#removedWhileScanning.add(id);
     this.#metas.missing(id, Date.now());
-    this.#small.forget(id);
-    this.verified.delete(id);
+    this.#bodies?.forget(id);
     if (this.#usage.delete(id)) this.counters.removed++;
     try {
       await this.#store?.remove(id);
     } catch (err) {
-      this.#failed("delete", err);
+      this.#warnings.failed("delete", err);
     }
   }
 
@@ -445,16 +362,12 @@ export class Cache {
     try {
       meta = await this.#store.readMeta(id);
     } catch (err) {
-      this.#failed("read", err);
+      this.#warnings.failed("read", err);
       return undefined;
     }
     if (meta === undefined) this.#metas.missing(id, Date.now());
     else this.#metas.remember(meta);
     return meta;
-  }
-
-  #account(id: string, bodyBytes: number): void {
-    this.#usage.set(id, bodyBytes, Date.now());
   }
 
   #used(id: string): void {
@@ -470,7 +383,7 @@ export class Cache {
       .finally(() => this.#evicting = undefined);
   }
 
-  async #scan(store: Store): Promise<void> {
+  async #scan(store: BodyStore): Promise<void> {
     try {
       for (const e of await store.scan(this.#closing.signal)) {
         // Committed, or removed, while the scan ran: this process knows better.
@@ -480,28 +393,7 @@ export class Cache {
       this.#indexed = !this.#closing.signal.aborted;
       this.#evictIfNeeded();
     } catch (err) {
-      this.#failed("scan", err);
+      this.#warnings.failed("scan", err);
     }
   }
-
-  #warned = new Set<string>();
-
-  #failed(op: string, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
-    // One warning per kind of failure: a full disk must not flood the log.
-    const kind = `${op}:${err instanceof Error ? err.name : "error"}`;
-    if (this.#warned.has(kind)) return;
-    this.#warned.add(kind);
-    this.#logger.log("warn", `cache ${op} failed, going on without it: ${message}`);
-  }
-}
-
-/** Bytes a metadata file takes (as Store.writeMeta writes it). */
-function metaBytes(meta: Meta): number {
-  return new TextEncoder().encode(serializeMeta(meta)).length;
-}
-
-/** What an entry takes on disk: its metadata, and its body file unless the body is inline. */
-function diskBytes(entry: ResponseMeta): number {
-  return metaBytes(entry) + (entry.inline === undefined ? entry.size : 0);
 }

@@ -1,15 +1,15 @@
 /**
- * Request collapsing: a fill is one origin response being written to a temp
- * file; every client that asked for it (the one that started it included)
- * follows the file as it grows, each at its own pace. The fill goes on at the
- * origin's pace whatever its readers do, so a client that leaves does not
- * abort what the others are waiting for.
+ * Request collapsing: a fill is one origin response being written to a body
+ * of the store; every client that asked for it (the one that started it
+ * included) follows the body as it grows, each at its own pace. The fill
+ * goes on at the origin's pace whatever its readers do, so a client that
+ * leaves does not abort what the others are waiting for.
  *
  * @module
  */
 
 import type { FieldList } from "../http1/fields.ts";
-import type { TempBody } from "./store.ts";
+import type { BodyReader, BodyWriter } from "./body_store.ts";
 
 /** The response a fill is storing, as every follower sends it. */
 export interface FillHead {
@@ -31,7 +31,7 @@ export interface FillHead {
 
 /** What a fill tells the clients that wait on it once the origin answered. */
 export type FillStart =
-  /** Follow the temp file. */
+  /** Follow the body being written. */
   | { kind: "follow"; head: FillHead }
   /** The response cannot be shared (not storable, or varies): ask the origin yourself. */
   | { kind: "bypass"; reason: string }
@@ -45,8 +45,7 @@ export class Fill {
   /** Settles when the origin answered. */
   readonly started: Promise<FillStart>;
   #resolveStart!: (s: FillStart) => void;
-  #temp: TempBody | undefined;
-  #path: string | undefined;
+  #body: BodyWriter | undefined;
   #written = 0;
   #done = false;
   #error: unknown;
@@ -67,12 +66,12 @@ export class Fill {
     this.settled = new Promise((r) => this.settle = r);
   }
 
-  /** Bytes of body in the file so far. */
+  /** Bytes of body written so far. */
   get written(): number {
     return this.#written;
   }
 
-  /** Whether the whole body is in the file. */
+  /** Whether the whole body is written. */
   get done(): boolean {
     return this.#done;
   }
@@ -82,21 +81,16 @@ export class Fill {
     return this.#error;
   }
 
-  /** The file to read: the temp file, or the entry's body once committed. */
-  get path(): string | undefined {
-    return this.#path;
-  }
-
-  /** The body being filled, when it is kept in memory only (no file to read). */
-  get memory(): TempBody | undefined {
-    return this.#temp?.inMemory ? this.#temp : undefined;
-  }
-
-  /** Announces the response: followers start reading `temp`. */
-  follow(head: FillHead, temp: TempBody): void {
-    this.#temp = temp;
-    this.#path = temp.path;
+  /** Announces the response: followers start reading `body`. */
+  follow(head: FillHead, body: BodyWriter): void {
+    this.#body = body;
     this.#resolveStart({ kind: "follow", head });
+  }
+
+  /** A reader of the body from its first byte (once the response was announced). */
+  reader(): BodyReader {
+    if (this.#body === undefined) throw new Error("the fill has no body to follow");
+    return this.#body.reader();
   }
 
   /** Announces that the response cannot be shared. */
@@ -111,9 +105,9 @@ export class Fill {
     this.#resolveStart({ kind: "stale-if-error", status });
   }
 
-  /** Appends body bytes to the file and wakes followers. */
+  /** Appends body bytes and wakes followers. */
   async write(data: Uint8Array): Promise<void> {
-    await this.#temp!.write(data);
+    await this.#body!.write(data);
     this.#written += data.length;
     this.#notify();
   }
@@ -129,11 +123,6 @@ export class Fill {
     this.#error = err ?? new Error("fill failed");
     this.#resolveStart({ kind: "bypass", reason: "origin failed" });
     this.#notify();
-  }
-
-  /** The temp file became the entry's body file at `path`. */
-  moved(path: string): void {
-    this.#path = path;
   }
 
   /** Resolves at the next write, end or failure. */
@@ -176,60 +165,30 @@ export class Fills {
   }
 }
 
-const READ_BYTES = 256 * 1024;
-
 /**
- * Reads a fill's body as it grows. Chunks are views of one buffer, valid
- * until the next step.
+ * Reads a fill's body as it grows, through the store's reader (which reads
+ * on after the body is committed). Chunks are views valid until the next
+ * step.
  *
  * @throws the fill's error when it fails before the reader has everything.
  */
 export async function* followFill(fill: Fill): AsyncGenerator<Uint8Array, void, void> {
-  const memory = fill.memory;
-  if (memory !== undefined) return yield* followMemory(fill, memory);
-  let file: Deno.FsFile;
+  let reader: BodyReader | undefined;
   try {
-    file = await Deno.open(fill.path!, { read: true });
-  } catch (err) {
-    // Committed (renamed) between joining and opening: open the new name.
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-    file = await Deno.open(fill.path!, { read: true });
-  }
-  try {
-    const buf = new Uint8Array(READ_BYTES);
-    let position = 0;
-    for (;;) {
+    for (let position = 0;;) {
       if (fill.error !== undefined) throw fill.error;
-      if (position < fill.written) {
-        const n = await file.read(buf.subarray(0, Math.min(buf.length, fill.written - position)));
-        if (n === null || n === 0) throw new Error("cache temp file shorter than written");
-        position += n;
-        yield buf.subarray(0, n);
+      const written = fill.written;
+      if (position < written) {
+        reader ??= fill.reader();
+        const chunk = await reader.read(written - position);
+        position += chunk.length;
+        yield chunk;
         continue;
       }
       if (fill.done) return;
       await fill.changed();
     }
   } finally {
-    file.close();
-  }
-}
-
-/** Reads a fill's body kept in memory as it grows. */
-async function* followMemory(
-  fill: Fill,
-  memory: TempBody,
-): AsyncGenerator<Uint8Array, void, void> {
-  for (let position = 0;;) {
-    if (fill.error !== undefined) throw fill.error;
-    const written = fill.written;
-    if (position < written) {
-      // `bytes` is replaced, never changed, by later writes: this view stays valid.
-      yield memory.bytes!.subarray(position, written);
-      position = written;
-      continue;
-    }
-    if (fill.done) return;
-    await fill.changed();
+    reader?.close();
   }
 }

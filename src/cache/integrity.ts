@@ -7,8 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { ResponseMeta } from "./meta.ts";
-import { digestFile } from "./store.ts";
+import type { ByteSource } from "./body_store.ts";
 
 /**
  * The SHA-256 check of a body sent for the first time by this process: the
@@ -47,9 +46,17 @@ export function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Whether `file` holds exactly the body `entry` describes; leaves it at offset 0. */
-export async function verifyFile(file: Deno.FsFile, entry: ResponseMeta): Promise<boolean> {
-  const { sha256, size } = await digestFile(file);
-  await file.seek(0, Deno.SeekMode.Start);
-  return size === entry.size && sha256 === entry.sha256;
+/**
+ * The SHA-256 (hex) and length of everything `source` yields.
+ *
+ * @throws when the source cannot be read to its end.
+ */
+export async function digest(source: ByteSource): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const piece of source) {
+    hash.update(piece);
+    size += piece.length;
+  }
+  return { sha256: hash.digest("hex"), size };
 }

@@ -94,3 +94,35 @@ export function parseMeta(text: string, id: string): Meta | undefined {
     typeof o["storedAt"] === "number";
   return ok ? m as ResponseMeta : undefined;
 }
+
+/** Bytes a metadata record takes (as the disk store writes it). */
+export function metaBytes(meta: Meta): number {
+  return new TextEncoder().encode(serializeMeta(meta)).length;
+}
+
+/** What an entry takes in a store: its metadata, and its body unless the body is inline. */
+export function storedBytes(entry: ResponseMeta): number {
+  return metaBytes(entry) + (entry.inline === undefined ? entry.size : 0);
+}
+
+/**
+ * The vary index `id` of a URL once the variant `entry` is stored: `top`'s
+ * variants (when it is an index) with `entry`'s last, varying on `vary`.
+ */
+export function varyIndexWith(
+  top: Meta | undefined,
+  id: string,
+  entry: Pick<ResponseMeta, "id" | "key" | "storedAt">,
+  vary: string[],
+): VaryMeta {
+  const variants = top?.kind === "vary" ? top.variants.filter((v) => v !== entry.id) : [];
+  return {
+    v: 1,
+    kind: "vary",
+    id,
+    key: entry.key,
+    vary,
+    variants: [...variants, entry.id],
+    storedAt: entry.storedAt,
+  };
+}

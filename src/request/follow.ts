@@ -101,7 +101,7 @@ function bypassDetail(start: FillStart): string {
   }
 }
 
-/** Sends a fill's response to a follower, reading the temp file as it grows. */
+/** Sends a fill's response to a follower, reading the body as it grows. */
 async function serveFill(
   ex: Exchange,
   fill: Fill,

@@ -16,19 +16,15 @@ import type { ProxyContext } from "../context.ts";
 import { ageValue, appendVia } from "../headers.ts";
 import { FieldList } from "../http1/fields.ts";
 import { NO_BODY } from "../http1/framing.ts";
-import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
 import type { BodySink } from "../io/body.ts";
 import type { BodyCheck } from "../cache/integrity.ts";
+import type { ByteSource } from "../cache/body_store.ts";
 import { ProxyError } from "../errors.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { refreshInBackground } from "./revalidate.ts";
 import { DONE, type Step } from "./step.ts";
-
-// Pieces of a stored body sent from its file: 1 MiB reads and writes measured
-// 2.9 GB/s for a 100 MiB hit here, 256 KiB ones 2.6 GB/s (two per stream).
-const FILE_PIECE_BYTES = 1024 * 1024;
 
 /**
  * The hit step, as decided: asks for a background refresh when the entry is
@@ -140,7 +136,12 @@ async function send(
 
   const wantsBody = req.head.method !== "HEAD" && length > 0;
   const whole = start === 0 && length === entry.size;
-  const body = wantsBody ? await proxy.cache.body(entry, { checkWhileSending: whole }) : undefined;
+  const body = wantsBody
+    ? await proxy.cache.body(
+      entry,
+      whole ? { checkWhileSending: true } : { range: { start, length } },
+    )
+    : undefined;
   if (wantsBody && body === undefined) return false;
 
   const sink = startResponse(
@@ -158,11 +159,10 @@ async function send(
     await sink.end();
   } else {
     try {
-      if (start > 0) await body.file.seek(start, Deno.SeekMode.Start);
-      await sendFile(body.file, length, sink, entry.key, body.check);
+      await sendSource(body.source, sink, entry.key, body.check);
       await sink.end();
     } finally {
-      body.file.close();
+      body.source.close();
     }
   }
   ex.record.bytes = sink.bytes;
@@ -221,49 +221,29 @@ function hitCounted(proxy: ProxyContext, entry: ResponseMeta): void {
 }
 
 /**
- * Sends `length` bytes of `file` from its current position: the next piece is
- * read while the last one is written (two buffers), so the file's reads and
- * the socket's writes overlap instead of taking turns. With `check`, the last
- * piece goes out only if the whole body matched its SHA-256; otherwise the
- * response is cut (the client sees it incomplete) and the entry was deleted.
+ * Sends what `source` yields (the store reads its next piece while the last
+ * one is written). With `check`, the last piece goes out only if the whole
+ * body matched its SHA-256; otherwise the response is cut (the client sees
+ * it incomplete) and the entry was deleted.
  */
-async function sendFile(
-  file: Deno.FsFile,
-  length: number,
+async function sendSource(
+  source: ByteSource,
   sink: BodySink,
   key: string,
   check?: BodyCheck,
 ): Promise<void> {
-  const bufs = [
-    borrowStreamBuffer(FILE_PIECE_BYTES),
-    borrowStreamBuffer(FILE_PIECE_BYTES),
-  ] as const;
-  let left = length;
-  const readInto = async (buf: Uint8Array): Promise<Uint8Array> => {
-    const n = await file.read(buf.subarray(0, Math.min(buf.length, left)));
-    if (n === null) throw new Error(`cache body of ${key} ended early`);
-    left -= n;
-    return buf.subarray(0, n);
-  };
-  let next: Promise<Uint8Array> | undefined = left > 0 ? readInto(bufs[0]) : undefined;
-  try {
-    for (let i = 1; next !== undefined; i ^= 1) {
-      const piece = await next;
-      next = left > 0 ? readInto(i === 0 ? bufs[0] : bufs[1]) : undefined;
-      check?.update(piece);
-      if (next === undefined && check !== undefined && !(await check.passes())) {
-        throw new ProxyError(
-          502,
-          "http_response_incomplete",
-          `cache body of ${key} failed its checksum`,
-        );
-      }
-      await sink.write(piece);
+  let left = source.length;
+  for await (const piece of source) {
+    left -= piece.length;
+    check?.update(piece);
+    if (left === 0 && check !== undefined && !(await check.passes())) {
+      throw new ProxyError(
+        502,
+        "http_response_incomplete",
+        `cache body of ${key} failed its checksum`,
+      );
     }
-  } finally {
-    // A read still in flight writes into its buffer: let it land before the buffer is lent again.
-    await next?.catch(() => {});
-    returnStreamBuffer(bufs[0]);
-    returnStreamBuffer(bufs[1]);
+    await sink.write(piece);
   }
+  if (left !== 0) throw new Error(`cache body of ${key} ended early`);
 }

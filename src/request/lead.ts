@@ -24,7 +24,7 @@ import type { OriginResponse } from "../origin/client.ts";
 import { clientResponse, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
-import { SMALL_BODY_BYTES, type TempBody } from "../cache/store.ts";
+import type { BodyWriter } from "../cache/body_store.ts";
 import type { BodySink } from "../io/body.ts";
 import { WriteBehind } from "../cache/write_behind.ts";
 
@@ -66,7 +66,7 @@ export type Storing =
     kind: "store";
     head: FillHead;
     /** Where the body goes: memory for a small one, else a temp file being opened (undefined if it cannot be). */
-    temp: Promise<TempBody | undefined>;
+    temp: Promise<BodyWriter | undefined>;
     meta: Omit<ResponseMeta, "body" | "size" | "sha256">;
     /** Where the body sits in the whole representation, when known (for a body cut short). */
     part?: Part;
@@ -161,17 +161,14 @@ function bodyPart(status: number, fields: FieldList, length: number | undefined)
 
 /**
  * Where a fill's body goes: a body known to be small stays in memory and is
- * stored inside its metadata (one file per entry). Creating a file can take
- * most of a millisecond here (the file system's journal, its inode
- * allocator): for a larger body the leader's client is answered meanwhile,
- * followers wait.
+ * stored inside its metadata (see `Cache.beginBody`); for a larger one the
+ * leader's client is answered while the store begins it, followers wait.
  */
 export function tempFor(
   proxy: ProxyContext,
   length: number | undefined,
-): Promise<TempBody | undefined> {
-  const small = length !== undefined && length <= SMALL_BODY_BYTES;
-  return small ? Promise.resolve(proxy.cache.memoryTemp()) : proxy.cache.createTemp();
+): Promise<BodyWriter | undefined> {
+  return proxy.cache.beginBody(length);
 }
 
 /**
@@ -214,7 +211,7 @@ export async function runFill(
   const { head, meta } = storing;
   let bodyRead = false, stored = true;
   let trailers: FieldList | undefined;
-  let temp: TempBody | undefined;
+  let temp: BodyWriter | undefined;
   // The disk runs behind the client: a file write can wait behind another
   // entry's fsync (the file system's journal), and the client must not.
   const opened = storing.temp.then((t) => {
@@ -280,7 +277,8 @@ export async function runFill(
       proxy.report.fetched(performance.now() - fill.startedAt, fill.written);
     }
     if (meta.status !== 206 || await nothingWhole()) {
-      const full = await cache.commit(temp, meta, (path) => fill.moved(path));
+      // Followers that are still reading read on from the committed body.
+      const full = await cache.commit(temp, meta);
       // Parts stay local: the shared tier holds whole responses only.
       if (full !== undefined && storing.upload && meta.status !== 206) proxy.shared?.offer(full);
     } else {

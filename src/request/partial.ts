@@ -10,20 +10,19 @@
  * @module
  */
 
-import type { BodyCheck } from "../cache/integrity.ts";
+import type { Body } from "../cache/bodies.ts";
 import type { ResponseMeta } from "../cache/meta.ts";
 import { partHeaders, sameRepresentation, type StoredPartUse } from "../cache/policy/parts.ts";
 import { mergeHeaders } from "../cache/policy/revalidation.ts";
 import { storability } from "../cache/policy/storability.ts";
 import { formatContentRange, parseContentRange, type Part } from "../cache/range.ts";
-import { SMALL_BODY_BYTES, type TempBody } from "../cache/store.ts";
+import type { BodyWriter } from "../cache/body_store.ts";
 import type { ProxyContext } from "../context.ts";
 import type { Target } from "./decide.ts";
 import { ProxyError } from "../errors.ts";
 import { appendVia } from "../headers.ts";
 import { FieldList } from "../http1/fields.ts";
 import type { BodySink } from "../io/body.ts";
-import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
 import { missed } from "./miss.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
@@ -60,7 +59,7 @@ export async function partial(
   try {
     res = await forward(proxy, ex, asked, target.origin, target.path);
   } catch (err) {
-    if ("file" in body) body.file.close();
+    if ("source" in body) body.source.close();
     fill.fail(err);
     cache.fills.remove(fill);
     throw err;
@@ -68,7 +67,7 @@ export async function partial(
   const rest: Part = { start: use.from, end: use.to, length: stored.length };
   if (res.head.status !== 206) {
     // The representation changed (If-Range failed: a 200), or an error.
-    if ("file" in body) body.file.close();
+    if ("source" in body) body.source.close();
     return { kind: "lead", target, fill, res, fwd: "partial", fwdStatus: true };
   }
   const got = parseContentRange(res.head.fields.get("content-range"));
@@ -79,7 +78,7 @@ export async function partial(
     !sameRepresentation(use.ifRange, res.head.fields)
   ) {
     // Not the bytes asked for, or not of the same representation: nothing to combine.
-    if ("file" in body) body.file.close();
+    if ("source" in body) body.source.close();
     res.finish(false);
     fill.bypass("partial mismatch");
     cache.fills.remove(fill);
@@ -99,7 +98,7 @@ interface Combination {
   /** …where it sits… */
   stored: Part;
   /** …and its body. */
-  body: { bytes: Uint8Array } | { file: Deno.FsFile; check?: BodyCheck };
+  body: Body;
   /** What the client wants and what was asked of the origin. */
   use: Extension;
   /** The origin's 206 with the bytes after the part. */
@@ -128,9 +127,9 @@ async function combine(proxy: ProxyContext, ex: Exchange, c: Combination): Promi
     now,
   );
   const size = use.to - stored.start + 1;
-  let temp: TempBody | undefined;
+  let temp: BodyWriter | undefined;
   if (st.storable && cache.writable) {
-    temp = size <= SMALL_BODY_BYTES ? cache.memoryTemp() : await cache.createTemp();
+    temp = await cache.beginBody(size);
   }
 
   const fields = new FieldList();
@@ -237,26 +236,18 @@ async function* storedPieces(
   key: string,
 ): AsyncGenerator<Uint8Array, void, void> {
   if ("bytes" in body) return yield body.bytes;
-  const buf = borrowStreamBuffer();
-  try {
-    for (;;) {
-      const n = await body.file.read(buf);
-      if (n === null) break;
-      const piece = buf.subarray(0, n);
-      body.check?.update(piece);
-      yield piece;
-    }
-    // The origin's bytes follow: the response's last byte never goes out unchecked.
-    if (body.check !== undefined && !(await body.check.passes())) {
-      throw new ProxyError(
-        502,
-        "http_response_incomplete",
-        `cache body of ${key} failed its checksum`,
-      );
-    }
-  } finally {
-    returnStreamBuffer(buf);
-    body.file.close();
+  const { source, check } = body;
+  for await (const piece of source) {
+    check?.update(piece);
+    yield piece;
+  }
+  // The origin's bytes follow: the response's last byte never goes out unchecked.
+  if (check !== undefined && !(await check.passes())) {
+    throw new ProxyError(
+      502,
+      "http_response_incomplete",
+      `cache body of ${key} failed its checksum`,
+    );
   }
 }
 

@@ -4,7 +4,9 @@ import { variantId } from "../../src/cache/key.ts";
 import { secondaryKey, storeId } from "../../src/cache/key.ts";
 import type { ResponseMeta } from "../../src/cache/meta.ts";
 import type { CacheRequest } from "../../src/cache/policy/inputs.ts";
-import { SMALL_BODY_BYTES, Store } from "../../src/cache/store.ts";
+import { SMALL_BODY_BYTES } from "../../src/cache/body_store.ts";
+import { DiskStore } from "../../src/cache/disk_store.ts";
+import { MemoryStore } from "../../src/cache/memory_store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/observe/log.ts";
 import {
@@ -15,7 +17,8 @@ import {
   listFiles,
   type MetaOptions,
   pendingMeta,
-  readAndClose,
+  readBody,
+  readSource,
 } from "./_fixtures/entries.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -73,8 +76,12 @@ async function put(
 /** The body `cache` serves for `entry`, as bytes (files are read and closed). */
 async function bodyOf(cache: Cache, entry: ResponseMeta): Promise<Uint8Array | undefined> {
   const body = await cache.body(entry);
-  if (body === undefined) return undefined;
-  return "bytes" in body ? body.bytes : await readAndClose(body.file);
+  return body === undefined ? undefined : await readBody(body);
+}
+
+/** Where the disk store in `dir` keeps the body of `entry`: for tests that damage it. */
+async function bodyPathOf(dir: string, entry: ResponseMeta): Promise<string> {
+  return (await DiskStore.open(dir, { readOnly: true })).bodyPath(entry);
 }
 
 /** The entry `cache` finds for a plain GET of `key`, or undefined. */
@@ -107,7 +114,7 @@ Deno.test("Cache.body serves the exact bytes of small and large entries", async 
         const body = await cache.body(entry);
         assert.ok(body !== undefined);
         assert.equal("bytes" in body, size <= SMALL_BODY_BYTES, `small body ${size} in memory`);
-        const bytes = "bytes" in body ? body.bytes : await readAndClose(body.file);
+        const bytes = await readBody(body);
         assert.deepEqual(bytes, bodyBytes(key, size));
         assert.ok(cache.verified.has(entry.id));
         // Again: small ones from memory, large ones without a second check.
@@ -122,8 +129,8 @@ Deno.test("a small body committed by this process is served from memory, a large
     await withCache(dir, async (cache) => {
       const small = await put(cache, "http://a.test/small", SMALL_BODY_BYTES);
       const large = await put(cache, "http://a.test/large", SMALL_BODY_BYTES + 1);
-      await Deno.remove(cache.bodyPath(small));
-      await Deno.remove(cache.bodyPath(large));
+      await Deno.remove(await bodyPathOf(dir, small));
+      await Deno.remove(await bodyPathOf(dir, large));
       assert.deepEqual(
         await bodyOf(cache, small),
         bodyBytes("http://a.test/small", SMALL_BODY_BYTES),
@@ -143,7 +150,7 @@ Deno.test("an inline body is served after a restart, checked once; a corrupted o
     const bytes = bodyBytes("inline", 3000);
     let id = "";
     await withCache(dir, async (cache) => {
-      const temp = cache.memoryTemp();
+      const temp = (await cache.beginBody(bytes.length))!;
       await temp.write(bytes);
       const stored = await cache.commit(temp, pendingMeta("http://a.test/i"));
       assert.ok(stored?.inline !== undefined);
@@ -185,9 +192,9 @@ Deno.test("Cache.body with checkWhileSending: the file at once, its SHA-256 chec
       await withCache(dir, async (cache) => {
         const found = (await entryFor(cache, key))!;
         const body = await cache.body(found, { checkWhileSending: true });
-        assert.ok(body !== undefined && "file" in body && body.check !== undefined);
+        assert.ok(body !== undefined && "source" in body && body.check !== undefined);
         assert.ok(!cache.verified.has(entry.id), "not checked yet");
-        const bytes = await readAndClose(body.file);
+        const bytes = await readSource(body.source);
         body.check.update(bytes.subarray(0, 1000));
         body.check.update(bytes.subarray(1000));
         assert.equal(await body.check.passes(), !flip);
@@ -195,8 +202,8 @@ Deno.test("Cache.body with checkWhileSending: the file at once, its SHA-256 chec
         assert.equal((await entryFor(cache, key)) !== undefined, !flip, "deleted when it failed");
         if (!flip) {
           const again = await cache.body(found, { checkWhileSending: true });
-          assert.ok(again !== undefined && "file" in again && again.check === undefined);
-          again.file.close();
+          assert.ok(again !== undefined && "source" in again && again.check === undefined);
+          again.source.close();
         }
       });
     }
@@ -378,7 +385,7 @@ Deno.test("Cache evicts down to 90% of maxBytes when a commit goes over it", asy
 
 Deno.test("Cache.open evicts by last use on disk when the directory is over maxBytes", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
       const e = await commitBytes(
@@ -459,7 +466,7 @@ Deno.test({
   name: "Cache does not count entries removed while the start-up scan runs",
   fn: async () => {
     await withDir(async (dir) => {
-      const store = await Store.open(dir);
+      const store = await DiskStore.open(dir);
       const ids: string[] = [];
       for (let i = 0; i < 200; i++) {
         ids.push(
@@ -522,10 +529,14 @@ Deno.test("Cache.find follows the vary index to the matching variant", async () 
       gzip = await putVariant(cache, "gzip");
       br = await putVariant(cache, "br", 200);
       assert.notEqual(gzip.id, br.id);
-      assert.equal(await exists(cache.bodyPath(plain)), false, "the plain entry's body is gone");
+      assert.equal(
+        await exists(await bodyPathOf(dir, plain)),
+        false,
+        "the plain entry's body is gone",
+      );
     });
     // Found the same way by this process and by a new one (index read from disk).
-    const index = await (await Store.open(dir)).readMeta(storeId(VARY_KEY));
+    const index = await (await DiskStore.open(dir)).readMeta(storeId(VARY_KEY));
     assert.equal(index?.kind, "vary");
     assert.deepEqual(index?.kind === "vary" ? [index.vary, index.variants] : [], [VARY, [
       gzip.id,
@@ -695,19 +706,20 @@ Deno.test("Cache.body keeps small bodies in memory after their first read", asyn
       const first = await Promise.all(entries.map((e) => bodyOf(cache, e)));
       const second = await Promise.all(entries.map((e) => bodyOf(cache, e)));
       assert.equal(second.filter((b, i) => b !== undefined && b === first[i]).length, 10);
-      // A large body is never kept: a new file handle each time.
+      // A large body is never kept: a new source from the store each time.
       const large = await put(cache, "http://small.test/large", SMALL_BODY_BYTES + 1);
       const a = await cache.body(large), b = await cache.body(large);
-      assert.ok(a !== undefined && "file" in a && b !== undefined && "file" in b);
-      a.file.close();
-      b.file.close();
+      assert.ok(a !== undefined && "source" in a && b !== undefined && "source" in b);
+      assert.notEqual(a.source, b.source);
+      a.source.close();
+      b.source.close();
     });
   });
 });
 
 Deno.test("a hit after a restart refreshes the entry's last use on disk", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const entry = await commitBytes(store, pendingMeta("http://touch.test/"), bodyBytes("t", 10));
     const metaFile = `${dir}/data/${entry.id.slice(0, 2)}/${entry.id}.json`;
     const long = new Date(Date.now() - 2 * 3600_000);
@@ -750,7 +762,7 @@ Deno.test("Cache.open on an unusable directory runs without a cache and says so"
       `${dir}/file/cache`,
       async (cache) => {
         assert.equal(cache.enabled, false);
-        assert.equal(await cache.createTemp(), undefined);
+        assert.equal(await cache.beginBody(), undefined);
         assert.deepEqual(await cache.find(get("http://a.test/"), Date.now()), {
           kind: "none",
           id: storeId("http://a.test/"),
@@ -762,5 +774,80 @@ Deno.test("Cache.open on an unusable directory runs without a cache and says so"
     );
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /cache disabled/);
+  });
+});
+
+/** Opens a cache on `store`, runs `fn`, then waits for its background work. */
+async function withCacheOn(store: MemoryStore, fn: (cache: Cache) => Promise<void>): Promise<void> {
+  const cache = await Cache.open(store, UNLIMITED, new Logger("silent"));
+  try {
+    await cache.ready;
+    await fn(cache);
+  } finally {
+    await cache.settled();
+  }
+}
+
+Deno.test("Cache on the in-memory store: commits record variants in the vary index, found again after a restart", async () => {
+  const store = new MemoryStore();
+  let plain!: ResponseMeta, gzip!: ResponseMeta, br!: ResponseMeta;
+  await withCacheOn(store, async (cache) => {
+    assert.equal(cache.enabled, true);
+    plain = await put(cache, VARY_KEY, 10);
+    gzip = await putVariant(cache, "gzip");
+    br = await putVariant(cache, "br", 200);
+    // The first variant replaced the plain entry with an index.
+    assert.equal(await store.openBody(plain), undefined);
+    const index = await store.readMeta(storeId(VARY_KEY));
+    assert.deepEqual(index?.kind === "vary" ? [index.vary, index.variants] : [], [VARY, [
+      gzip.id,
+      br.id,
+    ]]);
+    assert.equal(cache.entryCount, 3);
+  });
+  // A new cache on the same store: what a restart finds.
+  await withCacheOn(store, async (cache) => {
+    const scanned = await store.scan();
+    assert.equal(cache.entryCount, scanned.length);
+    assert.equal(cache.usedBytes, scanned.reduce((n, e) => n + e.size, 0));
+    for (const [value, entry] of [["gzip", gzip], ["br", br]] as const) {
+      const found = await cache.find(get(VARY_KEY, encoding(value)), Date.now());
+      assert.deepEqual(found.kind === "entry" ? found.entry : found, entry);
+      assert.deepEqual(await bodyOf(cache, entry), bodyBytes(value, entry.size));
+    }
+    assert.deepEqual(await cache.find(get(VARY_KEY, encoding("deflate")), Date.now()), {
+      kind: "none",
+      id: variantId(VARY_KEY, VARY, encoding("deflate")),
+      vary: true,
+    });
+    await cache.invalidate(VARY_KEY);
+    assert.deepEqual(await store.scan(), []);
+    assert.equal(cache.usedBytes, 0);
+  });
+});
+
+Deno.test("Cache on the in-memory store: small bodies inline, large ones checked while sent", async () => {
+  const store = new MemoryStore();
+  const small = bodyBytes("small", 1000), large = bodyBytes("large", 300 * 1024);
+  await withCacheOn(store, async (cache) => {
+    const temp = (await cache.beginBody(small.length))!;
+    await temp.write(small);
+    const stored = await cache.commit(temp, pendingMeta("http://mem.test/small"));
+    assert.ok(stored?.inline !== undefined);
+    await put(cache, "http://mem.test/large", large.length);
+  });
+  await withCacheOn(store, async (cache) => {
+    assert.deepEqual(await bodyOf(cache, (await entryFor(cache, "http://mem.test/small"))!), small);
+    const entry = (await entryFor(cache, "http://mem.test/large"))!;
+    const body = await cache.body(entry, { checkWhileSending: true });
+    assert.ok(body !== undefined && "source" in body && body.check !== undefined);
+    const bytes = await readSource(body.source);
+    body.check.update(bytes);
+    assert.ok(await body.check.passes());
+    assert.deepEqual(bytes, bodyBytes("http://mem.test/large", large.length));
+    // A range, now that it is checked.
+    const part = await cache.body(entry, { range: { start: 1000, length: 10 } });
+    assert.ok(part !== undefined && "source" in part && part.check === undefined);
+    assert.deepEqual(await readSource(part.source), bytes.subarray(1000, 1010));
   });
 });

@@ -1,27 +1,29 @@
 import assert from "node:assert/strict";
 import { Cache } from "../../src/cache/cache.ts";
 import { Fill, type FillHead, Fills, followFill } from "../../src/cache/fill.ts";
-import { Store, type TempBody } from "../../src/cache/store.ts";
+import type { BodyWriter } from "../../src/cache/body_store.ts";
+import type { DiskBody } from "../../src/cache/disk_body.ts";
+import { DiskStore } from "../../src/cache/disk_store.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/observe/log.ts";
-import { bodyBytes, delay, exists, pendingMeta } from "./_fixtures/entries.ts";
+import { bodyBytes, concat, delay, exists, pendingMeta } from "./_fixtures/entries.ts";
 
 const HEAD: FillHead = { status: 200, reason: "OK", fields: new FieldList(), vary: [] };
 
 /** Runs `fn` with a store in a fresh temp directory, removed afterwards. */
-async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+async function withStore(fn: (store: DiskStore) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hoard-fill-test-" });
   try {
-    await fn(await Store.open(dir));
+    await fn(await DiskStore.open(dir));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-/** A fill following a new temp body of `store`. */
-async function startFill(store: Store, key = "k"): Promise<{ fill: Fill; temp: TempBody }> {
+/** A fill following a new body of `store`. */
+async function startFill(store: DiskStore, key = "k"): Promise<{ fill: Fill; temp: DiskBody }> {
   const fill = new Fill(key);
-  const temp = await store.createTemp();
+  const temp = await store.beginBody();
   fill.follow(HEAD, temp);
   return { fill, temp };
 }
@@ -34,16 +36,6 @@ async function follow(fill: Fill, pauseMs = 0): Promise<Uint8Array> {
     if (pauseMs > 0) await delay(pauseMs);
   }
   return concat(chunks);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /** Writes `bytes` to `fill` in pieces of the given sizes (cycled), pausing between them. */
@@ -92,10 +84,13 @@ Deno.test("Fill.started says follow with the head once the response is announced
   await withStore(async (store) => {
     const { fill, temp } = await startFill(store);
     assert.deepEqual(await fill.started, { kind: "follow", head: HEAD });
-    assert.equal(fill.path, temp.path);
     assert.equal(fill.written, 0);
     assert.equal(fill.done, false);
     assert.equal(fill.error, undefined);
+    // Followers read the body announced.
+    await fill.write(bodyBytes("head", 10));
+    fill.end();
+    assert.deepEqual(await follow(fill), bodyBytes("head", 10));
     await temp.discard();
   });
 });
@@ -105,7 +100,8 @@ Deno.test("Fill.bypass resolves started and ends the fill", async () => {
   fill.bypass("vary");
   assert.deepEqual(await fill.started, { kind: "bypass", reason: "vary" });
   assert.equal(fill.done, true);
-  assert.equal(fill.path, undefined);
+  // No body to follow: a follower gets nothing.
+  assert.deepEqual(await follow(fill), new Uint8Array(0));
 });
 
 Deno.test("Fill.fail before the response resolves started as a bypass", async () => {
@@ -202,18 +198,18 @@ Deno.test("followFill reads the committed body after the temp file was renamed",
     await cache.ready;
     const { fill, leader } = cache.fills.join("key");
     assert.ok(leader);
-    const temp = (await cache.createTemp())!;
+    const temp: BodyWriter = (await cache.beginBody())!;
+    const tempPath = (temp as DiskBody).path;
     fill.follow(HEAD, temp);
     const bytes = bodyBytes("committed", 700_000);
     // One follower is halfway through when the rename happens.
     const early = follow(fill, 10);
     await trickle(fill, bytes, [50_000], 1);
     fill.end();
-    const stored = await cache.commit(temp, pendingMeta("http://fill.test/"), (p) => fill.moved(p));
+    const stored = await cache.commit(temp, pendingMeta("http://fill.test/"));
     cache.fills.remove(fill);
     assert.ok(stored !== undefined);
-    assert.equal(fill.path, cache.bodyPath(stored));
-    assert.equal(await exists(temp.path), false);
+    assert.equal(await exists(tempPath), false);
     // One that opens only now reads the entry's body file.
     assert.deepEqual(await follow(fill), bytes);
     assert.deepEqual(await early, bytes);
@@ -224,23 +220,25 @@ Deno.test("followFill reads the committed body after the temp file was renamed",
   }
 });
 
-Deno.test("followFill opens the new name when the rename comes between joining and opening", async () => {
+Deno.test("followFill reads every byte when the rename comes between joining and opening", async () => {
   await withStore(async (store) => {
-    const { fill, temp } = await startFill(store);
-    const bytes = bodyBytes("moved", 1000);
-    await fill.write(bytes);
-    fill.end();
-    await temp.finish();
-    const moved = `${store.dir}/data/moved.body`;
-    await Deno.rename(temp.path, moved);
-    // The follower opens the old name (already gone); moved() arrives while it does.
-    const it = followFill(fill);
-    const first = it.next();
-    fill.moved(moved);
-    const step = await first;
-    assert.equal(step.done, false);
-    const rest: Uint8Array[] = [step.done ? new Uint8Array(0) : step.value.slice()];
-    for (let s = await it.next(); !s.done; s = await it.next()) rest.push(s.value.slice());
-    assert.deepEqual(concat(rest), bytes);
+    // The follower's first read opens the file while the body is moved into
+    // place: before the rename, or after it (the old name is gone), in turn.
+    for (let i = 0; i < 20; i++) {
+      const { fill, temp } = await startFill(store, `k${i}`);
+      const bytes = bodyBytes(`moved${i}`, 1000);
+      await fill.write(bytes);
+      fill.end();
+      await temp.finish();
+      const it = followFill(fill);
+      const first = i % 2 === 0 ? it.next() : undefined;
+      const moving = temp.moveTo(`${store.dir}/data/moved-${i}.body`);
+      const step = await (first ?? it.next());
+      await moving;
+      assert.equal(step.done, false);
+      const rest: Uint8Array[] = [step.done ? new Uint8Array(0) : step.value.slice()];
+      for (let s = await it.next(); !s.done; s = await it.next()) rest.push(s.value.slice());
+      assert.deepEqual(concat(rest), bytes);
+    }
   });
 });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { get, httpDateAgo, sleep, startRoutedOrigin } from "../_helpers/cache_origin.ts";
 import { curl, rawExchange } from "../_helpers/clients.ts";
 import { startTestProxy } from "../_helpers/proxy.ts";
-import { SMALL_BODY_BYTES } from "../../src/cache/store.ts";
+import { SMALL_BODY_BYTES } from "../../src/cache/body_store.ts";
 
 const HIT = /^hoard; hit; ttl=(\d+)$/;
 

@@ -1,11 +1,14 @@
 /**
- * Steps one at a time, without sockets: each is given a step and its
- * request, and what it returns (the next step) or writes to an in-memory
- * client connection is checked.
+ * Steps one at a time, without sockets or a cache directory: each is given a
+ * step and its request, on a cache over the in-memory store, and what it
+ * returns (the next step) or writes to an in-memory client connection is
+ * checked.
  */
 
 import assert from "node:assert/strict";
 import { Cache } from "../../src/cache/cache.ts";
+import type { FillHead } from "../../src/cache/fill.ts";
+import { MemoryStore } from "../../src/cache/memory_store.ts";
 import type { ResponseMeta } from "../../src/cache/meta.ts";
 import type { ProxyContext } from "../../src/context.ts";
 import { ProxyError } from "../../src/errors.ts";
@@ -15,6 +18,7 @@ import { Logger } from "../../src/observe/log.ts";
 import { RunReport } from "../../src/observe/report.ts";
 import { type ProxyOptions, resolveOptions } from "../../src/options.ts";
 import { decide, selfHosts, type Target } from "../../src/request/decide.ts";
+import { follow } from "../../src/request/follow.ts";
 import { deliver, hit, stale } from "../../src/request/hit.ts";
 import { runSteps } from "../../src/request/machine.ts";
 import { interpretRequest, type ProxyRequest } from "../../src/request/read_request.ts";
@@ -22,7 +26,8 @@ import type { Exchange } from "../../src/request/respond.ts";
 import type { Step } from "../../src/request/step.ts";
 import { Access } from "../../src/access.ts";
 import { Rules } from "../../src/rules.ts";
-import { commitBytes, pendingMeta } from "../cache/_fixtures/entries.ts";
+import { FieldList } from "../../src/http1/fields.ts";
+import { bodyBytes, commitBytes, concat, delay, pendingMeta } from "../cache/_fixtures/entries.ts";
 
 const URL = "http://h.test/pkg.tgz";
 const BODY = new TextEncoder().encode("the stored body\n");
@@ -53,24 +58,19 @@ interface World {
 }
 
 async function withWorld(options: ProxyOptions, fn: (w: World) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hoard-steps-" });
-  try {
-    const cache = await Cache.open(dir, 1 << 30, new Logger("silent"));
-    const entry = (await commitBytes(cache, pendingMeta(URL), BODY))!;
-    // Only what the steps under test use.
-    const proxy = {
-      options: resolveOptions(options),
-      cache,
-      report: new RunReport(),
-      self: { hosts: selfHosts("127.0.0.1"), port: 8080 },
-      rules: new Rules(),
-      access: new Access({}),
-    } as unknown as ProxyContext;
-    await fn({ proxy, cache, entry });
-    await cache.settled();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const cache = await Cache.open(new MemoryStore(), 1 << 30, new Logger("silent"));
+  const entry = (await commitBytes(cache, pendingMeta(URL), BODY))!;
+  // Only what the steps under test use.
+  const proxy = {
+    options: resolveOptions(options),
+    cache,
+    report: new RunReport(),
+    self: { hosts: selfHosts("127.0.0.1"), port: 8080 },
+    rules: new Rules(),
+    access: new Access({}),
+  } as unknown as ProxyContext;
+  await fn({ proxy, cache, entry });
+  await cache.settled();
 }
 
 function request(head: string): ProxyRequest {
@@ -209,4 +209,75 @@ Deno.test("runSteps: runs until done; a synth step goes to the caller's error fu
     );
     await runSteps(proxy, exchange(client, "hit"), request(GET), { kind: "done" });
     assert.equal(client.sent.length, 0);
+  }));
+
+const NEW_URL = "http://h.test/new.tgz";
+const GET_NEW = `GET ${NEW_URL} HTTP/1.1\r\nHost: h.test`;
+
+/** The miss decided for `head`, and the fill a leader started for it. */
+async function fillFor(proxy: ProxyContext, head: string) {
+  const req = request(head);
+  const route = await decide(req, proxy);
+  assert.equal(route.kind, "miss");
+  if (route.kind !== "miss") throw new Error("not a miss");
+  const { fill, leader } = proxy.cache.fills.join(route.id);
+  assert.ok(leader);
+  return { req, target: route.target, fill };
+}
+
+Deno.test("follow step: a follower reads the fill as it grows in the store, to its last byte", () =>
+  withWorld({}, async ({ proxy, cache }) => {
+    const { req, target, fill } = await fillFor(proxy, GET_NEW);
+    const bytes = bodyBytes("growing", 300_000);
+    const fields = new FieldList();
+    fields.add("Content-Length", String(bytes.length));
+    const head: FillHead = { status: 200, reason: "OK", fields, length: bytes.length, vary: [] };
+    const body = (await cache.beginBody())!;
+    fill.follow(head, body);
+    const client = new MemoryClient();
+    const following = follow(proxy, exchange(client, "miss"), req, {
+      kind: "follow",
+      target,
+      fill,
+      fwd: "uri-miss",
+    });
+    // The leader writes in pieces; the follower is waiting before the first one.
+    for (let off = 0; off < bytes.length; off += 70_000) {
+      await delay(1);
+      await fill.write(bytes.subarray(off, off + 70_000));
+    }
+    fill.end();
+    await cache.commit(body, pendingMeta(NEW_URL));
+    cache.fills.remove(fill);
+    assert.deepEqual(await following, { kind: "done" });
+
+    const all = concat(client.sent);
+    const text = new TextDecoder().decode(all.subarray(0, 1000));
+    const start = text.indexOf("\r\n\r\n") + 4;
+    const headText = text.slice(0, start);
+    assert.match(headText, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(headText, /\r\nContent-Length: 300000\r\n/);
+    assert.match(headText, /\r\nCache-Status: hoard; fwd=uri-miss; stored; collapsed\r\n/);
+    assert.ok(all.subarray(start).length === bytes.length, "every byte sent");
+    assert.ok(all.subarray(start).every((b, i) => b === bytes[i]), "in order");
+    assert.equal(cache.counters.misses, 1);
+  }));
+
+Deno.test("follow step: a follower that finds the fill's body complete is answered as a hit once it is committed", () =>
+  withWorld({}, async ({ proxy, cache }) => {
+    const { req, target, fill } = await fillFor(proxy, GET_NEW);
+    const body = (await cache.beginBody(BODY.length))!;
+    fill.follow({ status: 200, reason: "OK", fields: new FieldList(), vary: [] }, body);
+    await fill.write(BODY);
+    fill.end();
+    const step = { kind: "follow", target, fill, fwd: "uri-miss" } as const;
+    const next = follow(proxy, exchange(new MemoryClient(), "miss"), req, step);
+    const stored = await cache.commit(body, pendingMeta(NEW_URL));
+    cache.fills.remove(fill);
+    const got = await next;
+    assert.equal(got.kind, "deliver");
+    if (got.kind !== "deliver") return;
+    assert.deepEqual(got.entry, stored);
+    assert.deepEqual(got.otherwise, { ...step, retried: true });
+    assert.equal(cache.counters.misses, 0);
   }));

@@ -14,7 +14,7 @@
  */
 
 import { Cache } from "../../../src/cache/cache.ts";
-import { Store } from "../../../src/cache/store.ts";
+import { DiskStore } from "../../../src/cache/disk_store.ts";
 import { Logger } from "../../../src/observe/log.ts";
 import { bodyBytes, commitBytes, delay, pendingMeta } from "./entries.ts";
 
@@ -32,8 +32,8 @@ export function crashBodySize(i: number): number {
 }
 
 async function fill(dir: string): Promise<void> {
-  const store = await Store.open(dir);
-  const temp = await store.createTemp();
+  const store = await DiskStore.open(dir);
+  const temp = await store.beginBody();
   const chunk = bodyBytes("slow fill", 4096);
   for (;;) {
     await temp.write(chunk);

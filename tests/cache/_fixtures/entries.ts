@@ -5,14 +5,15 @@
  * @module
  */
 
+import type { Body } from "../../../src/cache/bodies.ts";
+import type { BodyStore, ByteSource, PendingMeta } from "../../../src/cache/body_store.ts";
 import type { Cache } from "../../../src/cache/cache.ts";
+import type { DiskStore } from "../../../src/cache/disk_store.ts";
 import { storeId } from "../../../src/cache/key.ts";
 import type { ResponseMeta } from "../../../src/cache/meta.ts";
 import { newPolicy } from "../../../src/cache/policy/semantics.ts";
-import type { Store } from "../../../src/cache/store.ts";
 
-/** Metadata of a response as a fill hands it to commit (body, size and sha256 left out). */
-export type PendingMeta = Omit<ResponseMeta, "body" | "size" | "sha256">;
+export type { PendingMeta };
 
 /** Options of {@linkcode pendingMeta}. */
 export interface MetaOptions {
@@ -66,9 +67,18 @@ export function bodyBytes(seed: string, size: number): Uint8Array {
   return out;
 }
 
-/** Writes `bytes` to a new temp body and commits it through `target` (a Store or a Cache). */
+/**
+ * Writes `bytes` to a new body and commits it through `target` (a store or a
+ * cache). `onPlaced` (disk store only) runs between the body's rename and the
+ * metadata's.
+ */
 export async function commitBytes(
-  target: Store,
+  target: BodyStore,
+  meta: PendingMeta,
+  bytes: Uint8Array,
+): Promise<ResponseMeta>;
+export async function commitBytes(
+  target: DiskStore,
   meta: PendingMeta,
   bytes: Uint8Array,
   onPlaced?: (path: string) => void,
@@ -77,21 +87,23 @@ export async function commitBytes(
   target: Cache,
   meta: PendingMeta,
   bytes: Uint8Array,
-  onPlaced?: (path: string) => void,
 ): Promise<ResponseMeta | undefined>;
 export async function commitBytes(
-  target: Store | Cache,
+  target: BodyStore | Cache,
   meta: PendingMeta,
   bytes: Uint8Array,
   onPlaced?: (path: string) => void,
 ): Promise<ResponseMeta | undefined> {
-  const temp = await target.createTemp();
-  if (temp === undefined) throw new Error("cache cannot write");
+  const body = await target.beginBody();
+  if (body === undefined) throw new Error("cache cannot write");
   // Several writes, as a fill does.
   for (let off = 0; off < bytes.length; off += 16 * 1024) {
-    await temp.write(bytes.subarray(off, off + 16 * 1024));
+    await body.write(bytes.subarray(off, off + 16 * 1024));
   }
-  return await target.commit(temp, meta, onPlaced);
+  if (onPlaced !== undefined) {
+    return await (target as DiskStore).commit(body, meta, undefined, onPlaced);
+  }
+  return await target.commit(body, meta);
 }
 
 /** Whether `path` exists. */
@@ -123,26 +135,25 @@ export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Reads `file` to its end and closes it. */
-export async function readAndClose(file: Deno.FsFile): Promise<Uint8Array> {
-  try {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    const buf = new Uint8Array(64 * 1024);
-    for (;;) {
-      const n = await file.read(buf);
-      if (n === null) break;
-      chunks.push(buf.slice(0, n));
-      total += n;
-    }
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const c of chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
-  } finally {
-    file.close();
+/** Everything `source` yields, copied into one array. */
+export async function readSource(source: ByteSource): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const piece of source) chunks.push(piece.slice());
+  return concat(chunks);
+}
+
+/** The bytes of a body the cache handed out (a source is read to its end). */
+export async function readBody(body: Body): Promise<Uint8Array> {
+  return "bytes" in body ? body.bytes : await readSource(body.source);
+}
+
+/** `chunks` one after the other, in one array. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
   }
+  return out;
 }

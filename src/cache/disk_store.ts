@@ -19,136 +19,16 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
-import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
+import type { BodyStore, BodyWriter, ByteRange, PendingMeta, ScannedEntry } from "./body_store.ts";
+import { DiskBody, DiskSource } from "./disk_body.ts";
+import { InlineBody } from "./inline_body.ts";
 import { type Meta, parseMeta, type ResponseMeta, serializeMeta } from "./meta.ts";
 
 const MARKER = "hoard-cache.json";
 const encoder = new TextEncoder();
 
-/** One entry as the scan sees it. */
-export interface ScannedEntry {
-  /** Store id. */
-  id: string;
-  /** Bytes on disk (metadata and body). */
-  size: number;
-  /** Last use (ms): the metadata's modification time, refreshed on hits. */
-  usedAt: number;
-}
-
-/** Bodies up to this size are also kept in memory while written: hashed there, and served from there. */
-export const SMALL_BODY_BYTES = 64 * 1024;
-
-/**
- * A body being written to a temp file, or only to memory when it is known to
- * be small (it is then stored inside its metadata: one file per entry). Its
- * SHA-256 is computed when it is finished: a large body's by reading the file
- * back (off the path of the client being served while it arrives, and over the
- * bytes that really reached the disk), a small one's from the copy kept in
- * memory (no more file system round trips on the way of a miss).
- */
-export class TempBody {
-  /** Temp file path ("" for a body kept in memory only). */
-  readonly path: string;
-  #file: Deno.FsFile | undefined;
-  #size = 0;
-  #closed = false;
-  #small: Uint8Array | undefined = new Uint8Array(0);
-
-  /** @internal */
-  constructor(path: string, file: Deno.FsFile | undefined) {
-    this.path = path;
-    this.#file = file;
-  }
-
-  /** A body written to memory only: at most {@link SMALL_BODY_BYTES}. */
-  static inMemory(): TempBody {
-    return new TempBody("", undefined);
-  }
-
-  /** Whether it is kept in memory only. */
-  get inMemory(): boolean {
-    return this.#file === undefined;
-  }
-
-  /** Bytes written so far. */
-  get size(): number {
-    return this.#size;
-  }
-
-  /**
-   * The body so far while it is small (at most {@link SMALL_BODY_BYTES}), as
-   * an array that later writes do not change.
-   */
-  get bytes(): Uint8Array | undefined {
-    return this.#small;
-  }
-
-  /**
-   * Appends `data`.
-   *
-   * @throws when a body kept in memory only grows past {@link SMALL_BODY_BYTES}.
-   */
-  async write(data: Uint8Array): Promise<void> {
-    if (this.#small !== undefined) {
-      const grown = this.#small.length + data.length;
-      this.#small = grown > SMALL_BODY_BYTES ? undefined : concat(this.#small, data);
-    }
-    if (this.#file === undefined) {
-      if (this.#small === undefined) throw new Error("a body kept in memory grew too large");
-    } else {
-      let off = 0;
-      while (off < data.length) off += await this.#file.write(data.subarray(off));
-    }
-    this.#size += data.length;
-  }
-
-  /** Flushes to disk and closes; returns the body's SHA-256 (hex). */
-  async finish(): Promise<string> {
-    await this.#file?.sync();
-    if (this.#small !== undefined) {
-      this.#close();
-      return createHash("sha256").update(this.#small).digest("hex");
-    }
-    const file = this.#file!;
-    try {
-      await file.seek(0, Deno.SeekMode.Start);
-      const { sha256, size } = await digestFile(file);
-      if (size !== this.#size) {
-        throw new Error(`temp body holds ${size} bytes, ${this.#size} were written`);
-      }
-      return sha256;
-    } finally {
-      this.#close();
-    }
-  }
-
-  /** Closes and deletes the temp file. */
-  async discard(): Promise<void> {
-    this.#close();
-    if (this.#file !== undefined) await Deno.remove(this.path).catch(() => {});
-  }
-
-  #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#file?.close();
-    } catch {
-      // already closed
-    }
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /** The store in one cache directory. */
-export class Store {
+export class DiskStore implements BodyStore {
   /** The cache directory. */
   readonly dir: string;
 
@@ -168,10 +48,10 @@ export class Store {
    *
    * @throws when the directory cannot be created or written.
    */
-  static async open(dir: string, { readOnly = false } = {}): Promise<Store> {
+  static async open(dir: string, { readOnly = false } = {}): Promise<DiskStore> {
     // Another process uses the directory: look, never touch (no temp clean-up,
     // no leftovers deleted — they may be that process's commits in flight).
-    if (readOnly) return new Store(dir, Date.now(), true);
+    if (readOnly) return new DiskStore(dir, Date.now(), true);
     // File times come from a coarse kernel clock (a jiffy): allow for it.
     const openedAt = Date.now() - 100;
     await Deno.mkdir(`${dir}/data`, { recursive: true, mode: 0o700 });
@@ -179,7 +59,7 @@ export class Store {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     });
     await Deno.mkdir(`${dir}/tmp`, { recursive: true, mode: 0o700 });
-    const store = new Store(dir, openedAt);
+    const store = new DiskStore(dir, openedAt);
     await store.#writeAtomic(
       `${dir}/${MARKER}`,
       JSON.stringify({ format: "hoard-cache", version: 1 }) + "\n",
@@ -222,45 +102,52 @@ export class Store {
     return shard;
   }
 
-  /** Opens the body of an entry for reading. */
-  openBody(meta: ResponseMeta): Promise<Deno.FsFile> {
-    return Deno.open(this.bodyPath(meta), { read: true });
-  }
-
-  /** Path of an entry's body file. */
-  bodyPath(meta: ResponseMeta): string {
-    return `${this.#shard(meta.id)}/${meta.body}`;
-  }
-
-  /** Starts a body in the temp directory. */
-  async createTemp(): Promise<TempBody> {
-    const path = `${this.dir}/tmp/${crypto.randomUUID()}.part`;
-    const file = await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o600 });
-    return new TempBody(path, file);
+  /** The body of an entry (`range`, or all of it) as a byte source; undefined when it is gone. */
+  openBody(entry: ResponseMeta, range?: ByteRange): Promise<DiskSource | undefined> {
+    return DiskSource.open(this.bodyPath(entry), range?.start ?? 0, range?.length ?? entry.size);
   }
 
   /**
-   * Makes a finished temp body the entry `meta` (whose `body`, `size` and
-   * `sha256` are filled in here): body renamed into place, then metadata; a
-   * body kept in memory goes inside the metadata instead (`inline`). A
-   * previous entry with the same id is replaced and its body deleted;
-   * `previous` is that entry when the caller knows it (null: there is none).
+   * Path of an entry's body file: for the disk store's own tests, and tests
+   * that damage a body on disk. Nothing on the request's way uses a path.
+   */
+  bodyPath(entry: ResponseMeta): string {
+    return `${this.#shard(entry.id)}/${entry.body}`;
+  }
+
+  /** Begins a body in the temp directory. */
+  async beginBody(): Promise<DiskBody> {
+    const path = `${this.dir}/tmp/${crypto.randomUUID()}.part`;
+    const file = await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o600 });
+    return new DiskBody(path, file);
+  }
+
+  /**
+   * Makes a body begun here (or an inline one) the entry `meta`: body
+   * renamed into place, then metadata; an inline body goes inside the
+   * metadata instead. A previous entry with the same id is replaced and its
+   * body deleted; `previous` is that entry when the caller knows it (null:
+   * there is none). `onPlaced` (for tests) runs between the body's rename
+   * and the metadata's, with the body's new path.
    */
   async commit(
-    temp: TempBody,
-    meta: Omit<ResponseMeta, "body" | "size" | "sha256">,
-    onPlaced?: (path: string) => void,
+    body: BodyWriter,
+    meta: PendingMeta,
     previous?: Meta | null,
+    onPlaced?: (path: string) => void,
   ): Promise<ResponseMeta> {
-    const sha256 = await temp.finish();
+    if (!(body instanceof DiskBody) && !(body instanceof InlineBody)) {
+      throw new TypeError("the disk store commits only bodies it began, or inline ones");
+    }
+    const sha256 = body instanceof InlineBody ? body.digest() : await body.finish();
     const shard = await this.#makeShard(meta.id);
     const replaced = previous === undefined
       ? await this.readMeta(meta.id).catch(() => undefined)
       : previous;
     let full: ResponseMeta;
-    if (temp.inMemory) {
-      const inline = Buffer.from(temp.bytes!).toString("base64");
-      full = { ...meta, body: "", inline, size: temp.size, sha256 };
+    if (body instanceof InlineBody) {
+      const inline = Buffer.from(body.bytes).toString("base64");
+      full = { ...meta, body: "", inline, size: body.size, sha256 };
       // The body file of a replaced entry goes first: once the new metadata
       // names no file, the start-up scan would take that one for its body.
       // A crash in between leaves metadata whose body is gone: a miss.
@@ -268,13 +155,13 @@ export class Store {
         await Deno.remove(`${shard}/${replaced.body}`).catch(() => {});
       }
     } else {
-      const body = `${meta.id}-${crypto.randomUUID().slice(0, 8)}.body`;
-      await Deno.rename(temp.path, `${shard}/${body}`);
-      onPlaced?.(`${shard}/${body}`);
-      full = { ...meta, body, size: temp.size, sha256 };
+      const name = `${meta.id}-${crypto.randomUUID().slice(0, 8)}.body`;
+      await body.moveTo(`${shard}/${name}`);
+      onPlaced?.(`${shard}/${name}`);
+      full = { ...meta, body: name, size: body.size, sha256 };
     }
     await this.writeMeta(full);
-    if (!temp.inMemory && replaced?.kind === "response" && replaced.body !== "") {
+    if (body instanceof DiskBody && replaced?.kind === "response" && replaced.body !== "") {
       await Deno.remove(`${shard}/${replaced.body}`).catch(() => {});
     }
     return full;
@@ -369,22 +256,4 @@ export class Store {
     }
     await Deno.rename(tmp, path);
   }
-}
-
-/** The SHA-256 (hex) and length of what `file` holds from its current offset to its end. */
-export async function digestFile(file: Deno.FsFile): Promise<{ sha256: string; size: number }> {
-  const hash = createHash("sha256");
-  const buf = borrowStreamBuffer();
-  let size = 0;
-  try {
-    for (;;) {
-      const n = await file.read(buf);
-      if (n === null) break;
-      hash.update(buf.subarray(0, n));
-      size += n;
-    }
-  } finally {
-    returnStreamBuffer(buf);
-  }
-  return { sha256: hash.digest("hex"), size };
 }

@@ -3,7 +3,9 @@ import { createHash } from "node:crypto";
 import { Cache } from "../../src/cache/cache.ts";
 import { storeId } from "../../src/cache/key.ts";
 import { type Meta, parseMeta, type ResponseMeta, type VaryMeta } from "../../src/cache/meta.ts";
-import { SMALL_BODY_BYTES, Store, TempBody } from "../../src/cache/store.ts";
+import { SMALL_BODY_BYTES } from "../../src/cache/body_store.ts";
+import { DiskStore } from "../../src/cache/disk_store.ts";
+import { InlineBody } from "../../src/cache/inline_body.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { crashBodySize } from "./_fixtures/crash_child.ts";
@@ -14,7 +16,8 @@ import {
   exists,
   listFiles,
   pendingMeta,
-  readAndClose,
+  readBody,
+  readSource,
 } from "./_fixtures/entries.ts";
 
 const CHILD = new URL("./_fixtures/crash_child.ts", import.meta.url).pathname;
@@ -41,10 +44,10 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("Store.open creates its directories with mode 0700 and empties tmp/", async () => {
+Deno.test("DiskStore.open creates its directories with mode 0700 and empties tmp/", async () => {
   await withDir(async (root) => {
     const dir = `${root}/cache`;
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     assert.equal(store.dir, dir);
     if (Deno.build.os !== "windows") {
       for (const sub of ["", "/data", "/tmp"]) {
@@ -59,7 +62,7 @@ Deno.test("Store.open creates its directories with mode 0700 and empties tmp/", 
     await Deno.writeTextFile(`${dir}/tmp/${crypto.randomUUID()}.part`, "half a body");
     await Deno.mkdir(`${dir}/tmp/nested`);
     await Deno.writeTextFile(`${dir}/tmp/nested/x`, "x");
-    const again = await Store.open(dir);
+    const again = await DiskStore.open(dir);
     assert.deepEqual(await listFiles(`${dir}/tmp`), []);
     assert.deepEqual(await again.readMeta(entry.id), entry);
     if (Deno.build.os !== "windows") {
@@ -69,18 +72,20 @@ Deno.test("Store.open creates its directories with mode 0700 and empties tmp/", 
   });
 });
 
-Deno.test("Store.commit places the body, then writes readable metadata", async () => {
+Deno.test("DiskStore.commit places the body, then writes readable metadata", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const pending = pendingMeta("http://a.test/x", { headers: [["ETag", '"v1"']] });
     const bytes = bodyBytes("x", 100_000);
-    const temp = await store.createTemp();
+    const temp = await store.beginBody();
     assert.ok(temp.path.startsWith(`${dir}/tmp/`));
     await temp.write(bytes.subarray(0, 30_000));
     await temp.write(bytes.subarray(30_000));
     assert.equal(temp.size, bytes.length);
+    // The body's path follows it into place: the temp name is taken now.
+    const tempPath = temp.path;
     let placed: { path: string; body: boolean; meta: boolean; temp: boolean } | undefined;
-    const stored = await store.commit(temp, pending, (path) => {
+    const stored = await store.commit(temp, pending, undefined, (path) => {
       // Checked synchronously: the state the store is in between its two renames.
       const has = (p: string) => {
         try {
@@ -94,7 +99,7 @@ Deno.test("Store.commit places the body, then writes readable metadata", async (
         path,
         body: has(path),
         meta: has(metaPath(dir, pending.id)),
-        temp: has(temp.path),
+        temp: has(tempPath),
       };
     });
     assert.ok(placed !== undefined, "onPlaced was called");
@@ -103,6 +108,7 @@ Deno.test("Store.commit places the body, then writes readable metadata", async (
       { body: true, meta: false, temp: false },
     );
     assert.equal(placed.path, store.bodyPath(stored));
+    assert.equal(temp.path, placed.path);
     assert.match(stored.body, new RegExp(`^${pending.id}-[0-9a-f]{8}\\.body$`));
     assert.deepEqual(stored, {
       ...pending,
@@ -120,20 +126,15 @@ Deno.test("Store.commit places the body, then writes readable metadata", async (
     assert.deepEqual(await store.readMeta(pending.id), stored);
     assert.deepEqual(await listFiles(`${dir}/tmp`), []);
 
-    const file = await store.openBody(stored);
-    try {
-      const buf = new Uint8Array(10);
-      assert.equal(await file.read(buf), 10);
-      assert.deepEqual(buf, bytes.subarray(0, 10));
-    } finally {
-      file.close();
-    }
+    const head = await store.openBody(stored, { start: 0, length: 10 });
+    assert.ok(head !== undefined);
+    assert.deepEqual(await readSource(head), bytes.subarray(0, 10));
   });
 });
 
-Deno.test("Store.commit of an existing id replaces the entry and deletes the old body", async () => {
+Deno.test("DiskStore.commit of an existing id replaces the entry and deletes the old body", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const first = await commitBytes(store, pendingMeta("http://a.test/"), bodyBytes("1", 500));
     const second = await commitBytes(store, pendingMeta("http://a.test/"), bodyBytes("2", 700));
     assert.equal(second.id, first.id);
@@ -147,15 +148,15 @@ Deno.test("Store.commit of an existing id replaces the entry and deletes the old
   });
 });
 
-Deno.test("Store.commit with the replaced entry given deletes its body without reading it", async () => {
+Deno.test("DiskStore.commit with the replaced entry given deletes its body without reading it", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const first = await commitBytes(store, pendingMeta("http://a.test/"), bodyBytes("1", 500));
     // The metadata on disk is gone: only the entry handed in can name the old body.
     await Deno.remove(metaPath(dir, first.id));
-    const temp = await store.createTemp();
+    const temp = await store.beginBody();
     await temp.write(bodyBytes("2", 700));
-    const second = await store.commit(temp, pendingMeta("http://a.test/"), undefined, first);
+    const second = await store.commit(temp, pendingMeta("http://a.test/"), first);
     assert.deepEqual(
       await listFiles(shardOf(dir, first.id)),
       [`${first.id}.json`, second.body].sort(),
@@ -163,23 +164,24 @@ Deno.test("Store.commit with the replaced entry given deletes its body without r
     // null says there is nothing to replace: a stray body is left for the scan.
     const stray = `${shardOf(dir, first.id)}/${first.id}-00000000.body`;
     await Deno.writeFile(stray, bodyBytes("3", 10));
-    const temp3 = await store.createTemp();
+    const temp3 = await store.beginBody();
     await temp3.write(bodyBytes("4", 10));
-    const third = await store.commit(temp3, pendingMeta("http://a.test/"), undefined, null);
+    const third = await store.commit(temp3, pendingMeta("http://a.test/"), null);
     assert.ok(await exists(store.bodyPath(second)), "the old body is not looked up");
     assert.deepEqual(await Deno.readFile(store.bodyPath(third)), bodyBytes("4", 10));
   });
 });
 
-Deno.test("Store.commit of a body kept in memory writes one file: the metadata, body inside", async () => {
+Deno.test("DiskStore.commit of a body kept in memory writes one file: the metadata, body inside", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const key = "http://a.test/small";
     const bytes = bodyBytes("s", 5000);
-    const temp = TempBody.inMemory();
+    const temp = new InlineBody();
     await temp.write(bytes.subarray(0, 1000));
     await temp.write(bytes.subarray(1000));
-    assert.equal(temp.path, "");
+    // Kept in memory only: no temp file.
+    assert.deepEqual(await listFiles(`${dir}/tmp`), []);
     const stored = await store.commit(temp, pendingMeta(key));
     assert.equal(stored.body, "");
     assert.equal(stored.size, bytes.length);
@@ -197,12 +199,12 @@ Deno.test("Store.commit of a body kept in memory writes one file: the metadata, 
   });
 });
 
-Deno.test("Store.commit: an inline body replaces a body file and the other way round, nothing left over", async () => {
+Deno.test("DiskStore.commit: an inline body replaces a body file and the other way round, nothing left over", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const key = "http://a.test/r";
     const fileBodied = await commitBytes(store, pendingMeta(key), bodyBytes("1", 100_000));
-    const small = TempBody.inMemory();
+    const small = new InlineBody();
     await small.write(bodyBytes("2", 10));
     const inline = await store.commit(small, pendingMeta(key));
     assert.deepEqual(await listFiles(shardOf(dir, inline.id)), [`${inline.id}.json`]);
@@ -216,18 +218,18 @@ Deno.test("Store.commit: an inline body replaces a body file and the other way r
   });
 });
 
-Deno.test("TempBody kept in memory refuses to grow past the small-body size", async () => {
-  const temp = TempBody.inMemory();
+Deno.test("InlineBody refuses to grow past the small-body size", async () => {
+  const temp = new InlineBody();
   await temp.write(new Uint8Array(SMALL_BODY_BYTES));
   await assert.rejects(() => temp.write(new Uint8Array(1)), /grew too large/);
 });
 
-Deno.test("TempBody keeps a small body in memory and hashes it there; a large one is read back", async () => {
+Deno.test("DiskBody keeps a small body in memory and hashes it there; a large one is read back", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     for (const size of [0, 1, SMALL_BODY_BYTES, SMALL_BODY_BYTES + 1, 300_000]) {
       const bytes = bodyBytes(`s${size}`, size);
-      const temp = await store.createTemp();
+      const temp = await store.beginBody();
       // In pieces, from one reused buffer: what is kept must be a copy.
       const buf = new Uint8Array(40_000);
       for (let off = 0; off < size; off += buf.length) {
@@ -246,9 +248,9 @@ Deno.test("TempBody keeps a small body in memory and hashes it there; a large on
   });
 });
 
-Deno.test("Store.remove deletes the metadata and the body", async () => {
+Deno.test("DiskStore.remove deletes the metadata and the body", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const keep = await commitBytes(store, pendingMeta("http://a.test/keep"), bodyBytes("k", 5));
     const gone = await commitBytes(store, pendingMeta("http://a.test/gone"), bodyBytes("g", 5));
     await store.remove(gone.id);
@@ -261,9 +263,9 @@ Deno.test("Store.remove deletes the metadata and the body", async () => {
   });
 });
 
-Deno.test("Store.writeMeta and readMeta round-trip a vary index", async () => {
+Deno.test("DiskStore.writeMeta and readMeta round-trip a vary index", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const index: VaryMeta = {
       v: 1,
       kind: "vary",
@@ -279,9 +281,9 @@ Deno.test("Store.writeMeta and readMeta round-trip a vary index", async () => {
   });
 });
 
-Deno.test("Store.scan reports each entry's size and last use", async () => {
+Deno.test("DiskStore.scan reports each entry's size and last use", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const entries: ResponseMeta[] = [];
     for (const [i, size] of [0, 1, 1000, 70_000].entries()) {
       entries.push(
@@ -300,9 +302,9 @@ Deno.test("Store.scan reports each entry's size and last use", async () => {
   });
 });
 
-Deno.test("Store.scan removes orphan bodies and stray temp files", async () => {
+Deno.test("DiskStore.scan removes orphan bodies and stray temp files", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const entry = await commitBytes(store, pendingMeta("http://a.test/"), bodyBytes("a", 300));
     const shard = shardOf(dir, entry.id);
     const orphanId = storeId("http://a.test/orphan");
@@ -322,9 +324,9 @@ Deno.test("Store.scan removes orphan bodies and stray temp files", async () => {
   });
 });
 
-Deno.test("Store.scan keeps only the body the metadata names when an id has two", async () => {
+Deno.test("DiskStore.scan keeps only the body the metadata names when an id has two", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     // Names that sort before and after the real one: the choice must not depend on order.
     for (const extra of ["00000000", "ffffffff"]) {
       const entry = await commitBytes(
@@ -344,9 +346,9 @@ Deno.test("Store.scan keeps only the body the metadata names when an id has two"
   });
 });
 
-Deno.test("Store.readMeta deletes invalid metadata and answers undefined", async () => {
+Deno.test("DiskStore.readMeta deletes invalid metadata and answers undefined", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const good = await commitBytes(store, pendingMeta("http://a.test/"), bodyBytes("a", 10));
     const goodText = await Deno.readTextFile(metaPath(dir, good.id));
     const variants: [string, (id: string) => string][] = [
@@ -376,9 +378,9 @@ Deno.test("Store.readMeta deletes invalid metadata and answers undefined", async
   });
 });
 
-Deno.test("Store.touch sets the metadata's modification time", async () => {
+Deno.test("DiskStore.touch sets the metadata's modification time", async () => {
   await withDir(async (dir) => {
-    const store = await Store.open(dir);
+    const store = await DiskStore.open(dir);
     const entry = await commitBytes(store, pendingMeta("http://a.test/"), bodyBytes("a", 10));
     const at = new Date("2021-06-07T08:09:10Z");
     await store.touch(entry.id, at);
@@ -391,10 +393,10 @@ Deno.test("Store.touch sets the metadata's modification time", async () => {
 });
 
 Deno.test({
-  name: "Store.scan running during a commit leaves the committed entry whole",
+  name: "DiskStore.scan running during a commit leaves the committed entry whole",
   fn: async () => {
     await withDir(async (dir) => {
-      const store = await Store.open(dir);
+      const store = await DiskStore.open(dir);
       for (let i = 0; i < 5; i++) {
         let scan: Promise<unknown> | undefined;
         // onPlaced runs right between the body's rename and the metadata
@@ -477,7 +479,7 @@ async function runAndKill(
  * metadata says. Returns the entries.
  */
 async function assertWhole(dir: string): Promise<ResponseMeta[]> {
-  const store = await Store.open(dir);
+  const store = await DiskStore.open(dir);
   assert.deepEqual(await listFiles(`${dir}/tmp`), []);
   const scanned = await store.scan();
   const entries: ResponseMeta[] = [];
@@ -551,7 +553,7 @@ Deno.test("commits killed with SIGKILL leave only whole entries", async () => {
           assert.equal(found.entry.size, crashBodySize(version));
           const body = await cache.body(found.entry);
           assert.ok(body !== undefined, `body of ${meta.key}`);
-          const bytes = "bytes" in body ? body.bytes : await readAndClose(body.file);
+          const bytes = await readBody(body);
           assert.deepEqual(bytes, bodyBytes(`${meta.key}#${version}`, found.entry.size));
         }
       } finally {
