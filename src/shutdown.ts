@@ -8,7 +8,6 @@
 
 import type { Connections } from "./accept.ts";
 import type { DirLock } from "./cache/dir_lock.ts";
-import { releaseWriter } from "./cache/atomic_write.ts";
 import type { ProxyContext } from "./context.ts";
 import { oneLine } from "./errors.ts";
 import type { OriginPool } from "./origin/pool.ts";
@@ -52,8 +51,6 @@ export async function shutDown(
   await Promise.allSettled([...tasks]);
   // Fills whose clients were cut end as their origin sockets close.
   await cache.settled();
-  // The metadata writer's thread would keep the process alive until it idles out.
-  releaseWriter();
   // Uploads behind the last clients: what this job fetched is worth the wait.
   await shared?.close(opts.sharedDrainMs);
   const failures = await publishSummary(report.summary(cache.counters), {

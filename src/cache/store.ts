@@ -21,7 +21,6 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
-import { writeAtomic } from "./atomic_write.ts";
 import { type Meta, parseMeta, type ResponseMeta, serializeMeta } from "./meta.ts";
 
 const MARKER = "hoard-cache.json";
@@ -181,11 +180,9 @@ export class Store {
     });
     await Deno.mkdir(`${dir}/tmp`, { recursive: true, mode: 0o700 });
     const store = new Store(dir, openedAt);
-    // Written here: a process that opens the store and stores nothing need not start the writer.
-    await writeAtomic(
+    await store.#writeAtomic(
       `${dir}/${MARKER}`,
-      encoder.encode(JSON.stringify({ format: "hoard-cache", version: 1 }) + "\n"),
-      { here: true },
+      JSON.stringify({ format: "hoard-cache", version: 1 }) + "\n",
     );
     return store;
   }
@@ -359,8 +356,18 @@ export class Store {
     return `${this.#shard(id)}/${id}.json`;
   }
 
-  #writeAtomic(path: string, text: string): Promise<void> {
-    return writeAtomic(path, encoder.encode(text));
+  async #writeAtomic(path: string, text: string): Promise<void> {
+    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+    try {
+      const bytes = encoder.encode(text);
+      let off = 0;
+      while (off < bytes.length) off += await file.write(bytes.subarray(off));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
   }
 }
 
