@@ -27,6 +27,8 @@ export async function miss(
   const fwd = route.fwd ?? (route.partial ? "partial" : route.vary ? "vary-miss" : "uri-miss");
   const cache = proxy.cache;
   if (proxy.options.offline) {
+    // Not missed(): an offline miss never reaches an origin, so the report
+    // lists its key among the offline misses instead of counting a host.
     proxy.report.offlineMiss(target.cache.key);
     cache.counters.misses++;
     throw new ProxyError(
