@@ -9,7 +9,7 @@ import { Cache } from "../../src/cache/cache.ts";
 import type { ProxyContext } from "../../src/context.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { parseRequestHead } from "../../src/http1/parse_head.ts";
-import { BufferedConn, type ByteStream } from "../../src/io/buffered_conn.ts";
+import { BufferedConn } from "../../src/io/buffered_conn.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { RunReport } from "../../src/observe/report.ts";
 import type { OriginResponse } from "../../src/origin/client.ts";
@@ -20,28 +20,10 @@ import { interpretRequest } from "../../src/request/read_request.ts";
 import type { Exchange } from "../../src/request/respond.ts";
 import { Access } from "../../src/access.ts";
 import { Rules } from "../../src/rules.ts";
+import { MemoryClient } from "./_memory_client.ts";
 
 const URL = "http://h.test/small.bin";
 const BODY = new TextEncoder().encode("x".repeat(1024));
-
-/** A client connection that sends nothing and keeps what it is sent. */
-class MemoryClient implements ByteStream {
-  readonly sent: Uint8Array[] = [];
-  read(): Promise<number | null> {
-    return Promise.resolve(null);
-  }
-  write(p: Uint8Array): Promise<number> {
-    this.sent.push(p.slice());
-    return Promise.resolve(p.length);
-  }
-  closeWrite(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {}
-  text(): string {
-    return new TextDecoder().decode(new Uint8Array(this.sent.flatMap((b) => [...b])));
-  }
-}
 
 /** An origin that answers every request with BODY, counting them. */
 function fakeOrigin(): { exchanges: number; exchange: () => Promise<OriginResponse> } {

@@ -13,7 +13,7 @@ import type { ResponseMeta } from "../../src/cache/meta.ts";
 import type { ProxyContext } from "../../src/context.ts";
 import { ProxyError } from "../../src/errors.ts";
 import { parseRequestHead } from "../../src/http1/parse_head.ts";
-import { BufferedConn, type ByteStream } from "../../src/io/buffered_conn.ts";
+import { BufferedConn } from "../../src/io/buffered_conn.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { RunReport } from "../../src/observe/report.ts";
 import { type ProxyOptions, resolveOptions } from "../../src/options.ts";
@@ -28,28 +28,10 @@ import { Access } from "../../src/access.ts";
 import { Rules } from "../../src/rules.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { bodyBytes, commitBytes, concat, delay, pendingMeta } from "../cache/_fixtures/entries.ts";
+import { MemoryClient } from "./_memory_client.ts";
 
 const URL = "http://h.test/pkg.tgz";
 const BODY = new TextEncoder().encode("the stored body\n");
-
-/** A client connection that sends nothing and keeps what it is sent. */
-class MemoryClient implements ByteStream {
-  readonly sent: Uint8Array[] = [];
-  read(): Promise<number | null> {
-    return Promise.resolve(null);
-  }
-  write(p: Uint8Array): Promise<number> {
-    this.sent.push(p.slice());
-    return Promise.resolve(p.length);
-  }
-  closeWrite(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {}
-  text(): string {
-    return new TextDecoder().decode(new Uint8Array(this.sent.flatMap((b) => [...b])));
-  }
-}
 
 interface World {
   proxy: ProxyContext;
