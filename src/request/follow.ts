@@ -10,7 +10,8 @@ import { type Fill, type FillHead, type FillStart, followFill } from "../cache/f
 import { secondaryKey } from "../cache/key.ts";
 import { staleIfError } from "../cache/policy/freshness.ts";
 import type { ProxyContext } from "../context.ts";
-import { cacheStatus } from "./cache_status.ts";
+import { type CacheStatus, cacheStatus } from "./cache_status.ts";
+import type { Target } from "./decide.ts";
 import { DONE, type Step } from "./step.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import type { Exchange } from "./respond.ts";
@@ -33,17 +34,11 @@ export async function follow(
   if (!step.retried && start.kind === "follow" && fill.done && fill.error === undefined) {
     // The body is all there, being committed: once it is, this is a plain hit.
     await fill.settled;
-    const found = await proxy.cache.find(target.cache, Date.now());
-    if (found.kind === "entry" && found.freshness.kind === "hit") {
-      return {
-        kind: "deliver",
-        entry: found.entry,
-        age: found.freshness.age,
-        status: { hit: true, ttl: found.freshness.ttl },
-        count: true,
-        otherwise: { ...step, retried: true },
-      };
-    }
+    const hit = await deliverIfFresh(proxy, target, (ttl) => ({ hit: true, ttl }), {
+      ...step,
+      retried: true,
+    });
+    if (hit !== undefined) return hit;
   }
   if (fwd === "stale" || fwd === "request") counters.revalidations++;
   else missed(proxy, target);
@@ -59,17 +54,13 @@ export async function follow(
   const relayed: Step = { kind: "fetch", target, status: { fwd, detail: bypassDetail(start) } };
   if (start.kind === "bypass" && start.reason === "not-modified") {
     // The leader revalidated the stored response: it is fresh again.
-    const found = await proxy.cache.find(target.cache, Date.now());
-    if (found.kind === "entry" && found.freshness.kind === "hit") {
-      return {
-        kind: "deliver",
-        entry: found.entry,
-        age: found.freshness.age,
-        status: { hit: true, collapsed: true },
-        count: true,
-        otherwise: relayed,
-      };
-    }
+    const hit = await deliverIfFresh(
+      proxy,
+      target,
+      () => ({ hit: true, collapsed: true }),
+      relayed,
+    );
+    if (hit !== undefined) return hit;
   }
   if (start.kind === "stale-if-error") {
     // The leader found the origin failing and served the stored response: so does this one.
@@ -117,4 +108,20 @@ async function serveFill(
   } finally {
     ex.record.bytes = sink.bytes;
   }
+}
+
+/**
+ * A deliver step for the entry stored for `target` when it is fresh now
+ * (`status` from its time to live), `otherwise` the step if its body is gone.
+ */
+async function deliverIfFresh(
+  proxy: ProxyContext,
+  target: Target,
+  status: (ttl: number) => CacheStatus,
+  otherwise: Step,
+): Promise<Step | undefined> {
+  const found = await proxy.cache.find(target.cache, Date.now());
+  if (found.kind !== "entry" || found.freshness.kind !== "hit") return undefined;
+  const { age, ttl } = found.freshness;
+  return { kind: "deliver", entry: found.entry, age, status: status(ttl), count: true, otherwise };
 }
