@@ -18,6 +18,17 @@ export function bytes(s: string): Uint8Array {
   return out;
 }
 
+/** Concatenates byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** Bytes back to text, one char per byte. */
 export function text(data: Uint8Array): string {
   let s = "";

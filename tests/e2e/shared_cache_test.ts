@@ -15,6 +15,7 @@ import { S3Store } from "../../src/cache/shared/s3.ts";
 import { parseS3Url } from "../../src/cache/shared/s3_settings.ts";
 import { objectName } from "../../src/cache/shared/object.ts";
 import { storeId } from "../../src/cache/key.ts";
+import { concat } from "../_helpers/sockets.ts";
 
 const KiB = 1024, MiB = 1024 * KiB;
 const SHARED_HIT = /^hoard; hit; ttl=\d+; detail=shared$/;
@@ -368,11 +369,5 @@ function asBytes(body: Uint8Array | string): Uint8Array {
 async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   for await (const c of body) chunks.push(c);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concat(chunks);
 }

@@ -9,18 +9,10 @@ import assert from "node:assert/strict";
 import { ChunkedDecoder } from "../../src/http1/chunked.ts";
 import { HttpSyntaxError, type RefusalStatus } from "../../src/http1/syntax_error.ts";
 
-export { bytes as latin1, text } from "../_helpers/sockets.ts";
+import { concat } from "../_helpers/sockets.ts";
 
-/** Concatenates byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concat };
+export { bytes as latin1, text } from "../_helpers/sockets.ts";
 
 /**
  * Asserts that `fn` throws an `HttpSyntaxError` with `status`, and (when

@@ -12,6 +12,9 @@ import type { DiskStore } from "../../../src/cache/disk_store.ts";
 import { storeId } from "../../../src/cache/key.ts";
 import type { ResponseMeta } from "../../../src/cache/meta.ts";
 import { newPolicy } from "../../../src/cache/policy/semantics.ts";
+import { concat } from "../../_helpers/sockets.ts";
+
+export { concat };
 
 export type { PendingMeta };
 
@@ -145,15 +148,4 @@ export async function readSource(source: ByteSource): Promise<Uint8Array> {
 /** The bytes of a body the cache handed out (a source is read to its end). */
 export async function readBody(body: Body): Promise<Uint8Array> {
   return "bytes" in body ? body.bytes : await readSource(body.source);
-}
-
-/** `chunks` one after the other, in one array. */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }

@@ -5,6 +5,7 @@ import { iniSection, parseS3Url, resolveSettings } from "../../../src/cache/shar
 import { rgw, setEnv, stopRgw } from "../../_helpers/rgw.ts";
 import { pruneShared, sharedStats } from "../../../src/cache/shared/admin.ts";
 import { pseudoRandom, sha256 } from "../../_helpers/cache_origin.ts";
+import { concat } from "../../_helpers/sockets.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -249,14 +250,4 @@ async function failure(p: Promise<unknown>): Promise<S3Error> {
 
 function* pieces(data: Uint8Array, size: number): Generator<Uint8Array> {
   for (let i = 0; i < data.length; i += size) yield data.slice(i, i + size);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
