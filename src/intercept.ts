@@ -1,7 +1,7 @@
 /**
  * The intercept step: a CONNECT to a host hoard decrypts. hoard answers 200,
  * completes the TLS handshake itself with a leaf certificate for the name the
- * client asked for (SNI, else the CONNECT host), and then serves the requests
+ * client asks for (SNI, else the CONNECT host), and then serves the requests
  * inside like any others — same cache (keyed `https://host/...`), same
  * policy, same logs, keep-alive included — sending them on over TLS that
  * verifies the origin's certificate.
@@ -16,8 +16,10 @@ import { BufferedConn, type ByteStream } from "./io/buffered_conn.ts";
 import type { Origin } from "./origin/origin.ts";
 import { ESTABLISHED, type Exchange } from "./request/respond.ts";
 import type { Interception } from "./tls/interception.ts";
-import { type LoopbackTls, terminateTls } from "./tls/loopback.ts";
 import { firstRecordLength, serverName } from "./tls/client_hello.ts";
+import { inPlaceTls, terminateInPlace } from "./tls/in_place.ts";
+import { terminateTls } from "./tls/loopback.ts";
+import { TlsHandshakeError, type TlsSession } from "./tls/session.ts";
 
 /** Decrypts the tunnel `ex` asked for and serves the requests inside it. */
 export async function intercept(
@@ -39,59 +41,60 @@ export async function intercept(
       proxy.options.headerTimeoutMs,
     );
   });
-  // The certificate is for the name the client asks for (SNI), else the CONNECT host.
-  let name: string | undefined;
-  try {
-    name = await Promise.race([peekServerName(ex.io), timeout]);
-  } catch (err) {
-    clearTimeout(timer);
-    ex.record.error = "tls_handshake";
-    proxy.logger.log(
-      "warn",
-      `no TLS ClientHello from the client for ${authority}: ${oneLine(String(err))}`,
-    );
-    ex.io.close();
-    return;
-  }
-  let tls: LoopbackTls | undefined;
+  timeout.catch(() => {});
   let shuttingDown!: (err: Error) => void;
   const aborted = new Promise<never>((_, reject) => shuttingDown = reject);
   aborted.catch(() => {});
   const onAbort = () => shuttingDown(new Error("hoard is shutting down"));
   ex.signal.addEventListener("abort", onAbort, { once: true });
+  let session: TlsSession | undefined;
   try {
-    tls = await terminateTls(ex.io, await interception.keyPair(name ?? origin.host));
-    await Promise.race([tls.conn.handshake(), timeout, aborted]);
+    session = await startTls(
+      ex.io,
+      origin.host,
+      interception,
+      timeout,
+      (why) =>
+        proxy.logger.log("debug", `TLS for ${authority} goes through a loopback relay: ${why}`),
+    );
+    await Promise.race([session.handshake(), timeout, aborted]);
   } catch (err) {
-    // Typically a client that does not trust hoard's CA: it says so in its alert.
     ex.record.error = "tls_handshake";
+    const noHello = err instanceof TlsHandshakeError ? err.noHello : !session?.helloSeen;
+    const why = oneLine(err instanceof Error ? err.message : String(err));
+    // A failure after the ClientHello is typically a client that does not
+    // trust hoard's CA: it says so in its alert.
     proxy.logger.log(
       "warn",
-      `TLS handshake with the client for ${authority} failed: ${oneLine(String(err))}`,
+      noHello
+        ? `no TLS ClientHello from the client for ${authority}: ${why}`
+        : `TLS handshake with the client for ${authority} failed: ${why}`,
     );
-    tls?.close();
-    ex.io.close();
+    if (session === undefined) ex.io.close();
+    else {
+      session.close();
+      await session.done;
+    }
     return;
   } finally {
     clearTimeout(timer);
     ex.signal.removeEventListener("abort", onAbort);
   }
-  const session = tls;
+  const tls = session;
   // A client that checks the certificate only once the handshake is over
   // (GnuTLS ones: git, wget, apt) and refuses it just closes: no alert, no
   // request. Nothing else would tell the log why that client failed.
   let spoke = false;
-  const conn = session.conn;
   const stream: ByteStream = {
     read: async (p) => {
-      const n = await conn.read(p);
+      const n = await tls.read(p);
       if (n !== null && n > 0) spoke = true;
       return n;
     },
-    write: (p) => conn.write(p),
-    closeWrite: () => session.finish(),
-    // What was written may still be on its way through the relay: end it, not cut it.
-    close: () => void session.finish(),
+    write: (p) => tls.write(p),
+    closeWrite: () => tls.finish(),
+    // What was written may still be on its way to the client: end it, not cut it.
+    close: () => void tls.finish(),
   };
   const inner: ClientConnection = {
     io: new BufferedConn(stream),
@@ -104,17 +107,16 @@ export async function intercept(
   // Shutdown cuts the tunnel's requests with the tunnel.
   const cut = () => {
     inner.abort.abort();
-    session.close();
+    tls.close();
   };
   ex.signal.addEventListener("abort", cut);
   try {
     await proxy.serve(inner, { scheme: "https", host: origin.host, port: origin.port });
   } finally {
-    await session.finish();
+    await tls.finish();
     ex.signal.removeEventListener("abort", cut);
-    session.close();
-    ex.io.close();
-    await session.relayed;
+    tls.close();
+    await tls.done;
   }
   if (!spoke && !ex.signal.aborted) {
     ex.record.error = "tls_no_request";
@@ -125,6 +127,37 @@ export async function intercept(
         `git, wget, apt); does it trust hoard's CA?`,
     );
   }
+}
+
+/**
+ * Starts the server side of the tunnel's TLS: on the client's socket itself
+ * when the runtime allows it and the ClientHello is still unread, else
+ * through a loopback relay, with the certificate for the name the
+ * ClientHello asks for (SNI), else the CONNECT host.
+ */
+async function startTls(
+  io: BufferedConn,
+  host: string,
+  interception: Interception,
+  timeout: Promise<never>,
+  relaying: (why: string) => void,
+): Promise<TlsSession> {
+  if (io.bufferedLength > 0) relaying("the client sent its first bytes before hoard's 200");
+  else if (!inPlaceTls(io)) relaying("this runtime cannot terminate TLS on the client's socket");
+  else {
+    try {
+      return terminateInPlace(io, (name) => interception.keyPair(name), host);
+    } catch (err) {
+      relaying(oneLine(err instanceof Error ? err.message : String(err)));
+    }
+  }
+  let name: string | undefined;
+  try {
+    name = await Promise.race([peekServerName(io), timeout]);
+  } catch (err) {
+    throw new TlsHandshakeError(err instanceof Error ? err.message : String(err), true);
+  }
+  return await terminateTls(io, await interception.keyPair(name ?? host));
 }
 
 /** Reads until the client's first TLS record is buffered and returns the SNI name in it. */

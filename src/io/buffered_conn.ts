@@ -99,6 +99,11 @@ export class BufferedConn {
     return this.#end - this.#start;
   }
 
+  /** Whether a read started by {@linkcode BufferedConn.watchIdle} has not been taken over yet. */
+  get reading(): boolean {
+    return this.#pending !== undefined;
+  }
+
   /** Whether {@linkcode BufferedConn.close} was called. */
   get closed(): boolean {
     return this.#closed;

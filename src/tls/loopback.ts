@@ -1,10 +1,11 @@
 /**
  * Server-side TLS for an intercepted tunnel on Deno's native TLS (rustls),
- * which only terminates TLS on connections a `Deno.listenTls` listener
- * accepted: there is no server-side `startTls` for an already accepted
- * connection. So each intercepted tunnel gets a one-connection TLS listener
+ * through a relay: each tunnel gets a one-connection `Deno.listenTls` listener
  * on loopback with the leaf for its host, and the client's encrypted bytes
- * are relayed to it over a loopback connection.
+ * are relayed to it over a loopback connection. hoard terminates TLS on the
+ * client's socket itself (in_place.ts) when it can; the relay serves when the
+ * runtime does not allow that, or when the client sent its ClientHello before
+ * hoard's 200 and hoard has already read it.
  *
  * Why not node:tls, as before: over a Duplex adapter its TLS is a JavaScript
  * stream pump around the encryption (Node stream events, a copy into and out
@@ -17,6 +18,7 @@
  */
 
 import type { BufferedConn } from "../io/buffered_conn.ts";
+import type { KeyPair, TlsSession } from "./session.ts";
 
 /** The relay's read size: large enough that a bulk transfer takes few reads. */
 const RELAY_BYTES = 256 * 1024;
@@ -24,31 +26,12 @@ const RELAY_BYTES = 256 * 1024;
 /** Connections to take from the listener before giving up on seeing our own. */
 const MAX_STRANGERS = 8;
 
-/** A tunnel's decrypted side and the relay that carries its encrypted bytes. */
-export interface LoopbackTls {
-  /** The TLS server side: read requests from it, write responses to it. */
-  conn: Deno.TlsConn;
-  /**
-   * Ends the TLS side (close_notify, then FIN) and resolves once the relay
-   * has carried everything written to it on to the client: closing before
-   * that would cut off the end of the last response.
-   */
-  finish(): Promise<void>;
-  /** Closes the TLS side and the relay's loopback connection at once. */
-  close(): void;
-  /** Settles when both directions of the relay have ended. */
-  relayed: Promise<void>;
-}
-
 /**
  * Terminates the TLS the client of `io` sends with the certificate and key
- * given, on a fresh loopback listener. `io` keeps belonging to the caller
- * (close it when done); bytes it already buffered (the ClientHello) go first.
+ * given, on a fresh loopback listener. The session owns `io` from now on and
+ * closes it; bytes it already buffered (the ClientHello) go first.
  */
-export async function terminateTls(
-  io: BufferedConn,
-  keyPair: { cert: string; key: string },
-): Promise<LoopbackTls> {
+export async function terminateTls(io: BufferedConn, keyPair: KeyPair): Promise<TlsSession> {
   const listener = Deno.listenTls({
     hostname: "127.0.0.1",
     port: 0,
@@ -75,8 +58,12 @@ export async function terminateTls(
   const relayed = Promise.allSettled([toLoopback(io, loop), down]).then(() => {});
   let finished: Promise<void> | undefined;
   return {
-    conn: tls,
-    relayed,
+    done: relayed,
+    // The caller read it to choose the certificate.
+    helloSeen: true,
+    handshake: () => tls.handshake().then(() => {}),
+    read: (p) => tls.read(p),
+    write: (p) => tls.write(p),
     finish() {
       finished ??= tls.closeWrite().then(() => down, () => {});
       return finished;
@@ -84,6 +71,7 @@ export async function terminateTls(
     close() {
       closeQuietly(tls);
       closeQuietly(loop);
+      io.close();
     },
   };
 }

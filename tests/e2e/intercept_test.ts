@@ -54,6 +54,8 @@ interface SetupOptions {
   trustOrigin?: boolean;
   /** hoard's headerTimeoutMs, which also bounds the client's TLS handshake. */
   headerTimeoutMs?: number;
+  /** hoard's log level. @default {"info"} */
+  logLevel?: "debug" | "info";
 }
 
 /**
@@ -63,7 +65,7 @@ interface SetupOptions {
  */
 async function setup(
   handler: (req: Request) => Response | Promise<Response>,
-  { intercept = ["*"], trustOrigin = true, headerTimeoutMs }: SetupOptions = {},
+  { intercept = ["*"], trustOrigin = true, headerTimeoutMs, logLevel }: SetupOptions = {},
 ): Promise<Setup> {
   const cert = await makeCert();
   const origin = startOrigin(handler, cert);
@@ -72,6 +74,7 @@ async function setup(
     connectPorts: [origin.port],
     upstreamCaCerts: trustOrigin ? [cert.cert] : [],
     ...(headerTimeoutMs === undefined ? {} : { headerTimeoutMs }),
+    ...(logLevel === undefined ? {} : { logLevel }),
   });
   const originCertFile = `${proxy.cacheDir}/origin-cert.pem`;
   await Deno.writeTextFile(originCertFile, cert.cert);
@@ -475,6 +478,88 @@ Deno.test("a host not in --intercept stays a plain tunnel: the origin's own cert
   await waitFor(() => linesOf(s.proxy, / CONNECT /).length === 3, "three CONNECT lines");
   assert.equal(linesOf(s.proxy, / CONNECT localhost:\d+ 200 .* tunnel/).length, 3);
   assert.equal(linesOf(s.proxy, / GET /).length, 0);
+});
+
+/**
+ * Opens a TLS connection to `host` through `proxy` the way a hasty client
+ * does: the CONNECT and the ClientHello in one write, before hoard's 200. A
+ * local relay between Deno's TLS client and hoard does the sending.
+ */
+async function hastyTls(proxy: TestProxy, host: string, ca: string): Promise<Deno.TlsConn> {
+  using local = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = Deno.connectTls({ hostname: "localhost", port: local.addr.port, caCerts: [ca] });
+  const inner = await local.accept();
+  const hello = new Uint8Array(16 * 1024);
+  const n = (await inner.read(hello))!;
+  const upstream = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  const connect = new TextEncoder().encode(`CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+  const first = new Uint8Array(connect.length + n);
+  first.set(connect);
+  first.set(hello.subarray(0, n), connect.length);
+  await upstream.write(first);
+  const established = new Uint8Array(39);
+  for (let got = 0; got < established.length;) {
+    got += (await upstream.read(established.subarray(got))) ?? established.length;
+  }
+  assert.equal(
+    new TextDecoder().decode(established),
+    "HTTP/1.1 200 Connection established\r\n\r\n",
+  );
+  // Both ways until either side ends.
+  const pipe = (from: Deno.Conn, to: Deno.Conn) =>
+    from.readable.pipeTo(to.writable).catch(() => {}).finally(() => {
+      try {
+        from.close();
+      } catch {
+        // Closed by the other direction.
+      }
+    });
+  pipe(inner, upstream);
+  pipe(upstream, inner);
+  return await client;
+}
+
+Deno.test("TLS on the client's socket; a client that sends its ClientHello before the 200 goes through the relay", async () => {
+  await using s = await setup(() => new Response("either way", { headers: FRESH }), {
+    logLevel: "debug",
+  });
+  const relayed = / debug: TLS for localhost:\d+ goes through a loopback relay: the client sent /;
+  // An ordinary client waits for the 200: no relay.
+  const first = await get(s.proxy, `${s.base}/both`, "--cacert", s.caFile);
+  assert.equal(first.status, 200);
+  assert.equal(first.text, "either way");
+  assert.equal(
+    linesOf(s.proxy, / goes through a loopback relay/).length,
+    0,
+    s.proxy.logs.join("\n"),
+  );
+  // A hasty one: the same answer, from the cache, through the relay.
+  const tls = await hastyTls(
+    s.proxy,
+    `localhost:${s.origin.port}`,
+    await Deno.readTextFile(s.caFile),
+  );
+  try {
+    await tls.write(
+      new TextEncoder().encode(
+        `GET /both HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const n = await tls.read(buf).catch(() => null);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.match(text, /\r\ncache-status: hoard; hit; ttl=\d+\r\n/i);
+    assert.ok(text.endsWith("\r\n\r\neither way"), text);
+  } finally {
+    tls.close();
+  }
+  assert.equal(linesOf(s.proxy, relayed).length, 1, s.proxy.logs.join("\n"));
+  assert.equal(s.origin.requests.length, 1);
 });
 
 Deno.test("a client that does not trust hoard's CA fails its handshake; one warning; hoard serves on", async () => {
