@@ -6,7 +6,8 @@
  */
 
 import { type CaSource, type CertificateAuthority, loadOrCreateCa } from "./ca.ts";
-import { LeafCertificates } from "./leaf.ts";
+import { type Leaf, LeafCertificates } from "./leaf.ts";
+import type { KeyPair } from "./session.ts";
 
 /** Which hosts to intercept: `*` for all, exact names, or `*.example.com` for its subdomains. */
 export type HostPatterns = readonly string[];
@@ -28,6 +29,7 @@ export class Interception {
   readonly ca: CertificateAuthority;
   #patterns: HostPatterns;
   #leaves: LeafCertificates;
+  #pairs = new WeakMap<Leaf, KeyPair>();
 
   private constructor(ca: CertificateAuthority, patterns: HostPatterns, leaves: LeafCertificates) {
     this.ca = ca;
@@ -46,9 +48,17 @@ export class Interception {
     return hostMatches(this.#patterns, host);
   }
 
-  /** The leaf certificate (PEM) and its key for `host`, as `Deno.listenTls` takes them. */
-  async keyPair(host: string): Promise<{ cert: string; key: string }> {
+  /**
+   * The leaf certificate (PEM) and its key for `host`: the same object as
+   * long as the leaf is the same (TLS contexts are kept per pair).
+   */
+  async keyPair(host: string): Promise<KeyPair> {
     const leaf = await this.#leaves.forHost(host);
-    return { cert: leaf.certPem, key: leaf.keyPem };
+    let pair = this.#pairs.get(leaf);
+    if (pair === undefined) {
+      pair = { cert: leaf.certPem, key: leaf.keyPem };
+      this.#pairs.set(leaf, pair);
+    }
+    return pair;
   }
 }

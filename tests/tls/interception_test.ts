@@ -105,6 +105,21 @@ Deno.test("Interception: creates its CA in the directory, matches its patterns",
   }
 });
 
+Deno.test("Interception.keyPair: one object per leaf (its TLS context is kept by it), another per host", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-interception-test-" });
+  try {
+    const i = await Interception.create(["*"], { dir: `${dir}/ca` });
+    const a = await i.keyPair("a.test");
+    assert.equal(await i.keyPair("a.test"), a);
+    assert.equal(await i.keyPair("A.TEST"), a);
+    const b = await i.keyPair("b.test");
+    assert.notEqual(b, a);
+    assert.notEqual(b.cert, a.cert);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("Interception: uses --ca-cert/--ca-key when given", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hoard-interception-test-" });
   try {
