@@ -70,6 +70,7 @@ import {
   table,
 } from "./bench/report.ts";
 import {
+  cpuSplit,
   ensurePackage,
   lastLines,
   run,
@@ -108,6 +109,8 @@ export interface BenchOptions {
   nginxWorkers: string;
   /** Rounds of every contender in turn; each figure is the median over the rounds. @default 1 */
   rounds: number;
+  /** HTTPS part: each contender on a core of its own (see HttpsOptions.pin). @default true */
+  pin: boolean;
 }
 
 /** The 100 MiB object's SHA-256: bench_origin.ts serves `n` bytes of 'a'. */
@@ -341,13 +344,14 @@ async function main(): Promise<void> {
       part: { type: "string", default: "all" },
       https: { type: "boolean", default: false },
       "hoard-root": { type: "string" },
+      "no-pin": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(
       "deno task bench [--seconds N] [--rounds N] [--quick] [--out DIR] [--contenders LIST] " +
-        "[--nginx-workers N] [--part all|http|https] [--https] [--hoard-root DIR]",
+        "[--nginx-workers N] [--part all|http|https] [--https] [--hoard-root DIR] [--no-pin]",
     );
     return;
   }
@@ -366,6 +370,7 @@ async function main(): Promise<void> {
     collapseClients: 100,
     nginxWorkers: values["nginx-workers"],
     rounds: Number(values.rounds),
+    pin: !values["no-pin"],
   };
   if (!(o.seconds >= 1)) throw new Error("--seconds must be a number ≥ 1");
   if (!Number.isInteger(o.rounds) || o.rounds < 1) {
@@ -490,7 +495,11 @@ async function benchHttps(
     missWarmup: o.missWarmup,
     rounds: o.rounds,
     hoardRoot,
+    pin: o.pin ? await cpuSplit() : undefined,
   };
+  if (h.pin) {
+    console.log(`HTTPS: each contender on core ${h.pin.server}, everything else on ${h.pin.rest}`);
+  }
   const started = performance.now();
   const r = await runHttps(root, names, h);
   const machine = `${navigator.hardwareConcurrency} cores, ${

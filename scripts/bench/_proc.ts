@@ -241,6 +241,35 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/** How the HTTPS part splits the cores: the contender on `server`, everything else on `rest`. */
+export interface CpuSplit {
+  /** Cores of the contender (a `taskset -c` list). */
+  server: string;
+  /** Cores of the load generator, the origin and the harness. */
+  rest: string;
+}
+
+/**
+ * The last core for the contender, the others for everything else; undefined
+ * on one core or without taskset (util-linux).
+ */
+export async function cpuSplit(): Promise<CpuSplit | undefined> {
+  const n = navigator.hardwareConcurrency;
+  if (n < 2 || !(await hasCommand("taskset"))) return undefined;
+  return { server: String(n - 1), rest: n === 2 ? "0" : `0-${n - 2}` };
+}
+
+/** Moves `pid`, its threads and its descendants to `cpus` (a `taskset -c` list). */
+export async function pinTree(pid: number, cpus: string): Promise<void> {
+  for (const p of processTree(pid)) {
+    const r = await runRaw("taskset", ["-a", "-p", "-c", cpus, String(p)]);
+    // A process that exited meanwhile is no error.
+    if (r.code !== 0 && memKiB(p, "VmRSS") > 0) {
+      throw new Error(`taskset ${cpus} ${p}: ${lastLines(r.stderr, 1)}`);
+    }
+  }
+}
+
 /** One memory field of a process in KiB (0 when the process is gone). */
 export function memKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
   try {

@@ -17,10 +17,12 @@
 
 import { download, flushPageCache, median } from "./measure.ts";
 import {
+  type CpuSplit,
   ensurePackage,
   freePort,
   lastLines,
   makeTempDir,
+  pinTree,
   readTail,
   removeTempDir,
   run,
@@ -112,6 +114,13 @@ export interface HttpsOptions {
   rounds: number;
   /** The checkout whose mod.ts is measured as hoard. */
   hoardRoot: string;
+  /**
+   * Where processes run: the contender alone on `server`, so that the load
+   * generator and the origin do not take its core at random moments (which
+   * made the same tree's figures swing 2× from one run to the next).
+   * Undefined: wherever the scheduler puts them.
+   */
+  pin?: CpuSplit;
 }
 
 /** What one contender measured (medians over the rounds). */
@@ -136,6 +145,8 @@ interface HttpsContender {
   caFile: string;
   version: string;
   config?: string;
+  /** The processes that serve (pinned to the contender's core). */
+  pids: number[];
   output(): string;
   stop(): Promise<void>;
 }
@@ -147,6 +158,8 @@ interface HttpsOrigin {
   plainPort: number;
   /** Its certificate (self-signed), PEM file: what direct clients and the proxies trust. */
   certFile: string;
+  /** Its processes (the TLS and the plain one). */
+  pids: number[];
   /** Body requests it served so far. */
   count(): Promise<number>;
   stop(): Promise<void>;
@@ -209,6 +222,7 @@ async function startOrigin(root: string, dir: string): Promise<HttpsOrigin> {
     port,
     plainPort,
     certFile,
+    pids: [server.child.pid, plain.child.pid],
     count: async () =>
       Number(
         await run("curl", [
@@ -243,6 +257,7 @@ async function startHoard(root: string, origin: HttpsOrigin): Promise<HttpsConte
   return {
     name: "hoard",
     port: h.port,
+    pids: [h.pid],
     caFile: `${dir}/ca/ca.pem`,
     version: `${h.version} --intercept (deno ${Deno.version.deno})`,
     output: h.output,
@@ -323,6 +338,7 @@ async function startSquid(origin: HttpsOrigin): Promise<HttpsContender> {
     return {
       name: "squid",
       port,
+      pids: [server.child.pid],
       caFile: `${dir}/ca.pem`,
       version: `${v.split("\n")[0]!.replace(/^Squid Cache: Version /, "squid ")} ssl-bump`,
       config,
@@ -364,6 +380,7 @@ async function startMitmproxy(origin: HttpsOrigin): Promise<HttpsContender> {
     return {
       name: "mitmproxy",
       port,
+      pids: [server.child.pid],
       caFile: `${dir}/mitmproxy-ca-cert.pem`,
       version,
       config: `mitmdump ${args.join(" ")}`,
@@ -387,6 +404,8 @@ function startContender(
         name,
         caFile: origin.certFile,
         version: "bench_origin.ts over TLS (Deno.listenTls)",
+        // The origin is the server here.
+        pids: origin.pids,
         output: () => "",
         stop: () => Promise.resolve(),
       });
@@ -582,6 +601,9 @@ export async function runHttps(
   o: HttpsOptions,
 ): Promise<Partial<Record<HttpsContenderName, HttpsContenderResult>>> {
   await ensurePackage("openssl", ["openssl"]);
+  const pin = o.pin;
+  // What the harness starts from now on (origin, load generator, curl) inherits this.
+  if (pin) await pinTree(Deno.pid, pin.rest);
   const dir = await makeTempDir("hoard-bench-https-");
   const origin = await startOrigin(root, dir).catch(async (e) => {
     await removeTempDir(dir);
@@ -611,6 +633,7 @@ export async function runHttps(
         }
         console.log(`  ${c.version}${c.port ? ` on 127.0.0.1:${c.port}` : ""}`);
         try {
+          if (pin) { for (const pid of c.pids) await pinTree(pid, pin.server); }
           const r = await measureOne(c, root, origin, o, round);
           (rounds[name] ??= []).push({
             status: "ok",
@@ -620,12 +643,16 @@ export async function runHttps(
           });
         } finally {
           await c.stop();
+          if (pin && c.name === "direct") {
+            for (const pid of c.pids) await pinTree(pid, pin.rest);
+          }
         }
       }
     }
   } finally {
     await origin.stop();
     await removeTempDir(dir);
+    if (pin) await pinTree(Deno.pid, `${pin.rest},${pin.server}`);
   }
   const out: Partial<Record<HttpsContenderName, HttpsContenderResult>> = {};
   for (const name of HTTPS_CONTENDERS) {
@@ -766,6 +793,13 @@ export function httpsMd(
     "Deno.startTls, trusting the proxy's CA, HTTP/1.1 without ALPN) for the 1 KiB, connection and " +
     "miss figures; curl `--http1.1` for the 100 MiB hit. hoard, squid and mitmproxy each verify " +
     "the origin's certificate. mitmproxy caches nothing: its hits are origin requests.",
+    "",
+    meta.options.pin
+      ? `Each contender ran alone on core ${meta.options.pin.server} (\`taskset\`, its threads and ` +
+        `children too; for direct, the origin), the load generator, the origin and curl on ` +
+        `${meta.options.pin.rest}: a proxy's own core, as on a build box where the clients are ` +
+        "elsewhere, and figures that no longer swing with where the scheduler puts the processes."
+      : "Processes ran wherever the scheduler put them (`--no-pin`).",
     "",
   ];
   for (const name of HTTPS_CONTENDERS) {
