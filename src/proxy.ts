@@ -15,6 +15,7 @@ import { formatAuthority } from "./http1/target.ts";
 import { Cache } from "./cache/cache.ts";
 import { type DirLock, lockCacheDir } from "./cache/dir_lock.ts";
 import { RunReport, type Summary } from "./observe/report.ts";
+import { inPlaceTlsSupported } from "./tls/in_place.ts";
 import { Interception } from "./tls/interception.ts";
 import { Rules } from "./rules.ts";
 import { Metrics } from "./observe/metrics.ts";
@@ -96,6 +97,13 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
       }).catch((err) => {
         throw new Error(`cannot load or create the CA: ${oneLine(String(err))}`, { cause: err });
       });
+      if (!inPlaceTlsSupported()) {
+        logger.log(
+          "warn",
+          `this Deno (${Deno.version.deno}) cannot run TLS on a client's own socket: intercepted ` +
+            `tunnels go through a loopback relay, which is slower (hoard is built for Deno 2.9.6)`,
+        );
+      }
     }
   } catch (err) {
     abandon();

@@ -75,13 +75,18 @@ function resourceId(conn: object): number | undefined {
   return undefined;
 }
 
+/** Whether this runtime lets `node:tls` adopt a socket `Deno.listen` accepted. */
+export function inPlaceTlsSupported(): boolean {
+  return tcpBinding() !== null;
+}
+
 /**
  * Whether TLS can be terminated on the socket of `io` itself: this runtime
  * lets `node:tls` adopt it, and nothing is buffered or being read (the
  * ClientHello must reach the TLS side untouched).
  */
 export function inPlaceTls(io: BufferedConn): boolean {
-  return io.bufferedLength === 0 && !io.reading && tcpBinding() !== null &&
+  return io.bufferedLength === 0 && !io.reading && inPlaceTlsSupported() &&
     resourceId(io.conn) !== undefined;
 }
 
