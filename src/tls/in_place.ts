@@ -22,14 +22,10 @@ import type { BufferedConn } from "../io/buffered_conn.ts";
 import { type KeyPair, TlsHandshakeError, type TlsSession } from "./session.ts";
 
 /**
- * Decrypted bytes read ahead of the reader before the socket is paused. Large,
- * because Deno 2.9.6 loses an end of stream that arrives while a `node:tls`
- * socket is paused (it never emits "end" or "close" after the resume): only a
- * client that hangs up with more than this unread — one leaving in the middle
- * of an upload the origin takes slowly — is then noticed late, when hoard next
- * writes to it or its idle time runs out.
+ * Decrypted bytes read ahead of the reader before reading from the client
+ * stops (an upload faster than its origin takes it).
  */
-const READ_AHEAD_BYTES = 1024 * 1024;
+const READ_AHEAD_BYTES = 256 * 1024;
 
 /**
  * How Deno's `node:tls` says the client's first bytes were not TLS: with a
@@ -41,6 +37,8 @@ function notTls(err: Error & { code?: string }): boolean {
 
 interface TcpHandle {
   openFromRid(rid: number): number;
+  readStart(): number;
+  readStop(): number;
 }
 interface TcpBinding {
   TCP: new (type: number) => TcpHandle;
@@ -125,7 +123,7 @@ export function terminateInPlace(
       );
     },
   });
-  const session = new InPlaceSession(tls, io);
+  const session = new InPlaceSession(tls, handle, io);
   return session;
 }
 
@@ -149,6 +147,8 @@ class InPlaceSession implements TlsSession {
   readonly done: Promise<void>;
   helloSeen = false;
   #tls: TLSSocket;
+  #tcp: TcpHandle;
+  #paused = false;
   #handshake: Promise<void>;
   #queue: Uint8Array[] = [];
   #queued = 0;
@@ -159,8 +159,15 @@ class InPlaceSession implements TlsSession {
   /** Writes waiting for their callback: a destroyed socket may never call it. */
   #writing = new Set<(err: Error) => void>();
 
-  constructor(tls: TLSSocket, io: BufferedConn) {
+  /**
+   * @param tcp the socket under `tls`: reading stops there, not on `tls`,
+   *   because Deno 2.9.6 loses an end of stream that arrives while a
+   *   `node:tls` socket is paused (no "end", no "close" after the resume).
+   *   Stopped at the socket, the end waits in the kernel with the bytes.
+   */
+  constructor(tls: TLSSocket, tcp: TcpHandle, io: BufferedConn) {
     this.#tls = tls;
+    this.#tcp = tcp;
     let closed!: () => void;
     this.done = new Promise((resolve) => closed = resolve);
     this.#handshake = new Promise((resolve, reject) => {
@@ -184,7 +191,10 @@ class InPlaceSession implements TlsSession {
     tls.on("data", (chunk: Uint8Array) => {
       this.#queue.push(chunk);
       this.#queued += chunk.length;
-      if (this.#queued >= READ_AHEAD_BYTES) tls.pause();
+      if (this.#queued >= READ_AHEAD_BYTES && !this.#paused) {
+        this.#paused = true;
+        tcp.readStop();
+      }
       this.#wakeReader();
     });
     tls.on("end", () => {
@@ -224,7 +234,10 @@ class InPlaceSession implements TlsSession {
     if (n === chunk.length) this.#queue.shift();
     else this.#queue[0] = chunk.subarray(n);
     this.#queued -= n;
-    if (this.#queued < READ_AHEAD_BYTES && this.#tls.isPaused()) this.#tls.resume();
+    if (this.#queued < READ_AHEAD_BYTES && this.#paused) {
+      this.#paused = false;
+      this.#tcp.readStart();
+    }
     return n;
   }
 

@@ -79,29 +79,65 @@ for (const [way, terminate] of ways) {
     assert.equal(io.closed, true);
   });
 
-  Deno.test(`${way}: what the client sends arrives whole and in order, read slowly`, async () => {
+  for (const ending of ["closeWrite", "close"] as const) {
+    Deno.test(`${way}: an upload read slowly arrives whole and in order, then the client's ${ending}`, async () => {
+      const { cert, key } = await makeCert();
+      const { client, io } = await connectedPair();
+      const tlsClient = Deno.startTls(client, { hostname: "localhost", caCerts: [cert] });
+      const upload = new Uint8Array(6 * 1024 * 1024 + 17).map((_, i) => (i * 7) % 253);
+      const sending = tlsClient.then(async (c) => {
+        let off = 0;
+        while (off < upload.length) off += await c.write(upload.subarray(off));
+        // The end comes while hoard is far behind: it must still be seen.
+        if (ending === "close") c.close();
+        else await c.closeWrite();
+      });
+      const session = await terminate(io, { cert, key });
+      try {
+        await session.handshake();
+        const parts: Uint8Array[] = [];
+        const buf = new Uint8Array(10_000);
+        for (let i = 0;; i++) {
+          // Slower than the client: the read-ahead fills and reading stops.
+          if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+          const n = await session.read(buf);
+          if (n === null) break;
+          parts.push(buf.slice(0, n));
+        }
+        await sending;
+        assert.deepEqual(concat(parts), upload);
+      } finally {
+        if (ending === "closeWrite") (await tlsClient).close();
+        session.close();
+        await session.done;
+      }
+    });
+  }
+
+  Deno.test(`${way}: an upload hoard does not read waits in the client, not in hoard's memory`, async () => {
     const { cert, key } = await makeCert();
     const { client, io } = await connectedPair();
     const tlsClient = Deno.startTls(client, { hostname: "localhost", caCerts: [cert] });
-    const upload = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 7) % 253);
+    // More than the kernel's buffers on both ends of a loopback connection hold.
+    const upload = new Uint8Array(48 * 1024 * 1024).map((_, i) => i % 249);
+    let sent = false;
     const sending = tlsClient.then(async (c) => {
       let off = 0;
       while (off < upload.length) off += await c.write(upload.subarray(off));
+      sent = true;
     });
     const session = await terminate(io, { cert, key });
     try {
       await session.handshake();
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(sent, false, "the whole upload went somewhere while nobody read it");
       const parts: Uint8Array[] = [];
-      const buf = new Uint8Array(10_000);
-      // Framed by its length, as HTTP bodies are (see READ_AHEAD_BYTES on an
-      // end of stream while paused).
-      for (let i = 0, got = 0; got < upload.length; i++) {
+      const buf = new Uint8Array(256 * 1024);
+      for (let got = 0; got < upload.length;) {
         const n = await session.read(buf);
         if (n === null) break;
         got += n;
         parts.push(buf.slice(0, n));
-        // Slower than the client: the read-ahead fills and the socket pauses.
-        if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
       }
       await sending;
       assert.deepEqual(concat(parts), upload);
