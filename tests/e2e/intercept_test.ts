@@ -562,6 +562,53 @@ Deno.test("TLS on the client's socket; a client that sends its ClientHello befor
   assert.equal(s.origin.requests.length, 1);
 });
 
+// What the client sent before it left still reaches the origin; then its end
+// must be seen, though it arrived while hoard had stopped reading.
+Deno.test("a client that leaves in the middle of an intercepted upload to a slow origin: its request ends", async () => {
+  let received = 0;
+  await using s = await setup(async (req) => {
+    // A slow origin: a piece every 5 ms.
+    const reader = req.body!.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        received += value.length;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } catch {
+      // The upload was cut.
+    }
+    return new Response("stored");
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.proxy.port });
+  await conn.write(new TextEncoder().encode(`CONNECT localhost:${s.origin.port} HTTP/1.1\r\n\r\n`));
+  const established = new Uint8Array(39);
+  for (let got = 0; got < established.length;) {
+    got += (await conn.read(established.subarray(got))) ?? established.length;
+  }
+  const tls = await Deno.startTls(conn, {
+    hostname: "localhost",
+    caCerts: [await Deno.readTextFile(s.caFile)],
+  });
+  const write = async (data: Uint8Array) => {
+    for (let off = 0; off < data.length;) off += await tls.write(data.subarray(off));
+  };
+  await write(
+    new TextEncoder().encode(
+      `PUT /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${64 << 20}\r\n\r\n`,
+    ),
+  );
+  // 4 MiB of 64, far ahead of the origin, then gone.
+  await write(new Uint8Array(4 << 20));
+  tls.close();
+  // Well before any of hoard's timeouts (a minute).
+  await waitFor(() => linesOf(s.proxy, / PUT /).length === 1, "the PUT line", 20_000);
+  assert.match(linesOf(s.proxy, / PUT /)[0]!, / error=/);
+  assert.ok(received <= 4 << 20, `the origin got ${received} bytes`);
+  await waitFor(() => linesOf(s.proxy, / CONNECT /).length === 1, "the CONNECT line");
+});
+
 Deno.test("a client that does not trust hoard's CA fails its handshake; one warning; hoard serves on", async () => {
   await using s = await setup(() => new Response("trusted only", { headers: FRESH }));
   const url = `${s.base}/strict`;
