@@ -480,6 +480,29 @@ Deno.test("a host not in --intercept stays a plain tunnel: the origin's own cert
   assert.equal(linesOf(s.proxy, / GET /).length, 0);
 });
 
+/** Reads hoard's answer to a CONNECT and fails unless it is the 200. */
+async function readEstablished(conn: Deno.Conn): Promise<void> {
+  const established = new Uint8Array(39);
+  for (let got = 0; got < established.length;) {
+    got += (await conn.read(established.subarray(got))) ?? established.length;
+  }
+  assert.equal(
+    new TextDecoder().decode(established),
+    "HTTP/1.1 200 Connection established\r\n\r\n",
+  );
+}
+
+/** A TLS connection to the origin of `s` through hoard, trusting hoard's CA, as an ordinary client opens it. */
+async function tlsThrough(s: Setup): Promise<Deno.TlsConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.proxy.port });
+  await conn.write(new TextEncoder().encode(`CONNECT localhost:${s.origin.port} HTTP/1.1\r\n\r\n`));
+  await readEstablished(conn);
+  return await Deno.startTls(conn, {
+    hostname: "localhost",
+    caCerts: [await Deno.readTextFile(s.caFile)],
+  });
+}
+
 /**
  * Opens a TLS connection to `host` through `proxy` the way a hasty client
  * does: the CONNECT and the ClientHello in one write, before hoard's 200. A
@@ -497,14 +520,7 @@ async function hastyTls(proxy: TestProxy, host: string, ca: string): Promise<Den
   first.set(connect);
   first.set(hello.subarray(0, n), connect.length);
   await upstream.write(first);
-  const established = new Uint8Array(39);
-  for (let got = 0; got < established.length;) {
-    got += (await upstream.read(established.subarray(got))) ?? established.length;
-  }
-  assert.equal(
-    new TextDecoder().decode(established),
-    "HTTP/1.1 200 Connection established\r\n\r\n",
-  );
+  await readEstablished(upstream);
   // Both ways until either side ends.
   const pipe = (from: Deno.Conn, to: Deno.Conn) =>
     from.readable.pipeTo(to.writable).catch(() => {}).finally(() => {
@@ -581,16 +597,7 @@ Deno.test("a client that leaves in the middle of an intercepted upload to a slow
     }
     return new Response("stored");
   });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.proxy.port });
-  await conn.write(new TextEncoder().encode(`CONNECT localhost:${s.origin.port} HTTP/1.1\r\n\r\n`));
-  const established = new Uint8Array(39);
-  for (let got = 0; got < established.length;) {
-    got += (await conn.read(established.subarray(got))) ?? established.length;
-  }
-  const tls = await Deno.startTls(conn, {
-    hostname: "localhost",
-    caCerts: [await Deno.readTextFile(s.caFile)],
-  });
+  const tls = await tlsThrough(s);
   const write = async (data: Uint8Array) => {
     for (let off = 0; off < data.length;) off += await tls.write(data.subarray(off));
   };
@@ -775,18 +782,9 @@ Deno.test({
 Deno.test("a client that completes the handshake and leaves without a request: a warning naming why", async () => {
   await using s = await setup(() => new Response("served", { headers: FRESH }));
   const warning = / warn: the client closed the TLS tunnel for localhost:\d+ without a request: /;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.proxy.port });
-  await conn.write(new TextEncoder().encode(`CONNECT localhost:${s.origin.port} HTTP/1.1\r\n\r\n`));
-  const buf = new Uint8Array(39);
-  let n = 0;
-  while (n < buf.length) n += (await conn.read(buf.subarray(n))) ?? buf.length;
-  assert.equal(new TextDecoder().decode(buf), "HTTP/1.1 200 Connection established\r\n\r\n");
-  const tls = Deno.startTls(conn, {
-    hostname: "localhost",
-    caCerts: [await Deno.readTextFile(s.caFile)],
-  });
-  await (await tls).handshake();
-  (await tls).close();
+  const tls = await tlsThrough(s);
+  await tls.handshake();
+  tls.close();
   await waitFor(() => linesOf(s.proxy, warning).length === 1, "the warning");
   await waitFor(() => linesOf(s.proxy, / CONNECT /).length === 1, "the CONNECT line");
   assert.match(linesOf(s.proxy, / CONNECT /)[0]!, /intercept error=tls_no_request$/);
