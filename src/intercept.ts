@@ -17,7 +17,7 @@ import type { Origin } from "./origin/origin.ts";
 import { ESTABLISHED, type Exchange } from "./request/respond.ts";
 import type { Interception } from "./tls/interception.ts";
 import { firstRecordLength, serverName } from "./tls/client_hello.ts";
-import { inPlaceTls, terminateInPlace } from "./tls/in_place.ts";
+import { terminateInPlace } from "./tls/in_place.ts";
 import { terminateTls } from "./tls/loopback.ts";
 import { TlsHandshakeError, type TlsSession } from "./tls/session.ts";
 
@@ -143,7 +143,6 @@ async function startTls(
   relaying: (why: string) => void,
 ): Promise<TlsSession> {
   if (io.bufferedLength > 0) relaying("the client sent its first bytes before hoard's 200");
-  else if (!inPlaceTls(io)) relaying("this runtime cannot terminate TLS on the client's socket");
   else {
     try {
       return terminateInPlace(io, (name) => interception.keyPair(name), host);

@@ -97,7 +97,7 @@ export function inPlaceTls(io: BufferedConn): boolean {
  * sends none); give the same object for the same leaf, so that its key is
  * parsed once. The session owns `io` from now on and closes it.
  *
- * @throws when {@linkcode inPlaceTls} is false for `io`.
+ * @throws when {@linkcode inPlaceTls} is false for `io`, saying why.
  */
 export function terminateInPlace(
   io: BufferedConn,
@@ -106,9 +106,10 @@ export function terminateInPlace(
 ): TlsSession {
   const b = tcpBinding();
   const rid = resourceId(io.conn);
-  if (!inPlaceTls(io) || b === null || rid === undefined) {
-    throw new Error("in-place TLS is not available");
+  if (b === null || rid === undefined) {
+    throw new Error("this runtime cannot terminate TLS on the client's socket");
   }
+  if (io.bufferedLength > 0 || io.reading) throw new Error("the client's first bytes were read");
   const handle = new b.TCP(b.constants.SOCKET);
   const status = handle.openFromRid(rid);
   if (status !== 0) throw new Error(`cannot adopt the client's socket (${status})`);
