@@ -85,8 +85,11 @@ export async function socketPair(): Promise<SocketPair> {
   }
 }
 
-/** Writes all of `data` (bytes, or latin1 text) to `conn`. */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array | string): Promise<void> {
+/** Writes all of `data` (bytes, or latin1 text) to `conn` (a connection, or anything that writes like one). */
+export async function writeAll(
+  conn: { write(p: Uint8Array): Promise<number> },
+  data: Uint8Array | string,
+): Promise<void> {
   const b = typeof data === "string" ? bytes(data) : data;
   let off = 0;
   while (off < b.length) off += await conn.write(b.subarray(off));

@@ -11,7 +11,7 @@ import { curl, runNode } from "../_helpers/clients.ts";
 import { startOrigin, type TestOrigin } from "../_helpers/origin.ts";
 import { runHoard, startHoardProcess } from "../_helpers/process.ts";
 import { startTestProxy, type TestProxy } from "../_helpers/proxy.ts";
-import { waitFor } from "../_helpers/sockets.ts";
+import { readToEnd, waitFor, writeAll } from "../_helpers/sockets.ts";
 import { makeCert, type TestCert } from "../_helpers/tls.ts";
 
 // So that a proxy which stops answering fails a test instead of hanging it.
@@ -561,13 +561,7 @@ Deno.test("TLS on the client's socket; a client that sends its ClientHello befor
         `GET /both HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
       ),
     );
-    let text = "";
-    const buf = new Uint8Array(4096);
-    for (;;) {
-      const n = await tls.read(buf).catch(() => null);
-      if (n === null) break;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
+    const text = await readToEnd(tls);
     assert.match(text, /^HTTP\/1\.1 200 /);
     assert.match(text, /\r\ncache-status: hoard; hit; ttl=\d+\r\n/i);
     assert.ok(text.endsWith("\r\n\r\neither way"), text);
@@ -598,16 +592,12 @@ Deno.test("a client that leaves in the middle of an intercepted upload to a slow
     return new Response("stored");
   });
   const tls = await tlsThrough(s);
-  const write = async (data: Uint8Array) => {
-    for (let off = 0; off < data.length;) off += await tls.write(data.subarray(off));
-  };
-  await write(
-    new TextEncoder().encode(
-      `PUT /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${64 << 20}\r\n\r\n`,
-    ),
+  await writeAll(
+    tls,
+    `PUT /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${64 << 20}\r\n\r\n`,
   );
   // 4 MiB of 64, far ahead of the origin, then gone.
-  await write(new Uint8Array(4 << 20));
+  await writeAll(tls, new Uint8Array(4 << 20));
   tls.close();
   // Well before any of hoard's timeouts (a minute).
   await waitFor(() => linesOf(s.proxy, / PUT /).length === 1, "the PUT line", 20_000);
@@ -641,13 +631,7 @@ Deno.test("a client that does not trust hoard's CA fails its handshake; one warn
       `CONNECT localhost:${s.origin.port} HTTP/1.1\r\nHost: localhost:${s.origin.port}\r\n\r\n`,
     );
     await w("GET /strict HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    let text = "";
-    const buf = new Uint8Array(4096);
-    for (;;) {
-      const n = await conn.read(buf).catch(() => null);
-      if (n === null) break;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
+    const text = await readToEnd(conn);
     assert.equal(text, "HTTP/1.1 200 Connection established\r\n\r\n");
   } finally {
     conn.close();

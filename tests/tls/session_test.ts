@@ -6,31 +6,13 @@ import { BufferedConn } from "../../src/io/buffered_conn.ts";
 import { inPlaceTls, terminateInPlace } from "../../src/tls/in_place.ts";
 import { terminateTls } from "../../src/tls/loopback.ts";
 import type { KeyPair, TlsSession } from "../../src/tls/session.ts";
-import { concat } from "../_helpers/sockets.ts";
+import { concat, readBytesToEnd, socketPair, writeAll } from "../_helpers/sockets.ts";
 import { makeCert } from "../_helpers/tls.ts";
 
 /** A client connection and hoard's side of it, as after a CONNECT. */
 async function connectedPair(): Promise<{ client: Deno.TcpConn; io: BufferedConn }> {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  return { client, io: new BufferedConn(await accepted) };
-}
-
-async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(64 * 1024);
-  for (;;) {
-    const n = await conn.read(buf).catch(() => null);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
-  }
-  return concat(parts);
-}
-
-async function writeAll(session: TlsSession, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await session.write(data.subarray(off));
+  const { a, b } = await socketPair();
+  return { client: a, io: new BufferedConn(b) };
 }
 
 /** A way to terminate: both take the connection right after the CONNECT. */
@@ -66,7 +48,7 @@ for (const [way, terminate] of ways) {
       const n = await session.read(buf);
       assert.equal(new TextDecoder().decode(buf.subarray(0, n!)), "GET / HTTP/1.1\r\n\r\n");
       const body = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 251);
-      const received = readAll(c);
+      const received = readBytesToEnd(c);
       await writeAll(session, body);
       await session.finish();
       // Everything reached the client, then it saw the end.
@@ -86,8 +68,7 @@ for (const [way, terminate] of ways) {
       const tlsClient = Deno.startTls(client, { hostname: "localhost", caCerts: [cert] });
       const upload = new Uint8Array(6 * 1024 * 1024 + 17).map((_, i) => (i * 7) % 253);
       const sending = tlsClient.then(async (c) => {
-        let off = 0;
-        while (off < upload.length) off += await c.write(upload.subarray(off));
+        await writeAll(c, upload);
         // The end comes while hoard is far behind: it must still be seen.
         if (ending === "close") c.close();
         else await c.closeWrite();
@@ -122,8 +103,7 @@ for (const [way, terminate] of ways) {
     const upload = new Uint8Array(48 * 1024 * 1024).map((_, i) => i % 249);
     let sent = false;
     const sending = tlsClient.then(async (c) => {
-      let off = 0;
-      while (off < upload.length) off += await c.write(upload.subarray(off));
+      await writeAll(c, upload);
       sent = true;
     });
     const session = await terminate(io, { cert, key });
