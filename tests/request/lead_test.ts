@@ -7,23 +7,18 @@
 import assert from "node:assert/strict";
 import { Cache } from "../../src/cache/cache.ts";
 import type { ProxyContext } from "../../src/context.ts";
-import { FieldList } from "../../src/http1/fields.ts";
-import { parseRequestHead } from "../../src/http1/parse_head.ts";
-import { BufferedConn } from "../../src/io/buffered_conn.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { RunReport } from "../../src/observe/report.ts";
 import type { OriginResponse } from "../../src/origin/client.ts";
 import { resolveOptions } from "../../src/options.ts";
 import { decide, selfHosts } from "../../src/request/decide.ts";
 import { runSteps } from "../../src/request/machine.ts";
-import { interpretRequest } from "../../src/request/read_request.ts";
-import type { Exchange } from "../../src/request/respond.ts";
 import { Access } from "../../src/access.ts";
 import { Rules } from "../../src/rules.ts";
-import { MemoryClient } from "./_memory_client.ts";
+import { exchange, MemoryClient, originResponse, request } from "./_memory_client.ts";
 
 const URL = "http://h.test/small.bin";
-const BODY = new TextEncoder().encode("x".repeat(1024));
+const BODY = "x".repeat(1024);
 
 /** An origin that answers every request with BODY, counting them. */
 function fakeOrigin(): { exchanges: number; exchange: () => Promise<OriginResponse> } {
@@ -31,19 +26,7 @@ function fakeOrigin(): { exchanges: number; exchange: () => Promise<OriginRespon
     exchanges: 0,
     exchange: () => {
       o.exchanges++;
-      const fields = new FieldList();
-      fields.add("Content-Length", String(BODY.length));
-      fields.add("Cache-Control", "max-age=600");
-      const res: OriginResponse = {
-        head: { status: 200, reason: "OK", minor: 1, fields } as OriginResponse["head"],
-        framing: { kind: "length", length: BODY.length },
-        body: (async function* () {
-          yield BODY;
-          return undefined;
-        })(),
-        finish: () => true,
-      };
-      return Promise.resolve(res);
+      return Promise.resolve(originResponse(200, [["Cache-Control", "max-age=600"]], BODY).res);
     },
   };
   return o;
@@ -51,19 +34,8 @@ function fakeOrigin(): { exchanges: number; exchange: () => Promise<OriginRespon
 
 async function serve(proxy: ProxyContext): Promise<{ text: string; cacheStatus: string }> {
   const client = new MemoryClient();
-  const req = interpretRequest(
-    parseRequestHead(new TextEncoder().encode(`GET ${URL} HTTP/1.1\r\nHost: h.test\r\n\r\n`)),
-  );
-  const ex: Exchange = {
-    io: new BufferedConn(client),
-    signal: new AbortController().signal,
-    method: "GET",
-    minor: 1,
-    keepAlive: true,
-    headSent: false,
-    record: { method: "GET", url: URL, status: 0, bytes: 0, start: 0, route: "-" },
-  };
-  await runSteps(proxy, ex, req, await decide(req, proxy));
+  const req = request(`GET ${URL} HTTP/1.1\r\nHost: h.test`);
+  await runSteps(proxy, exchange(client, { route: "-", url: URL }), req, await decide(req, proxy));
   const text = client.text();
   return { text, cacheStatus: /\r\nCache-Status: ([^\r]*)\r\n/.exec(text)?.[1] ?? "" };
 }

@@ -12,8 +12,6 @@ import { MemoryStore } from "../../src/cache/memory_store.ts";
 import type { ResponseMeta } from "../../src/cache/meta.ts";
 import type { ProxyContext } from "../../src/context.ts";
 import { ProxyError } from "../../src/errors.ts";
-import { parseRequestHead } from "../../src/http1/parse_head.ts";
-import { BufferedConn } from "../../src/io/buffered_conn.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { RunReport } from "../../src/observe/report.ts";
 import { type ProxyOptions, resolveOptions } from "../../src/options.ts";
@@ -21,14 +19,12 @@ import { decide, selfHosts, type Target } from "../../src/request/decide.ts";
 import { follow } from "../../src/request/follow.ts";
 import { deliver, hit, stale } from "../../src/request/hit.ts";
 import { runSteps } from "../../src/request/machine.ts";
-import { interpretRequest, type ProxyRequest } from "../../src/request/read_request.ts";
-import type { Exchange } from "../../src/request/respond.ts";
 import type { Step } from "../../src/request/step.ts";
 import { Access } from "../../src/access.ts";
 import { Rules } from "../../src/rules.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { bodyBytes, commitBytes, concat, delay, pendingMeta } from "../cache/_fixtures/entries.ts";
-import { MemoryClient } from "./_memory_client.ts";
+import { exchange, MemoryClient, request } from "./_memory_client.ts";
 
 const URL = "http://h.test/pkg.tgz";
 const BODY = new TextEncoder().encode("the stored body\n");
@@ -55,22 +51,6 @@ async function withWorld(options: ProxyOptions, fn: (w: World) => Promise<void>)
   await cache.settled();
 }
 
-function request(head: string): ProxyRequest {
-  return interpretRequest(parseRequestHead(new TextEncoder().encode(head + "\r\n\r\n")));
-}
-
-function exchange(client: MemoryClient, route: string): Exchange {
-  return {
-    io: new BufferedConn(client),
-    signal: new AbortController().signal,
-    method: "GET",
-    minor: 1,
-    keepAlive: true,
-    headSent: false,
-    record: { method: "GET", url: URL, status: 0, bytes: 0, start: 0, route },
-  };
-}
-
 const GET = `GET ${URL} HTTP/1.1\r\nHost: h.test`;
 
 Deno.test("hit step: delivers the entry decided, and says a miss comes if its body is gone", () =>
@@ -79,7 +59,12 @@ Deno.test("hit step: delivers the entry decided, and says a miss comes if its bo
     const route = await decide(req, proxy);
     assert.equal(route.kind, "hit");
     if (route.kind !== "hit") return;
-    const next = await hit(proxy, exchange(new MemoryClient(), "hit"), req, route);
+    const next = await hit(
+      proxy,
+      exchange(new MemoryClient(), { route: "hit", url: URL }),
+      req,
+      route,
+    );
     assert.equal(next.kind, "deliver");
     if (next.kind !== "deliver") return;
     assert.deepEqual(next.status, { hit: true, ttl: route.ttl });
@@ -96,7 +81,7 @@ Deno.test("hit step: delivers the entry decided, and says a miss comes if its bo
 Deno.test("deliver step: sends the stored response with Age, Via and Cache-Status; counts a hit", () =>
   withWorld({}, async ({ proxy, cache, entry }) => {
     const client = new MemoryClient();
-    const ex = exchange(client, "hit");
+    const ex = exchange(client, { route: "hit", url: URL });
     const step: Extract<Step, { kind: "deliver" }> = {
       kind: "deliver",
       entry,
@@ -121,7 +106,7 @@ Deno.test("deliver step: a body gone from the store sends nothing; the hit is lo
   withWorld({}, async ({ proxy, cache, entry }) => {
     await cache.remove(entry.id);
     const client = new MemoryClient();
-    const ex = exchange(client, "hit");
+    const ex = exchange(client, { route: "hit", url: URL });
     const target = { path: "/pkg.tgz" } as Target;
     const otherwise: Step = { kind: "miss", target, id: entry.id, vary: false, fwd: "uri-miss" };
     const next = await deliver(proxy, ex, request(GET), {
@@ -140,7 +125,7 @@ Deno.test("deliver step: a body gone from the store sends nothing; the hit is lo
 
 Deno.test("stale step: serves the stored response in place of a failing origin, or a 502 if it is gone", () =>
   withWorld({}, async ({ proxy, cache, entry }) => {
-    const ex = exchange(new MemoryClient(), "revalidate");
+    const ex = exchange(new MemoryClient(), { route: "revalidate", url: URL });
     const next = await stale(proxy, ex, request(GET), {
       kind: "stale",
       entry,
@@ -158,7 +143,7 @@ Deno.test("stale step: serves the stored response in place of a failing origin, 
 
 Deno.test("stale step: a response stored for other credentials is never served in their place", () =>
   withWorld({ tenancy: "shared" }, async ({ proxy, entry }) => {
-    const ex = exchange(new MemoryClient(), "revalidate");
+    const ex = exchange(new MemoryClient(), { route: "revalidate", url: URL });
     const step: Step = {
       kind: "stale",
       entry: { ...entry, credentialed: true },
@@ -179,7 +164,7 @@ Deno.test("runSteps: runs until done; a synth step goes to the caller's error fu
     await proxy.cache.remove(entry.id);
     await assert.rejects(
       () =>
-        runSteps(proxy, exchange(client, "revalidate"), request(GET), {
+        runSteps(proxy, exchange(client, { route: "revalidate", url: URL }), request(GET), {
           kind: "deliver",
           entry,
           age: 0,
@@ -189,7 +174,9 @@ Deno.test("runSteps: runs until done; a synth step goes to the caller's error fu
         }),
       (err) => err === error,
     );
-    await runSteps(proxy, exchange(client, "hit"), request(GET), { kind: "done" });
+    await runSteps(proxy, exchange(client, { route: "hit", url: URL }), request(GET), {
+      kind: "done",
+    });
     assert.equal(client.sent.length, 0);
   }));
 
@@ -217,7 +204,7 @@ Deno.test("follow step: a follower reads the fill as it grows in the store, to i
     const body = (await cache.beginBody())!;
     fill.follow(head, body);
     const client = new MemoryClient();
-    const following = follow(proxy, exchange(client, "miss"), req, {
+    const following = follow(proxy, exchange(client, { route: "miss", url: URL }), req, {
       kind: "follow",
       target,
       fill,
@@ -253,7 +240,12 @@ Deno.test("follow step: a follower that finds the fill's body complete is answer
     await fill.write(BODY);
     fill.end();
     const step = { kind: "follow", target, fill, fwd: "uri-miss" } as const;
-    const next = follow(proxy, exchange(new MemoryClient(), "miss"), req, step);
+    const next = follow(
+      proxy,
+      exchange(new MemoryClient(), { route: "miss", url: URL }),
+      req,
+      step,
+    );
     const stored = await cache.commit(body, pendingMeta(NEW_URL));
     cache.fills.remove(fill);
     const got = await next;
