@@ -13,7 +13,14 @@ import { sha256 } from "../../src/cache/integrity.ts";
 import { storeId } from "../../src/cache/key.ts";
 import { MemoryStore } from "../../src/cache/memory_store.ts";
 import { metaBytes, type ResponseMeta, type VaryMeta } from "../../src/cache/meta.ts";
-import { bodyBytes, commitBytes, concat, pendingMeta, readSource } from "./_fixtures/entries.ts";
+import {
+  bodyBytes,
+  commitBytes,
+  concat,
+  pendingMeta,
+  readSource,
+  varyIndex,
+} from "./_fixtures/entries.ts";
 
 /** A store under test, and the same store as a new process would open it. */
 interface Subject {
@@ -131,15 +138,7 @@ contract("remove deletes the metadata and the body; twice is fine", async ({ sto
 });
 
 contract("metadata without a body (a vary index) round-trips", async ({ store }) => {
-  const index: VaryMeta = {
-    v: 1,
-    kind: "vary",
-    id: storeId("http://a.test/v"),
-    key: "http://a.test/v",
-    vary: ["accept-encoding"],
-    variants: [storeId("x"), storeId("y")],
-    storedAt: 1,
-  };
+  const index = varyIndex();
   await store.writeMeta(index);
   assert.deepEqual(await store.readMeta(index.id), index);
   const [scanned] = await store.scan();

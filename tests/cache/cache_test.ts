@@ -19,20 +19,11 @@ import {
   pendingMeta,
   readBody,
   readSource,
+  withDir,
 } from "./_fixtures/entries.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const encoder = new TextEncoder();
-
-/** Runs `fn` with a fresh temp directory, removed afterwards. */
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hoard-cache-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Opens a cache on `dir`, runs `fn`, then waits for its background work. */
 async function withCache(

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Cache } from "../../src/cache/cache.ts";
 import { storeId } from "../../src/cache/key.ts";
-import { type Meta, parseMeta, type ResponseMeta, type VaryMeta } from "../../src/cache/meta.ts";
+import { type Meta, parseMeta, type ResponseMeta } from "../../src/cache/meta.ts";
 import { SMALL_BODY_BYTES } from "../../src/cache/body_store.ts";
 import { DiskStore } from "../../src/cache/disk_store.ts";
 import { InlineBody } from "../../src/cache/inline_body.ts";
@@ -18,6 +18,8 @@ import {
   pendingMeta,
   readBody,
   readSource,
+  varyIndex,
+  withDir,
 } from "./_fixtures/entries.ts";
 
 const CHILD = new URL("./_fixtures/crash_child.ts", import.meta.url).pathname;
@@ -32,16 +34,6 @@ function shardOf(dir: string, id: string): string {
 
 function metaPath(dir: string, id: string): string {
   return `${shardOf(dir, id)}/${id}.json`;
-}
-
-/** Runs `fn` with a fresh temp directory, removed afterwards. */
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hoard-store-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("DiskStore.open creates its directories with mode 0700 and empties tmp/", async () => {
@@ -266,15 +258,7 @@ Deno.test("DiskStore.remove deletes the metadata and the body", async () => {
 Deno.test("DiskStore.writeMeta and readMeta round-trip a vary index", async () => {
   await withDir(async (dir) => {
     const store = await DiskStore.open(dir);
-    const index: VaryMeta = {
-      v: 1,
-      kind: "vary",
-      id: storeId("http://a.test/v"),
-      key: "http://a.test/v",
-      vary: ["accept-encoding"],
-      variants: [storeId("x"), storeId("y")],
-      storedAt: 1,
-    };
+    const index = varyIndex();
     await store.writeMeta(index);
     assert.deepEqual(await store.readMeta(index.id), index);
     assert.deepEqual(await listFiles(shardOf(dir, index.id)), [`${index.id}.json`]);

@@ -10,7 +10,7 @@ import type { BodyStore, ByteSource, PendingMeta } from "../../../src/cache/body
 import type { Cache } from "../../../src/cache/cache.ts";
 import type { DiskStore } from "../../../src/cache/disk_store.ts";
 import { storeId } from "../../../src/cache/key.ts";
-import type { ResponseMeta } from "../../../src/cache/meta.ts";
+import type { ResponseMeta, VaryMeta } from "../../../src/cache/meta.ts";
 import { newPolicy } from "../../../src/cache/policy/semantics.ts";
 import { concat } from "../../_helpers/sockets.ts";
 
@@ -131,6 +131,29 @@ export async function listFiles(dir: string): Promise<string[]> {
   };
   await walk("");
   return out.sort();
+}
+
+/** Runs `fn` with a fresh temp directory, removed afterwards. */
+export async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hoard-cache-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A vary index for `http://a.test/v` (on Accept-Encoding) naming two variants. */
+export function varyIndex(): VaryMeta {
+  return {
+    v: 1,
+    kind: "vary",
+    id: storeId("http://a.test/v"),
+    key: "http://a.test/v",
+    vary: ["accept-encoding"],
+    variants: [storeId("x"), storeId("y")],
+    storedAt: 1,
+  };
 }
 
 /** Resolves after `ms` milliseconds. */
