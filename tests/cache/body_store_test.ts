@@ -12,10 +12,11 @@ import { InlineBody } from "../../src/cache/inline_body.ts";
 import { sha256 } from "../../src/cache/integrity.ts";
 import { storeId } from "../../src/cache/key.ts";
 import { MemoryStore } from "../../src/cache/memory_store.ts";
-import { metaBytes, type ResponseMeta, type VaryMeta } from "../../src/cache/meta.ts";
+import { metaBytes, type VaryMeta } from "../../src/cache/meta.ts";
 import {
   bodyBytes,
   commitBytes,
+  commitFourSizes,
   concat,
   pendingMeta,
   readSource,
@@ -153,12 +154,7 @@ contract("metadata without a body (a vary index) round-trips", async ({ store })
 });
 
 contract("scan lists every entry with its size; touch sets its last use", async ({ store }) => {
-  const entries: ResponseMeta[] = [];
-  for (const [i, size] of [0, 1, 1000, 70_000].entries()) {
-    entries.push(
-      await commitBytes(store, pendingMeta(`http://a.test/${i}`), bodyBytes(`${i}`, size)),
-    );
-  }
+  const entries = await commitFourSizes(store);
   const at = new Date("2020-01-02T03:04:05Z");
   await store.touch(entries[1]!.id, at);
   const scanned = await store.scan();

@@ -12,6 +12,7 @@ import { crashBodySize } from "./_fixtures/crash_child.ts";
 import {
   bodyBytes,
   commitBytes,
+  commitFourSizes,
   delay,
   exists,
   listFiles,
@@ -268,12 +269,7 @@ Deno.test("DiskStore.writeMeta and readMeta round-trip a vary index", async () =
 Deno.test("DiskStore.scan reports each entry's size and last use", async () => {
   await withDir(async (dir) => {
     const store = await DiskStore.open(dir);
-    const entries: ResponseMeta[] = [];
-    for (const [i, size] of [0, 1, 1000, 70_000].entries()) {
-      entries.push(
-        await commitBytes(store, pendingMeta(`http://a.test/${i}`), bodyBytes(`${i}`, size)),
-      );
-    }
+    const entries = await commitFourSizes(store);
     const at = new Date("2020-01-02T03:04:05Z");
     await store.touch(entries[1]!.id, at);
     const scanned = (await store.scan()).sort((a, b) => a.id.localeCompare(b.id));

@@ -133,6 +133,17 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** Commits four entries to `store`, with bodies of 0, 1, 1000 and 70,000 bytes. */
+export async function commitFourSizes(store: BodyStore): Promise<ResponseMeta[]> {
+  const entries: ResponseMeta[] = [];
+  for (const [i, size] of [0, 1, 1000, 70_000].entries()) {
+    entries.push(
+      await commitBytes(store, pendingMeta(`http://a.test/${i}`), bodyBytes(`${i}`, size)),
+    );
+  }
+  return entries;
+}
+
 /** Runs `fn` with a fresh temp directory, removed afterwards. */
 export async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hoard-cache-test-" });
