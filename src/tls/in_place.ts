@@ -160,8 +160,6 @@ class InPlaceSession implements TlsSession {
   #error: Error | undefined;
   #wake: (() => void) | undefined;
   #finished: Promise<void> | undefined;
-  /** Writes waiting for their callback: a destroyed socket may never call it. */
-  #writing = new Set<(err: Error) => void>();
 
   /**
    * @param tcp the socket under `tls`: reading stops there, not on `tls`,
@@ -212,9 +210,6 @@ class InPlaceSession implements TlsSession {
     tls.on("close", () => {
       this.#ended = true;
       this.#wakeReader();
-      const gone = this.#error ?? new Error("tunnel closed");
-      for (const reject of this.#writing) reject(gone);
-      this.#writing.clear();
       // Only now: the TLS side no longer reads or writes the socket, and
       // closing it does not release the connection.
       io.close();
@@ -247,14 +242,10 @@ class InPlaceSession implements TlsSession {
 
   write(p: Uint8Array): Promise<number> {
     if (this.#tls.destroyed) return Promise.reject(this.#error ?? new Error("tunnel closed"));
-    // Resolved by the write's callback: only then is `p` free to reuse.
+    // Resolved by the write's callback, only then is `p` free to reuse; a
+    // destroyed socket calls back every pending write with an error.
     return new Promise((resolve, reject) => {
-      this.#writing.add(reject);
-      this.#tls.write(p, (err) => {
-        this.#writing.delete(reject);
-        if (err) reject(err);
-        else resolve(p.length);
-      });
+      this.#tls.write(p, (err) => err ? reject(err) : resolve(p.length));
     });
   }
 
