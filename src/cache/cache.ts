@@ -62,10 +62,8 @@ export class Cache {
   #metas = new MetaCache();
   #usage = new DiskUsage();
   #scanned: Promise<void> = Promise.resolve();
-  #scanning = false;
   /** Whether #usage lists every entry on disk (the start-up scan ran to its end). */
   #indexed = false;
-  #removedWhileScanning = new Set<string>();
   #closing = new AbortController();
   #evicting: Promise<void> | undefined;
   #tasks = new Set<Promise<unknown>>();
@@ -107,11 +105,8 @@ export class Cache {
       }
     }
     const cache = new Cache(store, logger, maxBytes);
-    cache.#scanning = true;
-    cache.#scanned = cache.#scan(store).finally(() => {
-      cache.#scanning = false;
-      cache.#removedWhileScanning.clear();
-    });
+    cache.#usage.scanStarted();
+    cache.#scanned = cache.#scan(store).finally(() => cache.#usage.scanEnded());
     return cache;
   }
 
@@ -311,7 +306,6 @@ export class Cache {
 
   /** Deletes one entry. */
   async remove(id: string): Promise<void> {
-    if (this.#scanning) this.#removedWhileScanning.add(id);
     this.#metas.missing(id, Date.now());
     this.#bodies?.forget(id);
     if (this.#usage.delete(id)) this.counters.removed++;
@@ -385,10 +379,8 @@ export class Cache {
 
   async #scan(store: BodyStore): Promise<void> {
     try {
-      for (const e of await store.scan(this.#closing.signal)) {
-        // Committed, or removed, while the scan ran: this process knows better.
-        if (this.#usage.has(e.id) || this.#removedWhileScanning.has(e.id)) continue;
-        this.#usage.set(e.id, e.size, e.usedAt);
+      for (const id of this.#usage.addScanned(await store.scan(this.#closing.signal))) {
+        store.touch(id).catch(() => {});
       }
       this.#indexed = !this.#closing.signal.aborted;
       this.#evictIfNeeded();

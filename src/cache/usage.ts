@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ScannedEntry } from "./body_store.ts";
+
 // A hit refreshes its metadata file's modification time (the last use that
 // survives a restart) at most this often.
 const TOUCH_EVERY_MS = 3600_000;
@@ -19,6 +21,10 @@ interface Use {
 export class DiskUsage {
   #entries = new Map<string, Use>();
   #bytes = 0;
+  // While the start-up scan runs: what happened to entries it may not have listed yet.
+  #scanning = false;
+  #removedWhileScanning = new Set<string>();
+  #usedWhileScanning = new Map<string, number>();
 
   /** Bytes all entries take. */
   get bytes(): number {
@@ -46,7 +52,11 @@ export class DiskUsage {
   /** Notes a use of `id` at `now`; true when its file's time should be refreshed too. */
   used(id: string, now: number): boolean {
     const u = this.#entries.get(id);
-    if (u === undefined) return false;
+    if (u === undefined) {
+      // Not listed yet: the scan will list it with its file's older time.
+      if (this.#scanning) this.#usedWhileScanning.set(id, now);
+      return false;
+    }
     u.usedAt = now;
     if (now - u.touchedAt <= TOUCH_EVERY_MS) return false;
     u.touchedAt = now;
@@ -55,11 +65,41 @@ export class DiskUsage {
 
   /** Forgets `id`; true when it was known. */
   delete(id: string): boolean {
+    if (this.#scanning) this.#removedWhileScanning.add(id);
     const u = this.#entries.get(id);
     if (u === undefined) return false;
     this.#bytes -= u.size;
     this.#entries.delete(id);
     return true;
+  }
+
+  /** The start-up scan begins: until it ends, removals and uses of entries not listed yet are kept. */
+  scanStarted(): void {
+    this.#scanning = true;
+  }
+
+  /**
+   * Adds what the start-up scan listed. An entry committed or removed while
+   * it ran keeps what this process knows; a use seen while it ran counts.
+   *
+   * @returns the ids whose file's time should be refreshed for those uses.
+   */
+  addScanned(entries: Iterable<ScannedEntry>): string[] {
+    const touch: string[] = [];
+    for (const e of entries) {
+      if (this.#entries.has(e.id) || this.#removedWhileScanning.has(e.id)) continue;
+      this.set(e.id, e.size, e.usedAt);
+      const usedAt = this.#usedWhileScanning.get(e.id);
+      if (usedAt !== undefined && this.used(e.id, usedAt)) touch.push(e.id);
+    }
+    return touch;
+  }
+
+  /** The start-up scan is over (listed, failed or stopped). */
+  scanEnded(): void {
+    this.#scanning = false;
+    this.#removedWhileScanning.clear();
+    this.#usedWhileScanning.clear();
   }
 
   /** Every id, least recently used first. */
