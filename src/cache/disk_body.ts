@@ -76,9 +76,10 @@ export class DiskBody implements BodyWriter {
     return new DiskReader(() => this.#openForReading());
   }
 
-  /** Closes the file; returns the body's SHA-256 (hex). */
+  /** Flushes to disk and closes; returns the body's SHA-256 (hex). */
   async finish(): Promise<string> {
     try {
+      await this.#file.sync();
       if (this.#small !== undefined) return sha256(this.#small);
       await this.#file.seek(0, Deno.SeekMode.Start);
       const storedSize = (await this.#file.stat()).size;

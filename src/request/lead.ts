@@ -212,8 +212,8 @@ export async function runFill(
   let bodyRead = false, stored = true;
   let trailers: FieldList | undefined;
   let temp: BodyWriter | undefined;
-  // The disk runs behind the client: a file write can wait behind the file
-  // system's journal, and the client must not.
+  // The disk runs behind the client: a file write can wait behind another
+  // entry's fsync (the file system's journal), and the client must not.
   const opened = storing.temp.then((t) => {
     temp = t;
     if (t !== undefined) return fill.follow(head, t);

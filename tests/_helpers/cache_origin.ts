@@ -37,7 +37,7 @@ export async function get(proxy: ProxyAt, url: string, ...args: string[]): Promi
  * Waits until no commit is in progress in the cache directory `dir`: nothing
  * in `tmp/`, no half-written metadata, every body named by exactly one
  * metadata file. hoard answers the client that led a fill before the entry is
- * committed (renames, metadata), and a request in that window joins the
+ * committed (fsync, rename, metadata), and a request in that window joins the
  * finished fill instead of hitting the entry.
  */
 export async function cacheSettled(dir: string, timeoutMs = 5000): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The store contract, run against every store: the disk store and the
  * in-memory one must answer the same way. What only the disk can show (file
- * layout, rename order, SIGKILL at any moment) is in
+ * layout, fsync and rename order, SIGKILL at any moment) is in
  * disk_store_test.ts.
  */
 

@@ -232,8 +232,6 @@ for (const [name, size] of [["small", 1000], ["large", 300 * 1024]] as const) {
         await Deno.writeFile(path, bytes);
       }],
       ["truncation", (path: string) => Deno.truncate(path, size - 1)],
-      // What a power loss can leave of a file written just before it (nothing is fsynced).
-      ["zeros", (path: string) => Deno.writeFile(path, new Uint8Array(size))],
       ["an appended byte", async (path: string) => {
         await Deno.writeFile(path, new Uint8Array([0x41]), { append: true });
       }],

@@ -55,7 +55,7 @@ Deno.test("max-age: a miss is stored, the next GET is a hit with Age that grows,
   assert.equal(origin.count("/fresh"), 1);
 });
 
-// Right after a stored miss, the entry may still be being committed:
+// Right after a stored miss, the entry may still be being committed (fsync):
 // such a request waits for the commit and is then a plain hit.
 Deno.test({
   name: "the request right after a stored miss is a hit (no wait for the commit)",
