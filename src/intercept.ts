@@ -142,13 +142,10 @@ async function startTls(
   timeout: Promise<never>,
   relaying: (why: string) => void,
 ): Promise<TlsSession> {
-  if (io.bufferedLength > 0) relaying("the client sent its first bytes before hoard's 200");
-  else {
-    try {
-      return terminateInPlace(io, (name) => interception.keyPair(name), host);
-    } catch (err) {
-      relaying(oneLine(err instanceof Error ? err.message : String(err)));
-    }
+  try {
+    return terminateInPlace(io, (name) => interception.keyPair(name), host);
+  } catch (err) {
+    relaying(oneLine(err instanceof Error ? err.message : String(err)));
   }
   let name: string | undefined;
   try {

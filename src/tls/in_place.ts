@@ -90,13 +90,23 @@ export function inPlaceTlsSupported(): boolean {
 }
 
 /**
- * Whether TLS can be terminated on the socket of `io` itself: this runtime
- * lets `node:tls` adopt it, and nothing is buffered or being read (the
- * ClientHello must reach the TLS side untouched).
+ * What adopting the socket of `io` takes, or why it cannot be: this runtime
+ * must let `node:tls` adopt it, and nothing may be buffered or being read
+ * (the ClientHello must reach the TLS side untouched).
  */
+function adoptable(io: BufferedConn): { binding: TcpBinding; rid: number } | string {
+  const binding = tcpBinding();
+  const rid = resourceId(io.conn);
+  if (binding === null || rid === undefined) {
+    return "this runtime cannot terminate TLS on the client's socket";
+  }
+  if (io.bufferedLength > 0 || io.reading) return "the client sent bytes hoard has read already";
+  return { binding, rid };
+}
+
+/** Whether TLS can be terminated on the socket of `io` itself (see {@linkcode terminateInPlace}). */
 export function inPlaceTls(io: BufferedConn): boolean {
-  return io.bufferedLength === 0 && !io.reading && inPlaceTlsSupported() &&
-    resourceId(io.conn) !== undefined;
+  return typeof adoptable(io) !== "string";
 }
 
 /**
@@ -112,13 +122,10 @@ export function terminateInPlace(
   keyFor: (name: string) => Promise<KeyPair>,
   fallbackName: string,
 ): TlsSession {
-  const b = tcpBinding();
-  const rid = resourceId(io.conn);
-  if (b === null || rid === undefined) {
-    throw new Error("this runtime cannot terminate TLS on the client's socket");
-  }
-  if (io.bufferedLength > 0 || io.reading) throw new Error("the client's first bytes were read");
-  const handle = new b.TCP(b.constants.SOCKET);
+  const socketOf = adoptable(io);
+  if (typeof socketOf === "string") throw new Error(socketOf);
+  const { binding, rid } = socketOf;
+  const handle = new binding.TCP(binding.constants.SOCKET);
   const status = handle.openFromRid(rid);
   if (status !== 0) throw new Error(`cannot adopt the client's socket (${status})`);
   const socket = new Socket({ handle } as ConstructorParameters<typeof Socket>[0]);
