@@ -6,7 +6,7 @@
  */
 
 import { type CaSource, type CertificateAuthority, loadOrCreateCa } from "./ca.ts";
-import { type Leaf, LeafCertificates } from "./leaf.ts";
+import { LeafCertificates } from "./leaf.ts";
 import type { KeyPair } from "./session.ts";
 
 /** Which hosts to intercept: `*` for all, exact names, or `*.example.com` for its subdomains. */
@@ -29,7 +29,6 @@ export class Interception {
   readonly ca: CertificateAuthority;
   #patterns: HostPatterns;
   #leaves: LeafCertificates;
-  #pairs = new WeakMap<Leaf, KeyPair>();
 
   private constructor(ca: CertificateAuthority, patterns: HostPatterns, leaves: LeafCertificates) {
     this.ca = ca;
@@ -52,13 +51,7 @@ export class Interception {
    * The leaf certificate (PEM) and its key for `host`: the same object as
    * long as the leaf is the same (TLS contexts are kept per pair).
    */
-  async keyPair(host: string): Promise<KeyPair> {
-    const leaf = await this.#leaves.forHost(host);
-    let pair = this.#pairs.get(leaf);
-    if (pair === undefined) {
-      pair = { cert: leaf.certPem, key: leaf.keyPem };
-      this.#pairs.set(leaf, pair);
-    }
-    return pair;
+  keyPair(host: string): Promise<KeyPair> {
+    return this.#leaves.forHost(host);
   }
 }

@@ -9,6 +9,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { type CertificateAuthority, randomSerial, toPem } from "./ca.ts";
+import type { KeyPair } from "./session.ts";
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 86400_000;
@@ -16,12 +17,11 @@ const DAY = 86400_000;
 const LEAF_DAYS = 30;
 const MAX_CACHED = 10_000;
 
-/** A leaf certificate and its key, PEM. */
-export interface Leaf {
-  /** Certificate, PEM. */
-  certPem: string;
-  /** Private key (PKCS#8), PEM. */
-  keyPem: string;
+/**
+ * A leaf certificate and its key (PKCS#8), PEM: the key pair a TLS server
+ * takes, one object per leaf (TLS contexts are kept per pair).
+ */
+export interface Leaf extends KeyPair {
   /** When it stops being valid (ms). */
   notAfter: number;
 }
@@ -89,6 +89,6 @@ export class LeafCertificates {
         await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
       ],
     });
-    return { certPem: cert.toString("pem") + "\n", keyPem: this.#keyPem, notAfter };
+    return { cert: cert.toString("pem") + "\n", key: this.#keyPem, notAfter };
   }
 }

@@ -27,7 +27,7 @@ Deno.test("LeafCertificates: a leaf for a name is signed by the CA and made for 
   await using t = await tempCa();
   const leaves = await LeafCertificates.create(t.ca);
   const leaf = await leaves.forHost("registry.example.org");
-  const cert = new x509.X509Certificate(leaf.certPem);
+  const cert = new x509.X509Certificate(leaf.cert);
   const caCert = new x509.X509Certificate(t.ca.certPem);
 
   // Signed by the CA's key, and a chain leaf -> CA can be built.
@@ -61,7 +61,7 @@ Deno.test("LeafCertificates: a leaf for a name is signed by the CA and made for 
   assert.equal(sanBytes(cert), ["30", "16", "82", "14", ...dns].join(" "));
   assert.equal(cert.subject, "CN=registry.example.org");
   // An independent parser agrees.
-  const node = new NodeX509(leaf.certPem);
+  const node = new NodeX509(leaf.cert);
   assert.equal(node.ca, false);
   assert.equal(node.checkHost("registry.example.org"), "registry.example.org");
   assert.equal(node.checkHost("other.example.org"), undefined);
@@ -76,17 +76,17 @@ Deno.test("LeafCertificates: a leaf for a name is signed by the CA and made for 
   assert.ok(cert.notAfter.getTime() <= caCert.notAfter.getTime());
   // notAfter in memory (ms) is what the certificate says (whole seconds).
   assert.ok(Math.abs(leaf.notAfter - cert.notAfter.getTime()) < 1000);
-  assert.match(leaf.keyPem, /^-----BEGIN PRIVATE KEY-----\n/);
+  assert.match(leaf.key, /^-----BEGIN PRIVATE KEY-----\n/);
 });
 
 Deno.test("LeafCertificates: IP addresses get an IP SAN (127.0.0.1, ::1), not a DNS one", async () => {
   await using t = await tempCa();
   const leaves = await LeafCertificates.create(t.ca);
 
-  const v4 = new x509.X509Certificate((await leaves.forHost("127.0.0.1")).certPem);
+  const v4 = new x509.X509Certificate((await leaves.forHost("127.0.0.1")).cert);
   // [7] iPAddress, 4 bytes 127.0.0.1
   assert.equal(sanBytes(v4), "30 06 87 04 7f 00 00 01");
-  const v6 = new x509.X509Certificate((await leaves.forHost("::1")).certPem);
+  const v6 = new x509.X509Certificate((await leaves.forHost("::1")).cert);
   // [7] iPAddress, 16 bytes ::1
   assert.equal(sanBytes(v6), `30 12 87 10 ${"00 ".repeat(15)}01`);
 
@@ -107,19 +107,19 @@ Deno.test("LeafCertificates: one leaf per host, made once (case-insensitive), an
   const a = await leaves.forHost("a.example");
   const again = await leaves.forHost("a.example");
   assert.equal(again, a, "the same object the second time");
-  assert.equal(again.certPem, a.certPem);
+  assert.equal(again.cert, a.cert);
   assert.equal(await leaves.forHost("A.Example"), a, "host names are case-insensitive");
   // Concurrent first requests share one signing.
   const [c1, c2] = await Promise.all([leaves.forHost("c.example"), leaves.forHost("c.example")]);
   assert.equal(c1, c2);
 
   const b = await leaves.forHost("b.example");
-  assert.notEqual(b.certPem, a.certPem);
-  const cb = new x509.X509Certificate(b.certPem);
+  assert.notEqual(b.cert, a.cert);
+  const cb = new x509.X509Certificate(b.cert);
   assert.equal(cb.subject, "CN=b.example");
-  assert.notEqual(cb.serialNumber, new x509.X509Certificate(a.certPem).serialNumber);
+  assert.notEqual(cb.serialNumber, new x509.X509Certificate(a.cert).serialNumber);
   // One key pair serves every leaf of a process.
-  assert.equal(b.keyPem, a.keyPem);
+  assert.equal(b.key, a.key);
 });
 
 Deno.test("LeafCertificates: a leaf about to expire is made again", async () => {
@@ -134,7 +134,7 @@ Deno.test("LeafCertificates: a leaf about to expire is made again", async () => 
   const renewed = await leaves.forHost("renew.example", later);
   assert.notEqual(renewed, first);
   assert.ok(renewed.notAfter > first.notAfter);
-  const cert = new x509.X509Certificate(renewed.certPem);
+  const cert = new x509.X509Certificate(renewed.cert);
   assert.ok(await cert.verify({ publicKey: t.ca.cert.publicKey, date: new Date(later) }));
   // And the renewed one is what is kept.
   assert.equal(await leaves.forHost("renew.example", later), renewed);
@@ -155,7 +155,7 @@ Deno.test("LeafCertificates: a leaf never outlives its CA", async () => {
     });
     const leaves = await LeafCertificates.create(ca);
     const leaf = await leaves.forHost("short.example");
-    const cert = new x509.X509Certificate(leaf.certPem);
+    const cert = new x509.X509Certificate(leaf.cert);
     assert.ok(cert.notAfter.getTime() <= ca.cert.notAfter.getTime());
     assert.ok(cert.notAfter.getTime() < Date.now() + 11 * DAY);
     assert.ok(await cert.verify({ publicKey: ca.cert.publicKey }));
