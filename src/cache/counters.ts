@@ -42,3 +42,14 @@ export function newCounters(set: Partial<CacheCounters> = {}): CacheCounters {
     ...set,
   };
 }
+
+/** Every counter's name, from `newCounters`, so one added later is summed too. */
+const COUNTER_NAMES = Object.keys(newCounters()) as (keyof CacheCounters)[];
+
+/**
+ * Adds `from` into `into`: with one cache per thread, the run's counters are
+ * the sum of every thread's.
+ */
+export function addCounters(into: CacheCounters, from: Readonly<CacheCounters>): void {
+  for (const name of COUNTER_NAMES) into[name] += from[name];
+}

@@ -23,6 +23,24 @@ export const LATENCY_BUCKETS: readonly number[] = [
   10,
 ];
 
+/**
+ * Everything one {@link Metrics} counted, as plain data: what a worker thread
+ * posts to the main thread (it survives `structuredClone` and JSON) so the
+ * main thread can show the sum of all threads.
+ */
+export interface MetricsSnapshot {
+  /** Requests by how they were answered (`route`) and status class (`2xx`, …, `none`). */
+  requests: { route: string; status: string; count: number }[];
+  /** Body bytes sent to clients, by route. */
+  bytes: { route: string; bytes: number }[];
+  /**
+   * Origin latencies counted per bucket, not cumulative: `buckets[i]` counts those
+   * above `LATENCY_BUCKETS[i - 1]` and at most `LATENCY_BUCKETS[i]`; the last one,
+   * those above every bound.
+   */
+  latency: { buckets: number[]; sum: number; count: number };
+}
+
 /** What the live view counts besides the cache counters. */
 export class Metrics {
   #requests = new Map<string, number>();
@@ -33,7 +51,7 @@ export class Metrics {
 
   /** One request done: how it was answered (`hit`, `miss`, `pass`, …), its status and body bytes. */
   request(route: string, status: number, bytes: number): void {
-    const key = `${route}\0${statusClass(status)}`;
+    const key = requestKey(route, statusClass(status));
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
     this.#bytes.set(route, (this.#bytes.get(route) ?? 0) + bytes);
   }
@@ -46,6 +64,47 @@ export class Metrics {
     this.#latency[i]!++;
     this.#latencySum += s;
     this.#latencyCount++;
+  }
+
+  /**
+   * A copy of everything counted so far (totals since this object was made, not
+   * changes since the last snapshot).
+   */
+  snapshot(): MetricsSnapshot {
+    return {
+      requests: [...this.#requests].map(([key, count]) => {
+        const [route, status] = key.split("\0") as [string, string];
+        return { route, status, count };
+      }),
+      bytes: [...this.#bytes].map(([route, bytes]) => ({ route, bytes })),
+      latency: { buckets: [...this.#latency], sum: this.#latencySum, count: this.#latencyCount },
+    };
+  }
+
+  /**
+   * Adds another thread's counts into these. Snapshots are totals, so adding
+   * the same thread's snapshots over time counts it again each time: to show
+   * the sum of all threads, add the latest snapshot of each into a new Metrics.
+   *
+   * @throws {RangeError} when the snapshot's histogram has other buckets than this one's.
+   */
+  add(s: MetricsSnapshot): void {
+    // Every thread has the same bounds; a snapshot with others would shift counts between buckets.
+    if (s.latency.buckets.length !== this.#latency.length) {
+      throw new RangeError(
+        `a latency histogram of ${s.latency.buckets.length} buckets, not ${this.#latency.length}`,
+      );
+    }
+    for (const { route, status, count } of s.requests) {
+      const key = requestKey(route, status);
+      this.#requests.set(key, (this.#requests.get(key) ?? 0) + count);
+    }
+    for (const { route, bytes } of s.bytes) {
+      this.#bytes.set(route, (this.#bytes.get(route) ?? 0) + bytes);
+    }
+    s.latency.buckets.forEach((n, i) => this.#latency[i]! += n);
+    this.#latencySum += s.latency.sum;
+    this.#latencyCount += s.latency.count;
   }
 
   /** The Prometheus text exposition of everything. */
@@ -211,6 +270,11 @@ export class Metrics {
     );
     return out.join("\n") + "\n";
   }
+}
+
+/** The key of `#requests`: route and status class, apart by a byte neither holds. */
+function requestKey(route: string, statusClass: string): string {
+  return `${route}\0${statusClass}`;
 }
 
 function statusClass(status: number): string {

@@ -18,6 +18,23 @@ const TOP_HOSTS = 10;
 const DEFAULT_LATENCY_MS = 100;
 const DEFAULT_BYTES_PER_SECOND = 20 * 1024 * 1024;
 
+/**
+ * What one {@link RunReport} collected, as plain data: what a worker thread
+ * posts to the main thread (it survives `structuredClone` and JSON). The start
+ * time and the shared tier's counters are not in it: threads of one run share
+ * its clock, and the counters are summed with `addSharedCounters`.
+ */
+export interface ReportSnapshot {
+  /** Requests through the proxy. */
+  requests: number;
+  /** Hits and misses by host (at most 1000 hosts, the first seen). */
+  hosts: { host: string; hits: number; misses: number }[];
+  /** URLs requested offline that were not in the cache (at most 1000, the first). */
+  offlineMisses: string[];
+  /** Origin fetches for the cache, their time (ms, summed) and body bytes. */
+  fetched: { count: number; ms: number; bytes: number };
+}
+
 /** Collects what the counters do not: per-host misses, origin timings, offline misses. */
 export class RunReport {
   /** When the run started (ms). */
@@ -63,6 +80,37 @@ export class RunReport {
     this.#originFetches++;
     this.#originMs += ms;
     this.#originBytes += bytes;
+  }
+
+  /** A copy of what was collected so far (totals, not changes since the last snapshot). */
+  snapshot(): ReportSnapshot {
+    return {
+      requests: this.requests,
+      hosts: [...this.#hosts].map(([host, { hits, misses }]) => ({ host, hits, misses })),
+      offlineMisses: [...this.#offlineMisses],
+      fetched: { count: this.#originFetches, ms: this.#originMs, bytes: this.#originBytes },
+    };
+  }
+
+  /**
+   * Adds what another thread of this run collected, as if this report had seen
+   * it too: counts are summed per host, and hosts and offline misses stay
+   * capped as when they are recorded (the time-saved estimate then uses the
+   * origin speed of all fetches). `startedAt` and `shared` are left as they are.
+   */
+  add(s: ReportSnapshot): void {
+    this.requests += s.requests;
+    for (const { host, hits, misses } of s.hosts) {
+      const h = this.#host(host);
+      if (h === undefined) continue;
+      h.hits += hits;
+      h.misses += misses;
+    }
+    const room = MAX_LISTED - this.#offlineMisses.length;
+    this.#offlineMisses.push(...s.offlineMisses.slice(0, Math.max(0, room)));
+    this.#originFetches += s.fetched.count;
+    this.#originMs += s.fetched.ms;
+    this.#originBytes += s.fetched.bytes;
   }
 
   /** The figures so far. */

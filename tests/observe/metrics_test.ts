@@ -1,13 +1,14 @@
 /**
  * The live view (src/observe/metrics.ts): render() is valid Prometheus text, read
  * back with an independent parser; counters are what was recorded, histogram
- * buckets are cumulative and agree with _count and _sum.
+ * buckets are cumulative and agree with _count and _sum; another thread's
+ * snapshot adds into them as if one Metrics had seen both threads' requests.
  */
 
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { newCounters as counters } from "../../src/cache/counters.ts";
-import { LATENCY_BUCKETS, Metrics } from "../../src/observe/metrics.ts";
+import { LATENCY_BUCKETS, Metrics, type MetricsSnapshot } from "../../src/observe/metrics.ts";
 
 /** One sample as the parser returns it. */
 interface Sample {
@@ -171,4 +172,115 @@ Deno.test("origin latency histogram: cumulative buckets, +Inf = _count, _sum in 
   // Exactly on a bound counts in that bucket (le = less or equal).
   assert.equal(Number(buckets!["0.01"]), 4);
   assert.equal(Number(buckets!["10"]), samples.length - 1);
+});
+
+/** One thread's requests and origin latencies, replayed into a Metrics. */
+interface Thread {
+  requests: [route: string, status: number, bytes: number][];
+  latenciesMs: number[];
+}
+
+const THREAD_A: Thread = {
+  requests: [["hit", 200, 100], ["hit", 304, 0], ["miss", 200, 1000], ["tunnel", 0, 0]],
+  latenciesMs: [3, 40, 700],
+};
+const THREAD_B: Thread = {
+  requests: [["hit", 200, 50], ["miss", 502, 20], ["pass", 404, 7], ["hit", 200, 25]],
+  latenciesMs: [40, 9000, 15_000, 2],
+};
+
+function replay(metrics: Metrics, t: Thread): Metrics {
+  for (const [route, status, bytes] of t.requests) metrics.request(route, status, bytes);
+  for (const ms of t.latenciesMs) metrics.originLatency(ms);
+  return metrics;
+}
+
+function renderAlone(metrics: Metrics): string {
+  return metrics.render({ cache: counters(), cacheBytes: 0, cacheEntries: 0, openConnections: 0 });
+}
+
+Deno.test("add: another thread's snapshot renders as one Metrics that saw both threads", () => {
+  const a = replay(new Metrics(), THREAD_A);
+  a.add(replay(new Metrics(), THREAD_B).snapshot());
+  const both = replay(replay(new Metrics(), THREAD_A), THREAD_B);
+  assert.equal(renderAlone(a), renderAlone(both));
+
+  // And the sums, read back: not only equal to the other render, but right.
+  const m = parseMetrics(renderAlone(a));
+  const requests = family(m, "hoard_requests_total").metrics;
+  assert.deepEqual(
+    new Map(requests.map((s) => [`${s.labels!["route"]}/${s.labels!["status"]}`, Number(s.value)])),
+    new Map([
+      ["hit/2xx", 3],
+      ["hit/3xx", 1],
+      ["miss/2xx", 1],
+      ["tunnel/none", 1],
+      ["miss/5xx", 1],
+      ["pass/4xx", 1],
+    ]),
+  );
+  const bytes = family(m, "hoard_response_bytes_total").metrics;
+  assert.deepEqual(
+    new Map(bytes.map((s) => [s.labels!["route"], Number(s.value)])),
+    new Map([["hit", 175], ["miss", 1020], ["tunnel", 0], ["pass", 7]]),
+  );
+  const { buckets, count, sum } = family(m, "hoard_origin_latency_seconds").metrics[0]!;
+  assert.equal(Number(count), 7);
+  assert.ok(Math.abs(Number(sum) - 24.785) < 1e-6, `sum ${sum}`);
+  assert.equal(Number(buckets!["0.005"]), 2);
+  assert.equal(Number(buckets!["0.05"]), 4);
+  assert.equal(Number(buckets!["10"]), 6);
+  assert.equal(Number(buckets!["+Inf"]), 7);
+});
+
+Deno.test("snapshot: survives structuredClone and JSON; the main thread sums all threads", () => {
+  const posted = [THREAD_A, THREAD_B].map((t) => replay(new Metrics(), t).snapshot());
+  const cloned = posted.map((s) => structuredClone(s));
+  assert.deepEqual(cloned, posted);
+  assert.deepEqual(JSON.parse(JSON.stringify(posted)), posted);
+
+  // The main thread's own requests, then every worker's latest snapshot, into a new Metrics.
+  const main = new Metrics();
+  main.request("hit", 200, 1);
+  const total = new Metrics();
+  total.add(main.snapshot());
+  for (const s of cloned) total.add(s);
+  const all = replay(replay(new Metrics(), THREAD_A), THREAD_B);
+  all.request("hit", 200, 1);
+  const sorted = (text: string) => text.split("\n").sort().join("\n");
+  // Only the order of the series differs (the main thread's "hit" came first).
+  assert.equal(sorted(renderAlone(total)), sorted(renderAlone(all)));
+});
+
+Deno.test("snapshot: a copy; nothing recorded is all zeros and adds nothing", () => {
+  const metrics = replay(new Metrics(), THREAD_A);
+  const s = metrics.snapshot();
+  const before = structuredClone(s);
+  metrics.request("hit", 200, 100);
+  metrics.originLatency(1);
+  assert.deepEqual(s, before);
+  // Adding a snapshot does not tie the two together either.
+  const other = new Metrics();
+  other.add(s);
+  other.request("hit", 200, 100);
+  assert.deepEqual(s, before);
+
+  const empty = new Metrics().snapshot();
+  assert.deepEqual(empty, {
+    requests: [],
+    bytes: [],
+    latency: { buckets: new Array(LATENCY_BUCKETS.length + 1).fill(0), sum: 0, count: 0 },
+  });
+  const text = renderAlone(metrics);
+  metrics.add(empty);
+  assert.equal(renderAlone(metrics), text);
+});
+
+Deno.test("add: a histogram of other buckets is refused, and nothing is added", () => {
+  const metrics = replay(new Metrics(), THREAD_A);
+  const text = renderAlone(metrics);
+  const s: MetricsSnapshot = replay(new Metrics(), THREAD_B).snapshot();
+  s.latency.buckets.pop();
+  assert.throws(() => metrics.add(s), RangeError);
+  assert.equal(renderAlone(metrics), text);
 });

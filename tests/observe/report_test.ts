@@ -1,15 +1,18 @@
 /**
  * The run report (src/observe/report.ts): figures from the cache counters, the
  * time-saved estimate at the measured origin speed, most-missed hosts,
- * offline misses, and where the report is written.
+ * offline misses, and where the report is written; another thread's snapshot
+ * adds into a report as if it had seen both threads' events.
  */
 
 import assert from "node:assert/strict";
 import { newCounters as counters } from "../../src/cache/counters.ts";
+import { newSharedCounters } from "../../src/cache/shared/counters.ts";
 import {
   hostOfKey,
   publishSummary,
   readRunStats,
+  type ReportSnapshot,
   RunReport,
   type Summary,
   summaryMarkdown,
@@ -355,4 +358,139 @@ Deno.test("readRunStats: round trip; missing, broken or foreign files read as no
   assert.equal(await readRunStats(dir.path), undefined);
   await Deno.writeTextFile(`${dir.path}/stats.json`, "null");
   assert.equal(await readRunStats(dir.path), undefined);
+});
+
+/** One thread's events, replayed into a RunReport. */
+interface Thread {
+  requests: number;
+  hits: string[];
+  misses: string[];
+  offline: string[];
+  fetched: [ms: number, bytes: number][];
+}
+
+const THREAD_A: Thread = {
+  requests: 9,
+  hits: ["https://registry.example.test/a.tgz", "https://registry.example.test/b.tgz"],
+  misses: ["registry.example.test", "files.example.test", "files.example.test"],
+  offline: ["http://a.example/x"],
+  fetched: [[400, 1 * MiB], [600, 3 * MiB]],
+};
+const THREAD_B: Thread = {
+  requests: 6,
+  hits: ["https://files.example.test/c", "https://index.example.test/d"],
+  misses: ["registry.example.test", "other.example.test"],
+  offline: ["http://b.example/y", "http://a.example/x"],
+  fetched: [[3000, 1 * MiB]],
+};
+
+function replay(r: RunReport, t: Thread): RunReport {
+  r.requests += t.requests;
+  for (const key of t.hits) r.hit(key);
+  for (const host of t.misses) r.missed(host);
+  for (const url of t.offline) r.offlineMiss(url);
+  for (const [ms, bytes] of t.fetched) r.fetched(ms, bytes);
+  return r;
+}
+
+/** The summary 5 s after the report's start, with hits worth estimating time for. */
+function summaryAt5s(r: RunReport): Summary {
+  return r.summary(counters({ hits: 4, bytesFromCache: 8 * MiB }), r.startedAt + 5000);
+}
+
+Deno.test("add: the summary is that of one report that saw both threads' events", () => {
+  const a = replay(new RunReport(), THREAD_A);
+  a.add(replay(new RunReport(), THREAD_B).snapshot());
+  const both = replay(replay(new RunReport(), THREAD_A), THREAD_B);
+  assert.deepEqual(summaryAt5s(a), summaryAt5s(both));
+  assert.deepEqual(a.snapshot(), both.snapshot());
+
+  // And the figures, not only equal to the other report's, but right.
+  const s = summaryAt5s(a);
+  assert.equal(s.requests, 15);
+  assert.deepEqual(s.topHosts, [
+    { host: "registry.example.test", hits: 2, misses: 2 },
+    { host: "files.example.test", hits: 1, misses: 2 },
+    { host: "index.example.test", hits: 1, misses: 0 },
+    { host: "other.example.test", hits: 0, misses: 1 },
+  ]);
+  assert.deepEqual(s.offlineMisses, [
+    "http://a.example/x",
+    "http://b.example/y",
+    "http://a.example/x",
+  ]);
+  // Every fetch's speed: latency half of 4000 ms / 3, speed 5 MiB in 4 s.
+  // 4 hits * 0.6667 s + 8 MiB / 1.25 MiB/s = 2.667 + 6.4 = 9.1 s.
+  assert.equal(s.timeSavedSeconds, 9.1);
+});
+
+Deno.test("snapshot: survives structuredClone and JSON; the main thread sums all threads", () => {
+  const posted: ReportSnapshot[] = [THREAD_A, THREAD_B].map((t) =>
+    replay(new RunReport(), t).snapshot()
+  );
+  const cloned = posted.map((s) => structuredClone(s));
+  assert.deepEqual(cloned, posted);
+  assert.deepEqual(JSON.parse(JSON.stringify(posted)), posted);
+  const total = new RunReport();
+  for (const s of cloned) total.add(s);
+  const both = replay(replay(new RunReport(), THREAD_A), THREAD_B);
+  assert.deepEqual(summaryAt5s(total), summaryAt5s(both));
+});
+
+Deno.test("add: hosts and offline misses stay capped at 1000, the first kept, as when recorded", () => {
+  const a = new RunReport();
+  for (let i = 0; i < 1000; i++) a.missed(`h${i}.example.test`);
+  for (let i = 0; i < 998; i++) a.offlineMiss(`http://a.example/${i}`);
+  const b = new RunReport();
+  b.missed("h5.example.test");
+  b.missed("new.example.test");
+  for (let i = 0; i < 5; i++) b.offlineMiss(`http://b.example/${i}`);
+  a.add(b.snapshot());
+
+  const s = a.snapshot();
+  assert.equal(s.hosts.length, 1000);
+  // A host already listed is summed; one past the cap is left out, as a miss recorded here would be.
+  assert.deepEqual(s.hosts.find((h) => h.host === "h5.example.test"), {
+    host: "h5.example.test",
+    hits: 0,
+    misses: 2,
+  });
+  assert.equal(s.hosts.find((h) => h.host === "new.example.test"), undefined);
+  assert.equal(s.offlineMisses.length, 1000);
+  assert.deepEqual(s.offlineMisses.slice(-3), [
+    "http://a.example/997",
+    "http://b.example/0",
+    "http://b.example/1",
+  ]);
+  // Full: adding more changes neither list.
+  a.add(b.snapshot());
+  assert.deepEqual(a.snapshot().offlineMisses, s.offlineMisses);
+  assert.equal(a.snapshot().hosts.length, 1000);
+});
+
+Deno.test("snapshot: a copy, without the start time or the shared counters; add leaves them", () => {
+  const a = replay(new RunReport(), THREAD_A);
+  const s = a.snapshot();
+  const before = structuredClone(s);
+  replay(a, THREAD_B);
+  assert.deepEqual(s, before);
+  assert.deepEqual(Object.keys(s).sort(), ["fetched", "hosts", "offlineMisses", "requests"]);
+
+  // The report adding keeps its own start and shared counters (summed apart, with addSharedCounters).
+  const main = new RunReport();
+  const shared = newSharedCounters();
+  main.shared = shared;
+  const startedAt = main.startedAt;
+  main.add(s);
+  assert.equal(main.startedAt, startedAt);
+  assert.equal(main.shared, shared);
+  assert.deepEqual(shared, newSharedCounters());
+  // Adding into a report does not tie it to the snapshot.
+  main.missed("registry.example.test");
+  assert.deepEqual(s, before);
+
+  // Nothing collected adds nothing.
+  const figures = summaryAt5s(a);
+  a.add(new RunReport().snapshot());
+  assert.deepEqual(summaryAt5s(a), figures);
 });

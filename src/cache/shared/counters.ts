@@ -53,3 +53,21 @@ export function newSharedCounters(): SharedCounters {
     },
   };
 }
+
+/** The plain counts: every field but `failures`. */
+type Count = Exclude<keyof SharedCounters, "failures">;
+
+/** Their names, from `newSharedCounters`, so that a count added later is summed too. */
+const COUNT_NAMES = Object.keys(newSharedCounters()).filter((k): k is Count => k !== "failures");
+
+/**
+ * Adds `from` into `into`, failures kind by kind: with a shared-tier client per
+ * thread, the run's counters are the sum of every thread's.
+ */
+export function addSharedCounters(into: SharedCounters, from: Readonly<SharedCounters>): void {
+  for (const name of COUNT_NAMES) into[name] += from[name];
+  // The kinds `from` has, each starting at zero where `into` lacks it (rather than NaN).
+  for (const [kind, n] of Object.entries(from.failures) as [S3FailureKind, number][]) {
+    into.failures[kind] = (into.failures[kind] ?? 0) + n;
+  }
+}
