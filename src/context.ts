@@ -17,6 +17,7 @@ import type { Logger } from "./observe/log.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { OriginClient } from "./origin/client.ts";
 import type { SharedTier } from "./cache/shared/tier.ts";
+import type { Threads } from "./cores/threads.ts";
 
 /** What every step of a request's way may use. */
 export interface ProxyContext {
@@ -42,6 +43,8 @@ export interface ProxyContext {
   metrics: Metrics;
   /** Client connections open now. */
   openConnections(): number;
+  /** The other threads serving with this one (src/cores), when there are any. */
+  threads?: Threads;
   /** This run's report. */
   report: RunReport;
   /** Rules on freshness and cache keys (presets plus the config file's). */

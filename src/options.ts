@@ -120,6 +120,13 @@ export interface ProxyOptions {
   sharedQueue?: number;
   /** At shutdown, how long queued uploads may take before they are dropped. @default {30000} */
   sharedDrainMs?: number;
+  /**
+   * Threads serving connections, each on its own core (default 1; `--workers
+   * auto`: one per core). They share the port and the cache directory: one
+   * origin request per URL among all of them. Needs Deno's `--unstable-net`
+   * (deno.json's `unstable`); without it hoard serves on one and says so.
+   */
+  workers?: number;
 }
 
 /** Options with every default filled in. */
@@ -188,6 +195,7 @@ export function resolveOptions(o: ProxyOptions): ResolvedOptions {
     sharedUploads: o.sharedUploads ?? 2,
     sharedQueue: o.sharedQueue ?? 256,
     sharedDrainMs: o.sharedDrainMs ?? 30_000,
+    workers: o.workers ?? 1,
   };
 }
 

@@ -29,6 +29,10 @@ import { SharedTier } from "./cache/shared/tier.ts";
 import { parseS3Url } from "./cache/shared/s3_settings.ts";
 import { accept, Connections } from "./accept.ts";
 import { shutDown } from "./shutdown.ts";
+import { Cores } from "./cores/cores.ts";
+import { Member } from "./cores/member.ts";
+import { type ThreadStats, threadStats } from "./cores/stats.ts";
+import type { Joined } from "./cores/threads.ts";
 
 /** A running proxy. */
 export interface ProxyHandle {
@@ -38,8 +42,10 @@ export interface ProxyHandle {
   readonly url: string;
   /** Settles once the proxy has shut down. */
   readonly finished: Promise<void>;
-  /** This run's report so far. */
+  /** This run's report so far (this thread's, when hoard serves on several). */
   summary(): Summary;
+  /** This thread's counters so far, as plain data (for the main thread, src/cores). */
+  stats(): ThreadStats;
   /**
    * Stops accepting, closes idle connections, lets in-flight requests finish
    * (up to `shutdownGraceMs`), then cuts the rest. Safe to call more than once.
@@ -60,7 +66,10 @@ export interface ProxyHandle {
  * @throws with a one-line message when the address cannot be bound or the CA
  *   cannot be loaded.
  */
-export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandle> {
+export async function startProxy(
+  options: ProxyOptions = {},
+  joined?: Joined,
+): Promise<ProxyHandle> {
   const opts = resolveOptions(options);
   if (!isLoopbackHost(opts.host) && !opts.allowClients && !opts.auth) {
     throw new Error(
@@ -69,13 +78,19 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
   }
   const logger = new Logger(opts.logLevel, opts.logSink, opts.logFormat);
   let listener: Deno.TcpListener;
+  let workers = joined === undefined ? opts.workers - 1 : 0;
   try {
-    listener = Deno.listen({ hostname: opts.host, port: opts.port });
+    listener = listen(opts.host, opts.port, joined !== undefined || workers > 0);
   } catch (err) {
-    throw new Error(
-      `cannot listen on ${formatAuthority(opts.host, opts.port)}: ${oneLine(String(err))}`,
-      { cause: err },
-    );
+    if (!(err instanceof UnstableNet)) {
+      throw new Error(
+        `cannot listen on ${formatAuthority(opts.host, opts.port)}: ${oneLine(String(err))}`,
+        { cause: err },
+      );
+    }
+    logger.log("warn", `serving on one core: ${err.message}`);
+    workers = 0;
+    listener = listen(opts.host, opts.port, false);
   }
   let opened: Cache | undefined;
   let interception: Interception | undefined;
@@ -86,9 +101,13 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
     opened?.stopScan();
     dirLock?.release();
   };
+  // A worker's hub link: what the other threads do waits in it until the cache is open.
+  const member = joined && new Member(joined.hub);
   try {
-    dirLock = await lockCacheDir(opts.cacheDir);
-    opened = await Cache.open(opts.cacheDir, opts.maxSize, logger);
+    // The directory is locked by the main thread for all of its workers.
+    if (joined === undefined) dirLock = await lockCacheDir(opts.cacheDir);
+    opened = await Cache.open(opts.cacheDir, opts.maxSize, logger, { joined: member?.index });
+    member?.attach(opened);
     if (opts.intercept.length > 0) {
       interception = await Interception.create(opts.intercept, {
         dir: opts.caDir,
@@ -178,18 +197,52 @@ export async function startProxy(options: ProxyOptions = {}): Promise<ProxyHandl
 
   const connections = new Connections(logger);
   const acceptLoop = accept(listener, proxy, connections);
+  const cores = workers > 0
+    ? await Cores.start(workers, {
+      cache,
+      main: proxy,
+      // Port 0 was resolved: the workers listen where the main thread does.
+      options: { ...opts, port: addr.port },
+      logger,
+    })
+    : undefined;
+  proxy.threads = cores ?? joined;
 
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => resolveFinished = r);
   let closing: Promise<void> | undefined;
   const close = () =>
-    closing ??= shutDown({ proxy, listener, acceptLoop, connections, pool, dirLock }).then(
-      resolveFinished,
-    );
+    closing ??= shutDown({
+      proxy,
+      listener,
+      acceptLoop,
+      connections,
+      pool,
+      dirLock,
+      cores,
+      worker: member,
+    }).then(resolveFinished);
 
   const url = `http://${formatAuthority(addr.hostname, addr.port)}`;
   const summary = () => report.summary(cache.counters);
-  return { addr, url, finished, close, summary, [Symbol.asyncDispose]: close };
+  const stats = () => threadStats(proxy);
+  return { addr, url, finished, close, summary, stats, [Symbol.asyncDispose]: close };
+}
+
+/** `--workers` needs an API Deno 2.9 keeps behind `--unstable-net`. */
+class UnstableNet extends Error {}
+
+/** Listens on `host:port`; `reusePort` lets the threads serving on every core share it. */
+function listen(host: string, port: number, reusePort: boolean): Deno.TcpListener {
+  if (!reusePort) return Deno.listen({ hostname: host, port });
+  try {
+    return Deno.listen({ hostname: host, port, reusePort: true });
+  } catch (err) {
+    if (String(err).includes("--unstable-net")) {
+      throw new UnstableNet("--workers needs Deno's --unstable-net (in deno.json's \"unstable\")");
+    }
+    throw err;
+  }
 }
 
 function proxyEnv(): ProxyEnv {

@@ -12,6 +12,9 @@ import type { ProxyContext } from "./context.ts";
 import { oneLine } from "./errors.ts";
 import type { OriginPool } from "./origin/pool.ts";
 import { publishSummary } from "./observe/report.ts";
+import type { Cores } from "./cores/cores.ts";
+import type { Member } from "./cores/member.ts";
+import { addFinal } from "./cores/stats.ts";
 
 /** What a running proxy holds that shutdown gives back. */
 export interface Running {
@@ -27,16 +30,22 @@ export interface Running {
   pool: OriginPool;
   /** The cache directory's lock, when the cache has one. */
   dirLock?: DirLock;
+  /** The workers serving with this (main) thread, when there are any. */
+  cores?: Cores;
+  /** A worker's link to the hub: the main thread publishes the run's summary, not the worker. */
+  worker?: Member;
 }
 
 /** Shuts the proxy down; settles once everything is given back. */
 export async function shutDown(
-  { proxy, listener, acceptLoop, connections, pool, dirLock }: Running,
+  { proxy, listener, acceptLoop, connections, pool, dirLock, cores, worker }: Running,
 ): Promise<void> {
   const { cache, shared, options: opts, logger, report } = proxy;
   const { clients, tasks } = connections;
   proxy.closing = true;
   listener.close();
+  // The workers shut down alongside, each the same way.
+  const workersDone = cores?.close();
   cache.stopScan();
   await acceptLoop;
   for (const c of clients) if (!c.busy) c.io.close();
@@ -53,6 +62,12 @@ export async function shutDown(
   await cache.settled();
   // Uploads behind the last clients: what this job fetched is worth the wait.
   await shared?.close(opts.sharedDrainMs);
+  if (worker !== undefined) {
+    worker.close();
+    pool.close();
+    return;
+  }
+  addFinal(proxy, (await workersDone) ?? []);
   const failures = await publishSummary(report.summary(cache.counters), {
     log: (s) => logger.summary(s),
     stepSummary: opts.stepSummary,

@@ -66,6 +66,19 @@ export interface BodyReader {
   close(): void;
 }
 
+/**
+ * Where another thread of this process reads a body being written (src/cores):
+ * a token only the store that began the body interprets — or, for a body in
+ * memory, the fill's own events, which carry its bytes.
+ */
+export type BodyShare = { kind: "memory" } | { kind: "file"; path: string };
+
+/** A body another thread writes, followed here: the store's reader of it. */
+export interface SharedBody extends BodyWriter {
+  /** The other thread's fill is over; the body is now where `share` says (committed), if anywhere. */
+  settled(share: BodyShare | undefined): void;
+}
+
 /** A body being written, before it is committed as an entry's body. */
 export interface BodyWriter {
   /** Bytes written so far. */
@@ -81,6 +94,8 @@ export interface BodyWriter {
   reader(): BodyReader;
   /** Drops the body (it is never committed). */
   discard(): Promise<void>;
+  /** Where other threads can read the body while it is written; undefined when they cannot. */
+  share?(): BodyShare;
 }
 
 /**
@@ -113,4 +128,6 @@ export interface BodyStore {
   touch(id: string, at?: Date): Promise<void>;
   /** Lists every entry with its size and last use; stops early on `signal`. */
   scan(signal?: AbortSignal): Promise<ScannedEntry[]>;
+  /** A body another thread of this process is writing, shared as `share` (src/cores). */
+  follow?(share: BodyShare): SharedBody | undefined;
 }

@@ -11,41 +11,31 @@
  */
 
 import { errorLine } from "../errors.ts";
-import type { FieldList } from "../http1/fields.ts";
 import type { Logger } from "../observe/log.ts";
 import { type CacheCounters, newCounters } from "./counters.ts";
 import { Fills } from "./fill.ts";
-import { secondaryKey, storeId } from "./key.ts";
-import {
-  type Meta,
-  metaBytes,
-  type ResponseMeta,
-  storedBytes,
-  varyIndexWith,
-  type VaryMeta,
-} from "./meta.ts";
+import { storeId } from "./key.ts";
+import { type Meta, metaBytes, type ResponseMeta, storedBytes, varyIndexWith } from "./meta.ts";
 import { OnceEach } from "./failures.ts";
-import { type Freshness, freshness } from "./policy/freshness.ts";
 import type { CacheRequest } from "./policy/inputs.ts";
-import { selectsByLanguage } from "./policy/variants.ts";
 import { Bodies, type Body, type ReadOptions } from "./bodies.ts";
 import {
+  type BodyShare,
   type BodyStore,
   type BodyWriter,
   type PendingMeta,
+  type ScannedEntry,
+  type SharedBody,
   SMALL_BODY_BYTES,
 } from "./body_store.ts";
 import { DiskStore } from "./disk_store.ts";
-import { InlineBody } from "./inline_body.ts";
+import { InlineBody, SharedInlineBody } from "./inline_body.ts";
 import { MetaCache } from "./meta_cache.ts";
 import { DiskUsage } from "./usage.ts";
+import { type Found, lookUp } from "./lookup.ts";
+import type { CachePeers } from "./peers.ts";
 
-/** What the store holds for a request. */
-export type Found =
-  /** Nothing usable: `id` is where a response to it would be stored. */
-  | { kind: "none"; id: string; vary: boolean }
-  /** A stored response and what the policy says about it now. */
-  | { kind: "entry"; entry: ResponseMeta; freshness: Freshness };
+export type { Found };
 
 const WRITE_PAUSE_MS = 30_000;
 
@@ -55,6 +45,8 @@ export class Cache {
   readonly fills: Fills = new Fills();
   /** Counters of this run. */
   readonly counters: CacheCounters = newCounters();
+  /** The other threads serving this directory, when there are any. */
+  peers: CachePeers | undefined;
   #store: BodyStore | undefined;
   #bodies: Bodies | undefined;
   #logger: Logger;
@@ -88,17 +80,19 @@ export class Cache {
    * any other store. When the directory cannot be used, hoard runs without a
    * cache and says so once. `readOnly` is for looking at a directory another
    * process uses: nothing on disk is changed by opening and scanning.
+   * `joined`: another thread of this process opened the directory first
+   * and lists its entries (src/cores), so this one does not scan it.
    */
   static async open(
     store: string | BodyStore,
     maxBytes: number,
     logger: Logger,
-    { readOnly = false } = {},
+    { readOnly = false, joined }: { readOnly?: boolean; joined?: Promise<ScannedEntry[]> } = {},
   ): Promise<Cache> {
     if (typeof store === "string") {
       const dir = store;
       try {
-        store = await DiskStore.open(dir, { readOnly });
+        store = await DiskStore.open(dir, { readOnly, joined: joined !== undefined });
       } catch (err) {
         logger.log("warn", `cache disabled: cannot use ${dir}: ${errorLine(err)}`);
         return new Cache(undefined, logger, maxBytes);
@@ -106,7 +100,7 @@ export class Cache {
     }
     const cache = new Cache(store, logger, maxBytes);
     cache.#usage.scanStarted();
-    cache.#scanned = cache.#scan(store).finally(() => cache.#usage.scanEnded());
+    cache.#scanned = cache.#scan(store, joined).finally(() => cache.#usage.scanEnded());
     return cache;
   }
 
@@ -150,46 +144,16 @@ export class Cache {
 
   /**
    * Finds what is stored for `req` (following a vary index to the variant
-   * matching the request) and asks the policy about it. A stored part of a
-   * response (a 206) is found like the whole one: the caller asks the policy
-   * whether it holds the bytes wanted.
+   * matching the request) and asks the policy about it; see {@linkcode lookUp}.
    */
-  async find(req: CacheRequest, now: number): Promise<Found> {
-    const primary = storeId(req.key);
-    const top = await this.#meta(primary);
-    let id = primary, vary = false;
-    let entry: ResponseMeta | undefined;
-    if (top?.kind === "vary") {
-      vary = true;
-      // The index is used with each of its variants: LRU eviction and
-      // `prune --unused-for` must not drop it while they are in use.
-      this.#used(primary);
-      id = storeId(req.key, secondaryKey(top.vary, req.fields));
-      const v = await this.#meta(id);
-      entry = v?.kind === "response" ? v : undefined;
-      if (entry === undefined && top.vary.includes("accept-language")) {
-        entry = await this.#variantByLanguage(top, req.fields);
-      }
-    } else {
-      entry = top;
-    }
-    if (entry === undefined) return { kind: "none", id, vary };
-    return { kind: "entry", entry, freshness: freshness(req, entry, now) };
+  find(req: CacheRequest, now: number): Promise<Found> {
+    return lookUp(req, now, (id) => this.#meta(id), (id) => this.#used(id));
   }
 
   /** The response stored under `id`, if any. */
   async entry(id: string): Promise<ResponseMeta | undefined> {
     const meta = await this.#meta(id);
     return meta?.kind === "response" ? meta : undefined;
-  }
-
-  /** The newest variant of `index` that answers `fields` by its Content-Language. */
-  async #variantByLanguage(index: VaryMeta, fields: FieldList): Promise<ResponseMeta | undefined> {
-    for (const id of index.variants.toReversed()) {
-      const v = await this.#meta(id);
-      if (v?.kind === "response" && selectsByLanguage(v, fields)) return v;
-    }
-    return undefined;
   }
 
   /** Entries already checked against their SHA-256 by this process. */
@@ -266,12 +230,14 @@ export class Cache {
         await store.writeMeta(index);
         this.#metas.remember(index);
         this.#usage.set(index.id, metaBytes(index), Date.now());
+        this.peers?.stored(index, metaBytes(index));
       }
       const previous = (await this.#meta(meta.id)) ?? null;
       const full = await store.commit(body, meta, previous);
       this.#bodies!.committed(full, body.bytes);
       this.#metas.remember(full);
       this.#usage.set(full.id, storedBytes(full), Date.now());
+      this.peers?.stored(full, storedBytes(full));
       this.counters.stored++;
       this.#evictIfNeeded();
       return full;
@@ -288,6 +254,7 @@ export class Cache {
       await this.#store?.writeMeta(entry);
       this.#metas.remember(entry);
       if (this.#usage.has(entry.id)) this.#usage.set(entry.id, storedBytes(entry), Date.now());
+      this.peers?.stored(entry, storedBytes(entry));
     } catch (err) {
       this.#warnings.failed("write", err);
     }
@@ -309,6 +276,7 @@ export class Cache {
     this.#metas.missing(id, Date.now());
     this.#bodies?.forget(id);
     if (this.#usage.delete(id)) this.counters.removed++;
+    this.peers?.gone(id);
     try {
       await this.#store?.remove(id);
     } catch (err) {
@@ -344,6 +312,37 @@ export class Cache {
     return unused.length;
   }
 
+  /** Another thread stored `meta` (`bytes` with its body): lookups here see it from now on. */
+  learn(meta: Meta, bytes: number): void {
+    this.#metas.remember(meta);
+    this.#bodies?.forget(meta.id);
+    this.#usage.set(meta.id, bytes, Date.now());
+    this.#evictIfNeeded();
+  }
+
+  /** Another thread removed entry `id`. */
+  unlearn(id: string): void {
+    this.#metas.missing(id, Date.now());
+    this.#bodies?.forget(id);
+    this.#usage.delete(id);
+  }
+
+  /** Other threads used `ids` at `at`: the least recently used go first here too. */
+  usedElsewhere(ids: string[], at: number): void {
+    for (const id of ids) if (this.#usage.used(id, at)) this.#store?.touch(id).catch(() => {});
+  }
+
+  /** Every entry, once the start-up scan is done: the other threads' index (src/cores). */
+  async listed(): Promise<ScannedEntry[]> {
+    await this.#scanned;
+    return this.#usage.entries();
+  }
+
+  /** A body another thread is writing (its fill's `share`), to follow here. */
+  followShared(share: BodyShare | undefined): SharedBody {
+    return (share && this.#store?.follow?.(share)) ?? new SharedInlineBody();
+  }
+
   async #meta(id: string): Promise<Meta | undefined> {
     const known = this.#metas.get(id, Date.now());
     if (known === "missing") return undefined;
@@ -365,6 +364,7 @@ export class Cache {
   }
 
   #used(id: string): void {
+    this.peers?.used(id);
     if (this.#usage.used(id, Date.now())) this.#store?.touch(id).catch(() => {});
   }
 
@@ -377,9 +377,10 @@ export class Cache {
       .finally(() => this.#evicting = undefined);
   }
 
-  async #scan(store: BodyStore): Promise<void> {
+  async #scan(store: BodyStore, listed?: Promise<ScannedEntry[]>): Promise<void> {
     try {
-      for (const id of this.#usage.addScanned(await store.scan(this.#closing.signal))) {
+      const entries = await (listed ?? store.scan(this.#closing.signal));
+      for (const id of this.#usage.addScanned(entries)) {
         store.touch(id).catch(() => {});
       }
       this.#indexed = !this.#closing.signal.aborted;

@@ -9,8 +9,10 @@
 import { borrowStreamBuffer, returnStreamBuffer } from "../io/buffer_pool.ts";
 import {
   type BodyReader,
+  type BodyShare,
   type BodyWriter,
   type ByteSource,
+  type SharedBody,
   SMALL_BODY_BYTES,
 } from "./body_store.ts";
 import { concat } from "./inline_body.ts";
@@ -76,6 +78,11 @@ export class DiskBody implements BodyWriter {
     return new DiskReader(() => this.#openForReading());
   }
 
+  /** Other threads of this process read the file itself, by its name (renamed at commit). */
+  share(): BodyShare {
+    return { kind: "file", path: this.#path };
+  }
+
   /** Flushes to disk and closes; returns the body's SHA-256 (hex). */
   async finish(): Promise<string> {
     try {
@@ -124,6 +131,60 @@ export class DiskBody implements BodyWriter {
     } catch {
       // already closed
     }
+  }
+}
+
+/**
+ * A body another thread of this process writes to a file, followed here. Its
+ * readers open the file by its temp name; when it was committed (renamed)
+ * first, they wait for the fill to end and open the name it got.
+ */
+export class TailBody implements SharedBody {
+  #path: string;
+  #moved = Promise.withResolvers<string | undefined>();
+
+  /** @param path the file being written. */
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** Nothing is written here. */
+  get size(): number {
+    return 0;
+  }
+
+  /** Not in memory here. */
+  get bytes(): undefined {
+    return undefined;
+  }
+
+  /** @throws always: the other thread writes the body. */
+  write(): Promise<void> {
+    return Promise.reject(new Error("a followed body is written by another thread"));
+  }
+
+  /** A reader with a file of its own. */
+  reader(): BodyReader {
+    return new DiskReader(async () => {
+      try {
+        return await Deno.open(this.#path, { read: true });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+        const moved = await this.#moved.promise;
+        if (moved === undefined) throw err;
+        return await Deno.open(moved, { read: true });
+      }
+    });
+  }
+
+  /** The fill is over: the body is now at `share`'s path, if anywhere. */
+  settled(share: BodyShare | undefined): void {
+    this.#moved.resolve(share?.kind === "file" ? share.path : undefined);
+  }
+
+  /** Nothing to delete: the writer owns the file. */
+  discard(): Promise<void> {
+    return Promise.resolve();
   }
 }
 

@@ -19,8 +19,15 @@
  */
 
 import { Buffer } from "node:buffer";
-import type { BodyStore, BodyWriter, ByteRange, PendingMeta, ScannedEntry } from "./body_store.ts";
-import { DiskBody, DiskSource } from "./disk_body.ts";
+import type {
+  BodyShare,
+  BodyStore,
+  BodyWriter,
+  ByteRange,
+  PendingMeta,
+  ScannedEntry,
+} from "./body_store.ts";
+import { DiskBody, DiskSource, TailBody } from "./disk_body.ts";
 import { InlineBody } from "./inline_body.ts";
 import { type Meta, parseMeta, type ResponseMeta, serializeMeta } from "./meta.ts";
 
@@ -44,14 +51,16 @@ export class DiskStore implements BodyStore {
 
   /**
    * Opens (creating it, mode 0700) the store in `dir` and empties its temp
-   * directory (left-overs of fills that never completed).
+   * directory (left-overs of fills that never completed). `joined`: another
+   * thread of this process opened it first and cleaned it (src/cores).
    *
    * @throws when the directory cannot be created or written.
    */
-  static async open(dir: string, { readOnly = false } = {}): Promise<DiskStore> {
+  static async open(dir: string, { readOnly = false, joined = false } = {}): Promise<DiskStore> {
     // Another process uses the directory: look, never touch (no temp clean-up,
     // no leftovers deleted — they may be that process's commits in flight).
     if (readOnly) return new DiskStore(dir, Date.now(), true);
+    if (joined) return new DiskStore(dir, Date.now() - 100);
     // File times come from a coarse kernel clock (a jiffy): allow for it.
     const openedAt = Date.now() - 100;
     await Deno.mkdir(`${dir}/data`, { recursive: true, mode: 0o700 });
@@ -100,6 +109,11 @@ export class DiskStore implements BodyStore {
       this.#shards.add(shard);
     }
     return shard;
+  }
+
+  /** A body another thread of this process is writing to a file of this store. */
+  follow(share: BodyShare): TailBody | undefined {
+    return share.kind === "file" ? new TailBody(share.path) : undefined;
   }
 
   /** The body of an entry (`range`, or all of it) as a byte source; undefined when it is gone. */

@@ -9,7 +9,7 @@
  */
 
 import type { FieldList } from "../http1/fields.ts";
-import type { BodyReader, BodyWriter } from "./body_store.ts";
+import type { BodyReader, BodyShare, BodyWriter } from "./body_store.ts";
 
 /** The response a fill is storing, as every follower sends it. */
 export interface FillHead {
@@ -38,6 +38,22 @@ export type FillStart =
   /** The origin failed with `status` and the stored response was served instead: do the same. */
   | { kind: "stale-if-error"; status: number };
 
+/**
+ * What happens to a fill, as its leader tells followers in other threads
+ * (src/cores): every change of state, in order.
+ */
+export type FillEvent =
+  /** The response is announced; its body is where `share` says. */
+  | { t: "head"; head: FillHead; share?: BodyShare }
+  /** The body grew to `written` bytes; `data` is the new bytes when the body is in memory. */
+  | { t: "wrote"; written: number; data?: Uint8Array }
+  | { t: "end" }
+  | { t: "fail"; message: string }
+  | { t: "bypass"; reason: string }
+  | { t: "stale-if-error"; status: number }
+  /** The fill is over; `share` is where the body is now (committed), if anywhere. */
+  | { t: "settled"; share?: BodyShare };
+
 /** One response being stored, shared by every request for the same key. */
 export class Fill {
   /** The collapsing key (store id). */
@@ -50,6 +66,8 @@ export class Fill {
   #done = false;
   #error: unknown;
   #wake: (() => void)[] = [];
+  #watch: ((ev: FillEvent) => void) | undefined;
+  #inMemory = false;
   /** Clients following this fill, the first one included. */
   followers = 1;
   /** When the fill started (`performance.now()`): about when its origin request went out. */
@@ -81,10 +99,22 @@ export class Fill {
     return this.#error;
   }
 
+  /**
+   * Tells `watch` every change of this fill from now on (the fill's leader
+   * does, for followers in other threads).
+   */
+  watch(watch: (ev: FillEvent) => void): void {
+    this.#watch = watch;
+  }
+
   /** Announces the response: followers start reading `body`. */
   follow(head: FillHead, body: BodyWriter): void {
     this.#body = body;
     this.#resolveStart({ kind: "follow", head });
+    if (this.#watch === undefined) return;
+    const share = body.share?.();
+    this.#inMemory = share === undefined || share.kind === "memory";
+    this.#watch({ t: "head", head, share });
   }
 
   /** A reader of the body from its first byte (once the response was announced). */
@@ -97,25 +127,37 @@ export class Fill {
   bypass(reason: string): void {
     this.#done = true;
     this.#resolveStart({ kind: "bypass", reason });
+    this.#watch?.({ t: "bypass", reason });
   }
 
   /** Announces that the origin failed with `status` and the stored response was served instead. */
   staleIfError(status: number): void {
     this.#done = true;
     this.#resolveStart({ kind: "stale-if-error", status });
+    this.#watch?.({ t: "stale-if-error", status });
   }
 
   /** Appends body bytes and wakes followers. */
   async write(data: Uint8Array): Promise<void> {
     await this.#body!.write(data);
-    this.#written += data.length;
+    this.grew(this.#written + data.length, this.#inMemory ? data.slice() : undefined);
+  }
+
+  /**
+   * The body holds `written` bytes now: for a fill whose body another thread
+   * writes (`data`, the new bytes, goes to watchers of an in-memory body).
+   */
+  grew(written: number, data?: Uint8Array): void {
+    this.#written = written;
     this.#notify();
+    this.#watch?.({ t: "wrote", written, ...(data !== undefined ? { data } : {}) });
   }
 
   /** The body is complete. */
   end(): void {
     this.#done = true;
     this.#notify();
+    this.#watch?.({ t: "end" });
   }
 
   /** The body will never be complete; followers must cut their responses. */
@@ -123,6 +165,14 @@ export class Fill {
     this.#error = err ?? new Error("fill failed");
     this.#resolveStart({ kind: "bypass", reason: "origin failed" });
     this.#notify();
+    this.#watch?.({ t: "fail", message: err instanceof Error ? err.message : String(err) });
+  }
+
+  /** The fill is over (Fills.remove): tells the watcher where the body is now. */
+  ended(): void {
+    this.settle();
+    this.#watch?.({ t: "settled", share: this.#body?.share?.() });
+    this.#watch = undefined;
   }
 
   /** Resolves at the next write, end or failure. */
@@ -137,12 +187,27 @@ export class Fill {
   }
 }
 
+/**
+ * The fills of the other threads serving the same cache directory
+ * (src/cores): one leader per key among all of them.
+ */
+export interface FillPeers {
+  /**
+   * Whether this thread leads the fill of `fill.key`. When another thread
+   * does, `fill` follows that one's from now on: its events drive it, and
+   * its end removes it.
+   */
+  claim(fill: Fill): Promise<boolean>;
+}
+
 /** Fills in progress, by key. */
 export class Fills {
+  /** The other threads' fills, when hoard serves on more than one (src/cores). */
+  peers: FillPeers | undefined;
   #active = new Map<string, Fill>();
 
   /** Joins the fill for `key`, or starts one (then the caller leads it). */
-  join(key: string): { fill: Fill; leader: boolean } {
+  async join(key: string): Promise<{ fill: Fill; leader: boolean }> {
     const existing = this.#active.get(key);
     if (existing !== undefined) {
       existing.followers++;
@@ -150,13 +215,15 @@ export class Fills {
     }
     const fill = new Fill(key);
     this.#active.set(key, fill);
-    return { fill, leader: true };
+    // Requests for the key that come while the other threads are asked join this fill.
+    const leader = this.peers === undefined || await this.peers.claim(fill);
+    return { fill, leader };
   }
 
   /** Removes a finished (stored, failed or bypassed) fill; later requests look in the store. */
   remove(fill: Fill): void {
     if (this.#active.get(fill.key) === fill) this.#active.delete(fill.key);
-    fill.settle();
+    fill.ended();
   }
 
   /** Number of fills in progress. */

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type BodyReader, type BodyWriter, SMALL_BODY_BYTES } from "./body_store.ts";
+import {
+  type BodyReader,
+  type BodyShare,
+  type BodyWriter,
+  type SharedBody,
+  SMALL_BODY_BYTES,
+} from "./body_store.ts";
 import { sha256 } from "./integrity.ts";
 
 /** A body of at most {@link SMALL_BODY_BYTES}, in memory, to be stored inline. */
@@ -59,6 +65,17 @@ export class InlineBody implements BodyWriter {
   discard(): Promise<void> {
     return Promise.resolve();
   }
+
+  /** Other threads get the bytes with the fill's events. */
+  share(): BodyShare {
+    return { kind: "memory" };
+  }
+}
+
+/** A body in memory that another thread writes: its fill's events bring the bytes (src/cores). */
+export class SharedInlineBody extends InlineBody implements SharedBody {
+  /** Nothing to do: the bytes are all here. */
+  settled(): void {}
 }
 
 /** `a` followed by `b`, in a new array. */

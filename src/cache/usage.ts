@@ -102,6 +102,11 @@ export class DiskUsage {
     this.#usedWhileScanning.clear();
   }
 
+  /** Every entry, as a scan lists it (for the other threads serving the directory, src/cores). */
+  entries(): ScannedEntry[] {
+    return [...this.#entries].map(([id, u]) => ({ id, size: u.size, usedAt: u.usedAt }));
+  }
+
   /** Every id, least recently used first. */
   leastRecentlyUsed(): string[] {
     return [...this.#entries].sort((a, b) => a[1].usedAt - b[1].usedAt).map(([id]) => id);

@@ -101,6 +101,7 @@ export function parseCommandLine(args: string[]): Command {
         "deny-private": { type: "boolean" },
         resolve: { type: "string", multiple: true },
         "max-connections": { type: "string" },
+        workers: { type: "string" },
         "max-request-body": { type: "string" },
         "upstream-proxy": { type: "string" },
         "use-env-proxy": { type: "boolean" },
@@ -265,6 +266,19 @@ export function parseCommandLine(args: string[]): Command {
       );
     }
     options.maxConnections = n;
+  }
+  if (v.workers !== undefined) {
+    const n = v.workers === "auto"
+      ? navigator.hardwareConcurrency
+      : /^\d{1,3}$/.test(v.workers)
+      ? Number(v.workers)
+      : 0;
+    if (n < 1) {
+      throw new UsageError(
+        `--workers: expected a number above 0 or "auto", got ${JSON.stringify(v.workers)}`,
+      );
+    }
+    options.workers = n;
   }
   if (v["max-request-body"] !== undefined) {
     options.maxRequestBody = parseSize("--max-request-body", v["max-request-body"]);

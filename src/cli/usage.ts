@@ -65,6 +65,8 @@ Options:
                             asking DNS; TLS still checks HOST (a mirror, a registry
                             on this machine under its real name)
   --max-connections N       client connections at once; more get 503 (default 1024)
+  --workers N|auto          threads serving connections, one per core with auto
+                            (default 1); they share the port and the cache
   --max-request-body SIZE   largest body of a GET or HEAD (default 1M)
   --offline                 never contact an origin: serve what is stored, whatever
                             its age; 504 for the rest (listed at exit)

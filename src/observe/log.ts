@@ -120,6 +120,11 @@ export class Logger {
     } else this.#sink(summaryText(summary).trimEnd());
   }
 
+  /** Writes a line another thread's logger made (src/cores), as it is. */
+  line(line: string): void {
+    this.#sink(line);
+  }
+
   /** Writes `message` at `level` (one JSON object in the json format). */
   log(level: Exclude<LogLevel, "silent">, message: string): void {
     if (!this.enabled(level)) return;

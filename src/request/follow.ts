@@ -52,12 +52,13 @@ export async function follow(
     return DONE;
   }
   const relayed: Step = { kind: "fetch", target, status: { fwd, detail: bypassDetail(start) } };
-  if (start.kind === "bypass" && start.reason === "not-modified") {
-    // The leader revalidated the stored response: it is fresh again.
+  if (start.kind === "bypass" && (start.reason === "not-modified" || start.reason === "stored")) {
+    // The leader revalidated the stored response (it is fresh again), or
+    // found it stored by another thread meanwhile.
     const hit = await deliverIfFresh(
       proxy,
       target,
-      () => ({ hit: true, collapsed: true }),
+      (ttl) => start.reason === "stored" ? { hit: true, ttl } : { hit: true, collapsed: true },
       relayed,
     );
     if (hit !== undefined) return hit;

@@ -11,6 +11,7 @@ import { type Exchange, sendText } from "./respond.ts";
 import { VERSION } from "../version.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { DONE, type Step } from "./step.ts";
+import { renderAll } from "../cores/stats.ts";
 
 /**
  * Answers a request for hoard's own address: `/_hoard/health` (and `/healthz`),
@@ -40,12 +41,14 @@ export async function local(
   // hoard's pages read no body: a request that sent one ends its connection,
   // so the body is never taken for the next request.
   if (hasBody) ex.keepAlive = false;
-  const [contentType, body] = page(proxy);
+  const [contentType, body] = await page(proxy);
   await sendText(ex, 200, body, contentType === undefined ? [] : [["Content-Type", contentType]]);
   return DONE;
 }
 
-type Page = (proxy: ProxyContext) => [contentType: string | undefined, body: string];
+type Page = (
+  proxy: ProxyContext,
+) => [contentType: string | undefined, body: string] | Promise<[string, string]>;
 
 const health: Page = () => [undefined, "ok\n"];
 
@@ -56,16 +59,9 @@ const PAGES: Record<string, Page> = {
   ],
   "/healthz": health,
   "/_hoard/health": health,
-  "/_hoard/metrics": (proxy) => [
+  "/_hoard/metrics": async (proxy) => [
     "text/plain; version=0.0.4; charset=utf-8",
-    proxy.metrics.render({
-      cache: proxy.cache.counters,
-      cacheBytes: proxy.cache.usedBytes,
-      cacheEntries: proxy.cache.entryCount,
-      openConnections: proxy.openConnections(),
-      shared: proxy.shared?.counters,
-      sharedUp: proxy.shared?.usable,
-    }),
+    renderAll(proxy, await proxy.threads?.others() ?? []),
   ],
   "/_hoard/ca.pem": (proxy) => ["application/x-pem-file", proxy.interception!.ca.certPem],
 };

@@ -51,8 +51,17 @@ export async function miss(
     await relay(ex, res, cacheStatus({ fwd }));
     return DONE;
   }
-  const { fill, leader } = cache.fills.join(fillKey(target, id));
+  const { fill, leader } = await cache.fills.join(fillKey(target, id));
   if (!leader) return { kind: "follow", target, fill, fwd };
+  if (cache.fills.peers !== undefined) {
+    // Another thread may have stored it between this one's look and its claim.
+    const found = await cache.find(target.cache, Date.now());
+    if (found.kind === "entry" && found.freshness.kind === "hit") {
+      fill.bypass("stored");
+      cache.fills.remove(fill);
+      return { kind: "follow", target, fill, fwd };
+    }
+  }
   // The shared tier comes before the origin (a stored range is never there).
   if (proxy.shared !== undefined && !req.head.fields.has("range")) {
     const found = await proxy.shared.lookup(target.cache.key, id, req.head.fields);

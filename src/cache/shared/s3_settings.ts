@@ -42,6 +42,21 @@ export interface S3Settings {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
+/** Every variable the settings are read from (a worker thread gets them from the main one). */
+export const S3_VARIABLES: readonly string[] = [
+  "AWS_PROFILE",
+  "HOME",
+  "USERPROFILE",
+  "AWS_CONFIG_FILE",
+  "AWS_ENDPOINT_URL_S3",
+  "AWS_ENDPOINT_URL",
+  "AWS_REGION",
+  "AWS_DEFAULT_REGION",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+];
+
 /** Reads a variable; undefined without --allow-env. */
 export type EnvReader = (name: string) => string | undefined;
 

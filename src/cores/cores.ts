@@ -1,0 +1,194 @@
+/**
+ * Serving on every core: the main thread starts workers, each a whole hoard
+ * on the same port (`reusePort`: the kernel spreads new connections) and the
+ * same cache directory, joined through the hub (hub.ts) so that all of them
+ * see one cache — one leader per fill, every entry stored by one seen by all,
+ * one thread (the main one) evicting — and counted as one at the end.
+ *
+ * @module
+ */
+
+import type { ScannedEntry } from "../cache/body_store.ts";
+import type { Cache } from "../cache/cache.ts";
+import { errorLine } from "../errors.ts";
+import type { Logger } from "../observe/log.ts";
+import type { ResolvedOptions } from "../options.ts";
+import { Hub } from "./hub.ts";
+import { Member } from "./member.ts";
+import { type Counting, type ThreadStats, threadStats } from "./stats.ts";
+import type { FromWorker, Threads, ToWorker, WorkerOptions } from "./threads.ts";
+import { S3_VARIABLES } from "../cache/shared/s3_settings.ts";
+import { readEnv } from "../options.ts";
+
+const ANSWER_MS = 1000;
+const START_MS = 30_000;
+
+/** One worker, as the main thread holds it. */
+interface Running {
+  worker: Worker;
+  /** Its number at the hub. */
+  id: number;
+  closed?: PromiseWithResolvers<ThreadStats | undefined>;
+}
+
+/** The workers serving with the main thread. */
+export class Cores implements Threads {
+  #hub = new Hub();
+  #member: Member;
+  #workers = new Set<Running>();
+  #asks = new Map<number, (s: ThreadStats | undefined) => void>();
+  #nextAsk = 0;
+  #main: Counting;
+  #logger: Logger;
+
+  private constructor(cache: Cache, main: Counting, logger: Logger) {
+    const { port1, port2 } = new MessageChannel();
+    this.#hub.join(port1);
+    this.#member = new Member(port2);
+    this.#member.attach(cache);
+    this.#main = main;
+    this.#logger = logger;
+  }
+
+  /**
+   * Starts `count` workers serving with the main thread (`main`, whose cache
+   * is `cache`); those that cannot start are logged and left out.
+   */
+  static async start(
+    count: number,
+    { cache, main, options, logger }: {
+      cache: Cache;
+      main: Counting;
+      options: ResolvedOptions;
+      logger: Logger;
+    },
+  ): Promise<Cores> {
+    const cores = new Cores(cache, main, logger);
+    const { logSink: _, sharedEnv, ...rest } = options;
+    const env = sharedEnv ?? readEnv;
+    const sharedVars: Record<string, string> = {};
+    for (const name of S3_VARIABLES) {
+      const value = env(name);
+      if (value !== undefined) sharedVars[name] = value;
+    }
+    // Workers never evict: the main thread does, for all (it hears of every entry).
+    const workerOptions: WorkerOptions = { ...rest, maxSize: Infinity, sharedVars };
+    const index = cache.listed();
+    await Promise.all(
+      Array.from({ length: count }, (_, i) => cores.#spawn(i + 1, workerOptions, index)),
+    );
+    return cores;
+  }
+
+  /** How many workers serve with the main thread. */
+  get workers(): number {
+    return this.#workers.size;
+  }
+
+  /** What every worker counted so far. */
+  async others(): Promise<ThreadStats[]> {
+    const all = await Promise.all([...this.#workers].map((w) => this.#ask(w)));
+    return all.filter((s) => s !== undefined);
+  }
+
+  /**
+   * Shuts every worker down (each finishes its requests in flight, as the
+   * main thread does) and returns their final counters.
+   */
+  async close(): Promise<ThreadStats[]> {
+    const finals = await Promise.all([...this.#workers].map(async (w) => {
+      w.closed = Promise.withResolvers();
+      this.#post(w, { t: "close" });
+      const stats = await w.closed.promise;
+      this.#gone(w);
+      return stats;
+    }));
+    this.#member.close();
+    return finals.filter((s) => s !== undefined);
+  }
+
+  async #spawn(n: number, options: WorkerOptions, index: Promise<ScannedEntry[]>): Promise<void> {
+    const worker = new Worker(new URL("./worker.ts", import.meta.url), {
+      type: "module",
+      name: `hoard-${n}`,
+    });
+    const { port1, port2 } = new MessageChannel();
+    const w: Running = { worker, id: this.#hub.join(port1) };
+    const started = Promise.withResolvers<void>();
+    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#on(w, e.data, started);
+    worker.onerror = (e) => {
+      e.preventDefault();
+      const why = e.message ?? "failed";
+      started.reject(new Error(why));
+      if (!this.#workers.has(w)) return;
+      this.#logger.log("error", `worker ${n} stopped: ${why}; its connections were cut`);
+      w.closed?.resolve(undefined);
+      this.#gone(w);
+    };
+    this.#post(w, { t: "start", options, hub: port2 }, [port2]);
+    const timer = setTimeout(() => started.reject(new Error("no answer")), START_MS);
+    try {
+      await started.promise;
+      this.#workers.add(w);
+      // The directory's entries, once the main thread has listed them.
+      index.then((entries) => this.#hub.send(w.id, { t: "index", entries }));
+    } catch (err) {
+      this.#logger.log("warn", `worker ${n} did not start: ${errorLine(err)}`);
+      this.#hub.leave(w.id);
+      worker.terminate();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #on(w: Running, m: FromWorker, started: PromiseWithResolvers<void>): void {
+    switch (m.t) {
+      case "ready":
+        return started.resolve();
+      case "failed":
+        return started.reject(new Error(m.message));
+      case "log":
+        for (const line of m.lines.split("\n")) this.#logger.line(line);
+        return;
+      case "stats":
+        this.#asks.get(m.ask)?.(m.stats);
+        this.#asks.delete(m.ask);
+        return;
+      case "others":
+        this.#othersFor(w).then((stats) => this.#post(w, { t: "others", ask: m.ask, stats }));
+        return;
+      case "closed":
+        w.closed?.resolve(m.stats);
+        return;
+    }
+  }
+
+  /** Every thread's counters but `w`'s: the main thread's and the other workers'. */
+  async #othersFor(w: Running): Promise<ThreadStats[]> {
+    const workers = [...this.#workers].filter((x) => x !== w);
+    const all = await Promise.all(workers.map((x) => this.#ask(x)));
+    return [threadStats(this.#main), ...all.filter((s) => s !== undefined)];
+  }
+
+  #ask(w: Running): Promise<ThreadStats | undefined> {
+    const ask = this.#nextAsk++;
+    const { promise, resolve } = Promise.withResolvers<ThreadStats | undefined>();
+    const timer = setTimeout(() => resolve(undefined), ANSWER_MS);
+    this.#asks.set(ask, (s) => {
+      clearTimeout(timer);
+      resolve(s);
+    });
+    this.#post(w, { t: "stats", ask });
+    return promise;
+  }
+
+  #gone(w: Running): void {
+    this.#workers.delete(w);
+    this.#hub.leave(w.id);
+    w.worker.terminate();
+  }
+
+  #post(w: Running, m: ToWorker, transfer: Transferable[] = []): void {
+    w.worker.postMessage(m, transfer);
+  }
+}

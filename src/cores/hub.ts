@@ -1,0 +1,122 @@
+/**
+ * The hub: the one place, in the main thread, where the threads serving one
+ * cache directory learn of each other's fills and changes. It keeps one
+ * leader per fill key among all threads (so one origin request per URL
+ * machine-wide), relays the leader's events to the threads that follow it —
+ * replaying what they missed when they join late — and passes every change
+ * of the directory on to every other thread.
+ *
+ * Messages from one thread are handled in the order it sent them, and the
+ * hub's to one thread arrive in the order they were sent: a thread that
+ * hears "the fill of K is over" has heard of the entry it stored before.
+ *
+ * @module
+ */
+
+import type { FromHub, ToHub, WireFillEvent } from "./messages.ts";
+
+/** One fill being led by a thread, and what its followers must hear. */
+interface Led {
+  leader: number;
+  followers: Set<number>;
+  head?: WireFillEvent;
+  /** The bytes so far, for a body in memory (at most 64 KiB). */
+  data: Uint8Array[];
+  written: number;
+  /** end, fail, bypass or stale-if-error: the events after the body's growth. */
+  last: WireFillEvent[];
+}
+
+/** The main thread's relay between the threads serving one cache directory. */
+export class Hub {
+  #threads = new Map<number, MessagePort>();
+  #next = 0;
+  #fills = new Map<string, Led>();
+
+  /** Adds a thread talking through `port`; its number (the first one added is 0, the evicting one). */
+  join(port: MessagePort): number {
+    const id = this.#next++;
+    this.#threads.set(id, port);
+    port.onmessage = (e: MessageEvent<ToHub>) => this.#on(id, e.data);
+    return id;
+  }
+
+  /**
+   * Thread `id` is gone (it failed, or shut down): fills it led fail for
+   * their followers, who must not wait for them forever.
+   */
+  leave(id: number): void {
+    this.#threads.delete(id);
+    for (const [key, led] of this.#fills) {
+      led.followers.delete(id);
+      if (led.leader !== id) continue;
+      this.#fills.delete(key);
+      for (
+        const ev of [{ t: "fail", message: "the thread serving it stopped" }, { t: "settled" }]
+      ) {
+        for (const f of led.followers) this.#send(f, { t: "fill", key, ev: ev as WireFillEvent });
+      }
+    }
+  }
+
+  /** Sends `m` to every thread but `from` (or to every one). */
+  broadcast(m: FromHub, from?: number): void {
+    for (const id of this.#threads.keys()) if (id !== from) this.#send(id, m);
+  }
+
+  /** Sends `m` to thread `id`. */
+  send(id: number, m: FromHub): void {
+    this.#send(id, m);
+  }
+
+  #on(from: number, m: ToHub): void {
+    switch (m.t) {
+      case "claim":
+        return this.#claim(from, m.key);
+      case "fill":
+        return this.#event(from, m.key, m.ev);
+      case "used":
+        // Only the first thread evicts: only it needs the others' uses.
+        if (from !== 0) this.#send(0, m);
+        return;
+      default:
+        return this.broadcast(m, from);
+    }
+  }
+
+  #claim(from: number, key: string): void {
+    const led = this.#fills.get(key);
+    if (led === undefined) {
+      this.#fills.set(key, { leader: from, followers: new Set(), data: [], written: 0, last: [] });
+      return this.#send(from, { t: "claimed", key, lead: true });
+    }
+    led.followers.add(from);
+    this.#send(from, { t: "claimed", key, lead: false });
+    // What the fill did before this thread joined, in order.
+    const replay = (ev: WireFillEvent) => this.#send(from, { t: "fill", key, ev });
+    if (led.head !== undefined) replay(led.head);
+    if (led.data.length > 0) {
+      let written = 0;
+      for (const data of led.data) replay({ t: "wrote", written: written += data.length, data });
+    } else if (led.written > 0) {
+      replay({ t: "wrote", written: led.written });
+    }
+    for (const ev of led.last) replay(ev);
+  }
+
+  #event(from: number, key: string, ev: WireFillEvent): void {
+    const led = this.#fills.get(key);
+    if (led === undefined || led.leader !== from) return;
+    if (ev.t === "head") led.head = ev;
+    else if (ev.t === "wrote") {
+      led.written = ev.written;
+      if (ev.data !== undefined) led.data.push(ev.data);
+    } else if (ev.t === "settled") this.#fills.delete(key);
+    else led.last.push(ev);
+    for (const f of led.followers) this.#send(f, { t: "fill", key, ev });
+  }
+
+  #send(id: number, m: FromHub): void {
+    this.#threads.get(id)?.postMessage(m);
+  }
+}

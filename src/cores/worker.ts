@@ -1,0 +1,83 @@
+/**
+ * A worker thread's program: one more whole hoard on the main thread's port
+ * and cache directory (see cores.ts), started and stopped by the main thread.
+ *
+ * @module
+ */
+
+import { type ProxyHandle, startProxy } from "../proxy.ts";
+import { errorLine } from "../errors.ts";
+import type { ThreadStats } from "./stats.ts";
+import type { FromWorker, ToWorker } from "./threads.ts";
+
+/** The worker's global scope, as used here. */
+const scope = globalThis as unknown as {
+  postMessage(m: FromWorker): void;
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+  close(): void;
+};
+
+// The main thread asks each worker for at most a second.
+const ANSWER_MS = 2000;
+
+let proxy: ProxyHandle | undefined;
+const asks = new Map<number, (stats: ThreadStats[]) => void>();
+let nextAsk = 0;
+
+// Log lines go to the main thread, which writes them where it writes its own:
+// gathered over one turn of the event loop, as on stderr.
+let pending: string[] = [];
+function log(line: string): void {
+  if (pending.length === 0) setTimeout(() => scope.postMessage({ t: "log", lines: flush() }), 0);
+  pending.push(line);
+}
+function flush(): string {
+  const lines = pending.join("\n");
+  pending = [];
+  return lines;
+}
+
+scope.onmessage = async (e) => {
+  const m = e.data;
+  switch (m.t) {
+    case "start": {
+      const { sharedVars, ...options } = m.options;
+      try {
+        proxy = await startProxy({
+          ...options,
+          logSink: log,
+          sharedEnv: (name) => sharedVars[name],
+        }, {
+          hub: m.hub,
+          others: () => {
+            const ask = nextAsk++;
+            scope.postMessage({ t: "others", ask });
+            const { promise, resolve } = Promise.withResolvers<ThreadStats[]>();
+            const timer = setTimeout(() => resolve([]), ANSWER_MS);
+            asks.set(ask, (stats) => {
+              clearTimeout(timer);
+              resolve(stats);
+            });
+            return promise;
+          },
+        });
+        scope.postMessage({ t: "ready" });
+      } catch (err) {
+        scope.postMessage({ t: "failed", message: errorLine(err) });
+      }
+      return;
+    }
+    case "stats":
+      if (proxy !== undefined) scope.postMessage({ t: "stats", ask: m.ask, stats: proxy.stats() });
+      return;
+    case "others":
+      asks.get(m.ask)?.(m.stats);
+      asks.delete(m.ask);
+      return;
+    case "close":
+      await proxy?.close();
+      if (pending.length > 0) scope.postMessage({ t: "log", lines: flush() });
+      scope.postMessage({ t: "closed", stats: proxy!.stats() });
+      return;
+  }
+};
