@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --allow-net --allow-env --allow-read --allow-write
+#!/usr/bin/env -S deno run --allow-net --allow-env --allow-read --allow-write --unstable-net
 /**
  * hoard: a caching HTTP/HTTPS forward proxy for CI.
  *
@@ -18,8 +18,11 @@ export { type ProxyHandle, startProxy } from "./src/proxy.ts";
 export type { ProxyOptions, Tenancy } from "./src/options.ts";
 export type { LogLevel } from "./src/observe/log.ts";
 export { VERSION } from "./src/version.ts";
+// A worker of `--workers` runs this module's worker code, never the CLI (see src/cores).
+import "./src/cores/worker.ts";
+import { isHoardWorker } from "./src/cores/worker_name.ts";
 
-if (import.meta.main) {
+if (import.meta.main && !isHoardWorker()) {
   const { main } = await import("./src/cli/main.ts");
   await main();
 }

@@ -28,6 +28,9 @@ export const PERMISSIONS: readonly string[] = [
   "--allow-write",
 ];
 
+/** Deno's unstable APIs the binary uses: `reusePort`, for `--workers`. */
+export const UNSTABLE: readonly string[] = ["--unstable-net"];
+
 /** Targets `deno compile` builds release binaries for. */
 export const TARGETS: readonly string[] = [
   "x86_64-unknown-linux-gnu",
@@ -91,7 +94,7 @@ export async function compile(target?: string): Promise<number> {
   const output = target === undefined
     ? "dist/hoard"
     : `dist/hoard-${target}${target.includes("windows") ? ".exe" : ""}`;
-  const args = ["compile", ...PERMISSIONS, "--no-check", "-o", output];
+  const args = ["compile", ...PERMISSIONS, ...UNSTABLE, "--no-check", "-o", output];
   if (target !== undefined) args.push("--target", target);
   const r = await deno([...args, "mod.ts"]);
   if (

@@ -46,6 +46,8 @@ export interface ProxyHandle {
   summary(): Summary;
   /** This thread's counters so far, as plain data (for the main thread, src/cores). */
   stats(): ThreadStats;
+  /** Threads serving connections: 1, or 1 + the workers that started (`workers`). */
+  readonly threads: number;
   /**
    * Stops accepting, closes idle connections, lets in-flight requests finish
    * (up to `shutdownGraceMs`), then cuts the rest. Safe to call more than once.
@@ -226,7 +228,8 @@ export async function startProxy(
   const url = `http://${formatAuthority(addr.hostname, addr.port)}`;
   const summary = () => report.summary(cache.counters);
   const stats = () => threadStats(proxy);
-  return { addr, url, finished, close, summary, stats, [Symbol.asyncDispose]: close };
+  const threads = 1 + (cores?.workers ?? 0);
+  return { addr, url, finished, close, summary, stats, threads, [Symbol.asyncDispose]: close };
 }
 
 /** `--workers` needs an API Deno 2.9 keeps behind `--unstable-net`. */
@@ -235,16 +238,13 @@ class UnstableNet extends Error {}
 /** Listens on `host:port`; `reusePort` lets the threads serving on every core share it. */
 function listen(host: string, port: number, reusePort: boolean): Deno.TcpListener {
   if (!reusePort) return Deno.listen({ hostname: host, port });
-  try {
-    return Deno.listen({ hostname: host, port, reusePort: true });
-  } catch (err) {
-    if (String(err).includes("--unstable-net")) {
-      throw new UnstableNet("--workers needs Deno's --unstable-net (in deno.json's \"unstable\")");
-    }
-    throw err;
+  // Without the flag Deno exits at the first use of the option, so look first:
+  // the namespace has its other unstable network APIs exactly when it is on.
+  if (!("listenDatagram" in Deno)) {
+    throw new UnstableNet("--workers needs Deno's --unstable-net (deno.json's \"unstable\")");
   }
+  return Deno.listen({ hostname: host, port, reusePort: true });
 }
-
 function proxyEnv(): ProxyEnv {
   const get = (name: string) => readEnv(name) ?? readEnv(name.toLowerCase());
   return { http: get("HTTP_PROXY"), https: get("HTTPS_PROXY"), noProxy: get("NO_PROXY") };

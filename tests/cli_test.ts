@@ -32,6 +32,8 @@ Deno.test("parseCommandLine: every serve flag lands in the options", () => {
     "b.pem",
     "--log-level",
     "debug",
+    "--workers",
+    "3",
   ]);
   assert.deepEqual(c, {
     kind: "serve",
@@ -45,8 +47,14 @@ Deno.test("parseCommandLine: every serve flag lands in the options", () => {
       connectTimeoutMs: 2500,
       responseTimeoutMs: 30000,
       logLevel: "debug",
+      workers: 3,
     },
   });
+});
+
+Deno.test("parseCommandLine: --workers auto is one thread per core", () => {
+  const c = parseCommandLine(["--workers", "auto"]);
+  assert.equal(c.kind === "serve" && c.options.workers, navigator.hardwareConcurrency);
 });
 
 Deno.test("parseCommandLine: -q is --log-level warn; help and version win", () => {
@@ -80,6 +88,8 @@ const BAD: [string[], RegExp][] = [
   [["env", "--for", "npm,gradel"], /--for: unknown client "gradel"; known: apt, /],
   [["env", "--for", ""], /--for: no client named/],
   [["--for", "npm"], /--for is not an option of hoard serve/],
+  [["--workers", "0"], /--workers: expected a number above 0 or "auto", got "0"/],
+  [["--workers", "all"], /--workers: expected a number above 0 or "auto"/],
 ];
 
 for (const [args, message] of BAD) {

@@ -38,7 +38,8 @@ export async function serve(options: ProxyOptions, upstreamCaFiles: string[]): P
   const watched: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of watched) Deno.addSignalListener(s, onSignal);
   // Announced only once a signal is sure to shut hoard down cleanly.
-  print(`hoard ${VERSION} listening on ${proxy.url}`, "stderr");
+  const on = proxy.threads > 1 ? ` (${proxy.threads} threads)` : "";
+  print(`hoard ${VERSION} listening on ${proxy.url}${on}`, "stderr");
   await proxy.finished;
   for (const s of watched) Deno.removeSignalListener(s, onSignal);
   return 0;

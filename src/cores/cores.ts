@@ -19,7 +19,14 @@ import { type Counting, type ThreadStats, threadStats } from "./stats.ts";
 import type { FromWorker, Threads, ToWorker, WorkerOptions } from "./threads.ts";
 import { S3_VARIABLES } from "../cache/shared/s3_settings.ts";
 import { readEnv } from "../options.ts";
+import { WORKER_PREFIX } from "./worker_name.ts";
 
+// From the source tree a worker starts at worker.ts; in a bundle (this
+// module is not a file of its own there) the bundle is the entry, and the
+// worker's code in it starts because the thread is named as hoard's.
+const WORKER_ENTRY = import.meta.url.endsWith("/cores/cores.ts")
+  ? new URL("./worker.ts", import.meta.url)
+  : new URL(import.meta.url);
 const ANSWER_MS = 1000;
 const START_MS = 30_000;
 
@@ -108,10 +115,7 @@ export class Cores implements Threads {
   }
 
   async #spawn(n: number, options: WorkerOptions, index: Promise<ScannedEntry[]>): Promise<void> {
-    const worker = new Worker(new URL("./worker.ts", import.meta.url), {
-      type: "module",
-      name: `hoard-${n}`,
-    });
+    const worker = new Worker(WORKER_ENTRY, { type: "module", name: `${WORKER_PREFIX}${n}` });
     const { port1, port2 } = new MessageChannel();
     const w: Running = { worker, id: this.#hub.join(port1) };
     const started = Promise.withResolvers<void>();

@@ -1,6 +1,9 @@
 /**
  * A worker thread's program: one more whole hoard on the main thread's port
  * and cache directory (see cores.ts), started and stopped by the main thread.
+ * It runs when this module is loaded in a thread cores.ts started (named
+ * `hoard-N`): as its own entry from the source tree, or inside the bundle,
+ * which is then the worker's entry.
  *
  * @module
  */
@@ -9,12 +12,12 @@ import { type ProxyHandle, startProxy } from "../proxy.ts";
 import { errorLine } from "../errors.ts";
 import type { ThreadStats } from "./stats.ts";
 import type { FromWorker, ToWorker } from "./threads.ts";
+import { isHoardWorker } from "./worker_name.ts";
 
 /** The worker's global scope, as used here. */
 const scope = globalThis as unknown as {
   postMessage(m: FromWorker): void;
   onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
-  close(): void;
 };
 
 // The main thread asks each worker for at most a second.
@@ -37,47 +40,53 @@ function flush(): string {
   return lines;
 }
 
-scope.onmessage = async (e) => {
-  const m = e.data;
-  switch (m.t) {
-    case "start": {
-      const { sharedVars, ...options } = m.options;
-      try {
-        proxy = await startProxy({
-          ...options,
-          logSink: log,
-          sharedEnv: (name) => sharedVars[name],
-        }, {
-          hub: m.hub,
-          others: () => {
-            const ask = nextAsk++;
-            scope.postMessage({ t: "others", ask });
-            const { promise, resolve } = Promise.withResolvers<ThreadStats[]>();
-            const timer = setTimeout(() => resolve([]), ANSWER_MS);
-            asks.set(ask, (stats) => {
-              clearTimeout(timer);
-              resolve(stats);
-            });
-            return promise;
-          },
-        });
-        scope.postMessage({ t: "ready" });
-      } catch (err) {
-        scope.postMessage({ t: "failed", message: errorLine(err) });
+if (isHoardWorker()) {
+  scope.onmessage = async (e) => {
+    const m = e.data;
+    switch (m.t) {
+      case "start": {
+        const { sharedVars, ...options } = m.options;
+        try {
+          proxy = await startProxy({
+            ...options,
+            logSink: log,
+            sharedEnv: (name) => sharedVars[name],
+          }, {
+            hub: m.hub,
+            others: () => {
+              const ask = nextAsk++;
+              scope.postMessage({ t: "others", ask });
+              const { promise, resolve } = Promise.withResolvers<ThreadStats[]>();
+              const timer = setTimeout(() => resolve([]), ANSWER_MS);
+              asks.set(ask, (stats) => {
+                clearTimeout(timer);
+                resolve(stats);
+              });
+              return promise;
+            },
+          });
+          scope.postMessage({ t: "ready" });
+        } catch (err) {
+          scope.postMessage({ t: "failed", message: errorLine(err) });
+        }
+        return;
       }
-      return;
+      case "stats":
+        if (proxy !== undefined) {
+          scope.postMessage({ t: "stats", ask: m.ask, stats: proxy.stats() });
+        }
+        return;
+      case "others":
+        asks.get(m.ask)?.(m.stats);
+        asks.delete(m.ask);
+        return;
+      case "close":
+        await proxy?.close();
+        if (pending.length > 0) {
+          scope.postMessage({ t: "log", lines: flush() });
+        }
+        scope.postMessage({ t: "closed", stats: proxy!.stats() });
+        return;
     }
-    case "stats":
-      if (proxy !== undefined) scope.postMessage({ t: "stats", ask: m.ask, stats: proxy.stats() });
-      return;
-    case "others":
-      asks.get(m.ask)?.(m.stats);
-      asks.delete(m.ask);
-      return;
-    case "close":
-      await proxy?.close();
-      if (pending.length > 0) scope.postMessage({ t: "log", lines: flush() });
-      scope.postMessage({ t: "closed", stats: proxy!.stats() });
-      return;
-  }
-};
+  };
+}

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
-import { PERMISSIONS } from "../../scripts/build.ts";
+import { PERMISSIONS, UNSTABLE } from "../../scripts/build.ts";
 import { curl } from "../_helpers/clients.ts";
 import { startOrigin } from "../_helpers/origin.ts";
 
@@ -28,15 +28,26 @@ const bundlePath = `${work}/hoard.js`;
 const bundled = await build(["bundle", "--platform", "deno", "-o", bundlePath, "mod.ts"]);
 const binaryPath = `${work}/hoard`;
 // deno compile downloads its runtime unless DENORT_BIN names one: try, and say why when it cannot.
-const compiled = await build(["compile", ...PERMISSIONS, "--no-check", "-o", binaryPath, "mod.ts"]);
+const compiled = await build([
+  "compile",
+  ...PERMISSIONS,
+  ...UNSTABLE,
+  "--no-check",
+  "-o",
+  binaryPath,
+  "mod.ts",
+]);
 const compileSkip = compiled.code === 0
   ? ""
   : ` (skipped: deno compile cannot get its runtime here${
     Deno.env.get("DENORT_BIN") ? "" : "; set DENORT_BIN"
   })`;
 
-/** Runs `command args`, proxies, hits, checks the version, and stops it with SIGTERM. */
-async function smoke(command: string, args: string[]): Promise<void> {
+/**
+ * Runs `command args`, proxies, hits, checks the version, and stops it with
+ * SIGTERM; `serveArgs` go to hoard after the port and cache directory.
+ */
+async function smoke(command: string, args: string[], serveArgs: string[] = []): Promise<string> {
   const version = await new Deno.Command(command, { args: [...args, "--version"], stdout: "piped" })
     .output();
   assert.equal(new TextDecoder().decode(version.stdout).trim(), `hoard ${denoJson.version}`);
@@ -46,7 +57,7 @@ async function smoke(command: string, args: string[]): Promise<void> {
   );
   const cacheDir = await Deno.makeTempDir({ dir: work });
   const child = new Deno.Command(command, {
-    args: [...args, "--port", "0", "--cache-dir", cacheDir],
+    args: [...args, "--port", "0", "--cache-dir", cacheDir, ...serveArgs],
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -79,6 +90,7 @@ async function smoke(command: string, args: string[]): Promise<void> {
     assert.equal(status.code, 0, text);
   }
   assert.match(text, /hoard: 2 requests in \d+ s: 1 hits, 1 misses/);
+  return text;
 }
 
 Deno.test({
@@ -87,6 +99,35 @@ Deno.test({
   async fn() {
     assert.equal(bundled.code, 0, bundled.stderr);
     await smoke(Deno.execPath(), ["run", ...PERMISSIONS, bundlePath]);
+  },
+});
+
+Deno.test({
+  name: "the bundle serves on two threads (--workers 2): the bundle is its workers' entry too",
+  async fn() {
+    assert.equal(bundled.code, 0, bundled.stderr);
+    const log = await smoke(
+      Deno.execPath(),
+      ["run", ...PERMISSIONS, ...UNSTABLE, bundlePath],
+      ["--workers", "2"],
+    );
+    assert.match(log, /listening on \S+ \(2 threads\)/);
+    assert.doesNotMatch(log, /warn|error/);
+  },
+});
+
+Deno.test({
+  name: "without --unstable-net, --workers 2 serves on one thread and says why",
+  async fn() {
+    assert.equal(bundled.code, 0, bundled.stderr);
+    // --no-config: the repository's deno.json turns the flag on.
+    const log = await smoke(
+      Deno.execPath(),
+      ["run", "--no-config", ...PERMISSIONS, bundlePath],
+      ["--workers", "2"],
+    );
+    assert.match(log, /warn: serving on one core: --workers needs Deno's --unstable-net/);
+    assert.doesNotMatch(log, /threads\)/);
   },
 });
 

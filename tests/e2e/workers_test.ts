@@ -17,7 +17,8 @@ import {
   startRoutedOrigin,
 } from "../_helpers/cache_origin.ts";
 import { many, viaCurl } from "../_helpers/many_clients.ts";
-import { startRawOrigin } from "../_helpers/origin.ts";
+import { startOrigin, startRawOrigin } from "../_helpers/origin.ts";
+import { makeCert } from "../_helpers/tls.ts";
 import { startTestProxy } from "../_helpers/proxy.ts";
 
 const MiB = 1024 * 1024;
@@ -191,4 +192,36 @@ Deno.test("workers: a fill cut by its origin cuts every follower in every thread
   const again = await curl(["-sS", "--max-time", "20", "-x", proxy.url, url]);
   assert.equal(again.code, 18);
   assert.equal(origin.connections, 2);
+});
+
+Deno.test("workers: intercepted https on every thread — each loads the CA, one origin request for 24 tunnels", async () => {
+  const body = pseudoRandom(300 * 1024, 9);
+  const cert = await makeCert();
+  await using origin = startOrigin(async () => {
+    await sleep(200);
+    return new Response(body, { headers: { "cache-control": "max-age=60" } });
+  }, cert);
+  await using proxy = await startTestProxy({
+    logLevel: "warn",
+    workers: 2,
+    intercept: ["*"],
+    connectPorts: [origin.port],
+    upstreamCaCerts: [cert.cert],
+  });
+  const url = `https://localhost:${origin.port}/pkg.tgz`;
+  const caFile = `${proxy.cacheDir}/ca/ca.pem`;
+  const got = await Promise.all(
+    Array.from(
+      { length: 24 },
+      () => curl(["-sS", "--max-time", "20", "-x", proxy.url, "--cacert", caFile, url]),
+    ),
+  );
+  for (const g of got) {
+    assert.equal(g.code, 0, g.stderr);
+    assert.equal(sha256(g.body), sha256(body));
+  }
+  assert.equal(origin.requests.length, 1);
+  const main = mainThreadRequests(proxy);
+  assert.ok(main < 48, `the main thread answered all ${main} (24 CONNECTs, 24 GETs)`);
+  assert.deepEqual(proxy.logs, []);
 });
