@@ -68,6 +68,7 @@ export async function shutDown(
     return;
   }
   addFinal(proxy, (await workersDone) ?? []);
+  cores?.release();
   const failures = await publishSummary(report.summary(cache.counters), {
     log: (s) => logger.summary(s),
     stepSummary: opts.stepSummary,

@@ -100,7 +100,9 @@ export class Cores implements Threads {
 
   /**
    * Shuts every worker down (each finishes its requests in flight, as the
-   * main thread does) and returns their final counters.
+   * main thread does) and returns their final counters. The main thread's
+   * own link to the hub stays until {@linkcode Cores.release}: its requests
+   * in flight may still need it.
    */
   async close(): Promise<ThreadStats[]> {
     const finals = await Promise.all([...this.#workers].map(async (w) => {
@@ -110,8 +112,12 @@ export class Cores implements Threads {
       this.#gone(w);
       return stats;
     }));
-    this.#member.close();
     return finals.filter((s) => s !== undefined);
+  }
+
+  /** The main thread is done too: its link to the hub closes. */
+  release(): void {
+    this.#member.close();
   }
 
   async #spawn(n: number, options: WorkerOptions, index: Promise<ScannedEntry[]>): Promise<void> {

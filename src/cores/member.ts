@@ -133,11 +133,10 @@ export class Member implements FillPeers, CachePeers {
         followed.body = this.#cache.followShared(ev.share);
         return fill.follow(ev.head, followed.body);
       case "wrote":
-        // In memory the bytes come along; a file holds them already.
-        if (ev.data !== undefined) {
-          followed.body?.write(ev.data).catch(() => {});
-        }
-        return fill.grew(ev.written);
+        // A file holds the bytes already; in memory they come along.
+        if (ev.data === undefined || followed.body === undefined) return fill.grew(ev.written);
+        followed.body.write(ev.data).then(() => fill.grew(ev.written), (err) => fill.fail(err));
+        return;
       case "end":
         return fill.end();
       case "fail":

@@ -81,11 +81,12 @@ if (isHoardWorker()) {
         asks.delete(m.ask);
         return;
       case "close":
-        await proxy?.close();
+        if (proxy === undefined) return;
+        await proxy.close();
         if (pending.length > 0) {
           scope.postMessage({ t: "log", lines: flush() });
         }
-        scope.postMessage({ t: "closed", stats: proxy!.stats() });
+        scope.postMessage({ t: "closed", stats: proxy.stats() });
         return;
     }
   };
