@@ -2,25 +2,28 @@
 /**
  * Benchmark of hoard against the caches people use today, in one run, on one
  * machine, over loopback (issue 7): direct to the origin (baseline), hoard
- * (forward proxy), nginx with proxy_cache (reverse proxy) and squid (forward
- * proxy), each in turn against the same origin. Figures per contender: 1 KiB
- * hit requests/s and p50/p99 latency at 64 keep-alive connections (wrk);
- * 100 MiB hit throughput (curl, checksum verified) and RSS growth per
- * concurrent stream; 1 KiB miss latency added to direct; 100 MiB miss
- * throughput against direct; 100 concurrent misses of one 10 MiB object
- * (origin requests, total time).
+ * (forward proxy), hoard-cores (the same on every core: `--workers auto`),
+ * nginx with proxy_cache (reverse proxy) and squid (forward proxy), each in
+ * turn against the same origin. Figures per contender: 1 KiB hit requests/s
+ * and p50/p99 latency at 64 keep-alive connections (wrk); 100 MiB hit
+ * throughput (curl, checksum verified) and RSS growth per concurrent stream;
+ * 1 KiB miss latency added to direct; 100 MiB miss throughput against direct;
+ * 100 concurrent misses of one 10 MiB object (origin requests, total time).
  *
- * Prints a table with the ratios hoard/nginx and hoard/squid and writes
+ * Prints a table with the ratios hoard/nginx and hoard/squid (and
+ * hoard-cores/nginx and hoard-cores/hoard: issue 18's target is 1 KiB hits
+ * ≥ 1.2× nginx with `worker_processes auto`) and writes
  * `bench/results.json`, `bench/results.md` and `bench/ratios.svg`. Installs
  * wrk, curl, nginx and squid with apt-get when missing; a contender that
  * cannot be set up is skipped with the reason. Never part of CI pass/fail.
  *
  * The HTTPS part (issue 18, scripts/bench/https.ts) runs after it: the same
- * origin over TLS, straight, through hoard --intercept, squid with ssl-bump
- * and mitmproxy; it writes `bench/results_https.json` and `.md`.
+ * origin over TLS, straight, through hoard --intercept (also with
+ * `--workers auto`), squid with ssl-bump and mitmproxy; it writes
+ * `bench/results_https.json` and `.md`.
  *
  * Usage: deno task bench [--seconds N] [--quick] [--out DIR]
- *        [--contenders direct,hoard,nginx,squid,mitmproxy] [--nginx-workers N|auto]
+ *        [--contenders direct,hoard,hoard-cores,nginx,squid,mitmproxy] [--nginx-workers N|auto]
  *        [--part all|http|https] [--https (= --part https)] [--hoard-root DIR]
  *
  * `--hoard-root DIR` measures the hoard of another checkout (mod.ts in DIR) with this
@@ -60,6 +63,7 @@ import {
 import {
   computeRatios,
   type ContenderResult,
+  CORES_PEERS,
   evaluateTargets,
   type FigureId,
   issues,
@@ -439,6 +443,7 @@ async function main(): Promise<void> {
   }
 
   const ratios = computeRatios(contenders);
+  const coresRatios = computeRatios(contenders, "hoard-cores", CORES_PEERS);
   const results: Results = {
     date: new Date().toISOString(),
     command: ["deno task bench", ...Deno.args].join(" "),
@@ -453,7 +458,8 @@ async function main(): Promise<void> {
     durationSeconds: (performance.now() - started) / 1000,
     contenders,
     ratios,
-    targets: evaluateTargets(contenders, ratios),
+    coresRatios,
+    targets: evaluateTargets(contenders, ratios, coresRatios),
   };
 
   console.log(

@@ -1,8 +1,9 @@
 /**
  * The contenders of the benchmark — direct to the origin (baseline), hoard,
- * nginx with proxy_cache and squid — and how each is configured, started on a
- * loopback port and stopped by pid. nginx and squid get configs written to a
- * temp dir of their own; Debian's packages are installed when missing.
+ * hoard serving on every core (`--workers auto`), nginx with proxy_cache and
+ * squid — and how each is configured, started on a loopback port and stopped
+ * by pid. nginx and squid get configs written to a temp dir of their own;
+ * Debian's packages are installed when missing.
  *
  * @module
  */
@@ -24,7 +25,7 @@ import {
 } from "./_proc.ts";
 
 /** The contenders, in the order they run. */
-export const CONTENDERS = ["direct", "hoard", "nginx", "squid"] as const;
+export const CONTENDERS = ["direct", "hoard", "hoard-cores", "nginx", "squid"] as const;
 
 /** One of {@linkcode CONTENDERS}. */
 export type ContenderName = typeof CONTENDERS[number];
@@ -100,6 +101,8 @@ export interface StartOptions {
   root: string;
   /** nginx `worker_processes`. @default "auto" */
   nginxWorkers?: string;
+  /** hoard-cores' `--workers`. @default "auto" */
+  hoardWorkers?: string;
 }
 
 /** Starts contender `name`; throws an Error with a one-line reason when it cannot. */
@@ -116,6 +119,8 @@ export function start(name: ContenderName, opts: StartOptions): Promise<Contende
       });
     case "hoard":
       return startHoard(opts);
+    case "hoard-cores":
+      return startHoardCores(opts);
     case "nginx":
       return startNginx(opts);
     case "squid":
@@ -134,16 +139,44 @@ async function startHoard(opts: StartOptions): Promise<Contender> {
   };
 }
 
-/** hoard from this checkout as a contender runs it, `args` after the common flags. */
+async function startHoardCores(opts: StartOptions): Promise<Contender> {
+  const dir = await makeTempDir("hoard-bench-hoard-cores-");
+  const workers = opts.hoardWorkers ?? "auto";
+  const h = await spawnHoard(opts.root, dir, ["--cache-dir", dir, "--workers", workers], {
+    workers: true,
+  });
+  return {
+    name: "hoard-cores",
+    mode: "forward",
+    ...h,
+    version: `${h.version} --workers ${workers} (deno ${Deno.version.deno})`,
+  };
+}
+
+/**
+ * The refusal a hoard gives when it cannot share its port among threads: it
+ * then serves on one, which must not be measured as serving on every core.
+ */
+const ONE_CORE = /serving on one core: .*/;
+
+/**
+ * hoard from this checkout as a contender runs it, `args` after the common
+ * flags; with `workers`, started so that `--workers` can share the port,
+ * and refused when hoard says it serves on one core all the same.
+ */
 export async function spawnHoard(
   root: string,
   dir: string,
   args: string[],
+  { workers = false }: { workers?: boolean } = {},
 ): Promise<
   { port: number; pid: number; version: string; output: () => string; stop: () => Promise<void> }
 > {
   const server = spawnServer(Deno.execPath(), [
     "run",
+    // deno.json asks for it too; said here so that serving on every core does not hang
+    // on which config file Deno finds (hoard would fall back to one thread).
+    ...(workers ? ["--unstable-net"] : []),
     "--allow-net",
     "--allow-env",
     "--allow-read",
@@ -159,6 +192,9 @@ export async function spawnHoard(
   ], { cwd: root });
   try {
     const m = await waitForOutput(server, /hoard (\S+) listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    // The warning comes before the line that says it listens.
+    const one = workers ? ONE_CORE.exec(server.output()) : null;
+    if (one) throw new Error(one[0]);
     return {
       port: Number(m[2]),
       pid: server.child.pid,

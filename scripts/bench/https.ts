@@ -1,8 +1,11 @@
 /**
  * The HTTPS part of the benchmark (issue 18): the same origin over HTTPS on
  * loopback, reached straight (the baseline), through hoard with
- * `--intercept`, through squid with ssl-bump and a disk cache, and through
- * mitmproxy (interception without a cache, as a reference). Every client
+ * `--intercept` (on one thread, and as hoard-cores with `--workers auto`:
+ * pinned to one core, as every contender is by default, it shows what its
+ * threads cost there, not what more cores give), through squid with ssl-bump
+ * and a disk cache, and through mitmproxy (interception without a cache, as a
+ * reference). Every client
  * trusts the CA of the proxy it goes through; every proxy verifies the
  * origin's certificate.
  *
@@ -41,7 +44,7 @@ const KiB = 1024;
 const MiB = 1024 * 1024;
 
 /** The contenders of the HTTPS part, in the order they run. */
-export const HTTPS_CONTENDERS = ["direct", "hoard", "squid", "mitmproxy"] as const;
+export const HTTPS_CONTENDERS = ["direct", "hoard", "hoard-cores", "squid", "mitmproxy"] as const;
 
 /** One of {@linkcode HTTPS_CONTENDERS}. */
 export type HttpsContenderName = typeof HTTPS_CONTENDERS[number];
@@ -241,7 +244,11 @@ async function startOrigin(root: string, dir: string): Promise<HttpsOrigin> {
   };
 }
 
-async function startHoard(root: string, origin: HttpsOrigin): Promise<HttpsContender> {
+async function startHoard(
+  root: string,
+  origin: HttpsOrigin,
+  cores: boolean,
+): Promise<HttpsContender> {
   const dir = await makeTempDir("hoard-bench-hoard-tls-");
   const h = await spawnHoard(root, dir, [
     "--cache-dir",
@@ -253,13 +260,16 @@ async function startHoard(root: string, origin: HttpsOrigin): Promise<HttpsConte
     String(origin.port),
     "--upstream-ca",
     origin.certFile,
-  ]);
+    ...(cores ? ["--workers", "auto"] : []),
+  ], { workers: cores });
   return {
-    name: "hoard",
+    name: cores ? "hoard-cores" : "hoard",
     port: h.port,
     pids: [h.pid],
     caFile: `${dir}/ca/ca.pem`,
-    version: `${h.version} --intercept (deno ${Deno.version.deno})`,
+    version: `${h.version} --intercept${
+      cores ? " --workers auto" : ""
+    } (deno ${Deno.version.deno})`,
     output: h.output,
     stop: h.stop,
   };
@@ -410,7 +420,9 @@ function startContender(
         stop: () => Promise.resolve(),
       });
     case "hoard":
-      return startHoard(root, origin);
+      return startHoard(root, origin, false);
+    case "hoard-cores":
+      return startHoard(root, origin, true);
     case "squid":
       return startSquid(origin);
     case "mitmproxy":
@@ -555,7 +567,7 @@ async function measureOne(
     f.miss1kP50Ms = r.p50ms;
     details["miss1k"] = { ...r, originRequests: served };
   });
-  if (c.name === "hoard" || c.name === "direct") {
+  if (c.name === "hoard" || c.name === "hoard-cores" || c.name === "direct") {
     // The targets compare interception with plain HTTP through the same proxy and clients.
     await step("plain HTTP hits, same clients", async () => {
       const path = `/1k?plain-${tag}`;
@@ -798,7 +810,9 @@ export function httpsMd(
       ? `Each contender ran alone on core ${meta.options.pin.server} (\`taskset\`, its threads and ` +
         `children too; for direct, the origin), the load generator, the origin and curl on ` +
         `${meta.options.pin.rest}: a proxy's own core, as on a build box where the clients are ` +
-        "elsewhere, and figures that no longer swing with where the scheduler puts the processes."
+        "elsewhere, and figures that no longer swing with where the scheduler puts the processes. " +
+        "hoard-cores' threads share that one core: its figures say what they cost there, not " +
+        "what more cores give (`--no-pin` for that)."
       : "Processes ran wherever the scheduler put them (`--no-pin`).",
     "",
   ];

@@ -1,8 +1,11 @@
 /**
- * The figures of the benchmark, the targets of issue 7, and their outputs: a
- * text table, `results.json`, `results.md` and `ratios.svg` (horizontal bars
- * of hoard/nginx and hoard/squid per figure on a log scale, targets marked).
- * Everything here is pure: it turns a {@linkcode Results} into strings.
+ * The figures of the benchmark, the targets of issue 7 (and issue 18's for
+ * serving on every core), and their outputs: a text table, `results.json`,
+ * `results.md` and `ratios.svg` (horizontal bars of hoard/nginx and
+ * hoard/squid per figure on a log scale, targets marked). hoard-cores (hoard
+ * with `--workers auto`) gets its own ratios to the peers and to hoard, in the
+ * table and the results but not in the chart. Everything here is pure: it
+ * turns a {@linkcode Results} into strings.
  *
  * @module
  */
@@ -161,8 +164,24 @@ export const PEERS = ["nginx", "squid"] as const;
 /** One of {@linkcode PEERS}. */
 export type Peer = typeof PEERS[number];
 
-/** A target of issue 7: on hoard's ratio to a peer, or on hoard's own value. */
+/** What hoard-cores is compared with: the peers, and hoard on one thread. */
+export const CORES_PEERS = [...PEERS, "hoard"] as const;
+
+/** One of {@linkcode CORES_PEERS}. */
+export type CoresPeer = typeof CORES_PEERS[number];
+
+/** The hoards with targets: on one thread, and on every core (`--workers auto`). */
+export type Subject = "hoard" | "hoard-cores";
+
+/** Ratios of a subject's figures to each peer's. */
+export type Ratios<P extends string> = Partial<Record<FigureId, Partial<Record<P, number>>>>;
+
+/**
+ * A target of issue 7 (or 18): on a hoard's ratio to a peer, or on hoard's own value.
+ */
 export interface Target {
+  /** Whose figure. @default "hoard" */
+  subject?: Subject;
   /** The figure it is about. */
   figure: FigureId;
   /** The peer of a ratio target; undefined for a target on hoard's own value. */
@@ -184,6 +203,17 @@ export const TARGETS: Target[] = [
   { figure: "miss1kAddedP50Ms", op: "<", value: 0.5, text: "< 0.5 ms" },
   { figure: "miss100mVsDirect", op: ">=", value: 0.8, text: "≥ 0.8× direct" },
   { figure: "collapseOriginRequests", op: "==", value: 1, text: "exactly 1" },
+  // Issue 18's for every core. Its other half, no figure worse on one core, is about hoard's
+  // own figures (one thread unless told) against an earlier run's; cores/hoard in the table
+  // says what the threads change on this machine.
+  {
+    subject: "hoard-cores",
+    figure: "hit1kRps",
+    peer: "nginx",
+    op: ">=",
+    value: 1.2,
+    text: "≥ 1.2× nginx",
+  },
 ];
 
 /** What one contender measured. */
@@ -223,21 +253,28 @@ export interface Results {
   /** By contender. */
   contenders: Partial<Record<ContenderName, ContenderResult>>;
   /** hoard/peer for each figure with `ratio`, where both were measured. */
-  ratios: Partial<Record<FigureId, Partial<Record<Peer, number>>>>;
+  ratios: Ratios<Peer>;
+  /** hoard-cores/peer and hoard-cores/hoard, likewise; absent from results before it ran. */
+  coresRatios?: Ratios<CoresPeer>;
   /** Each target with whether it was met (undefined: not measured). */
   targets: (Target & { actual?: number; met?: boolean })[];
 }
 
-/** hoard/peer ratios of every figure that has both values (and both > 0). */
+/**
+ * subject/peer ratios of every figure that has both values (and both > 0):
+ * hoard's to {@linkcode PEERS} unless told otherwise.
+ */
 export function computeRatios(
   contenders: Results["contenders"],
-): Results["ratios"] {
-  const out: Results["ratios"] = {};
-  const hoard = contenders.hoard?.figures ?? {};
+  subject: Subject = "hoard",
+  peers: readonly CoresPeer[] = PEERS,
+): Ratios<CoresPeer> {
+  const out: Ratios<CoresPeer> = {};
+  const hoard = contenders[subject]?.figures ?? {};
   for (const f of FIGURES) {
     if (!FIGURE_INFO[f].ratio) continue;
     const floor = FIGURE_INFO[f].floor;
-    for (const peer of PEERS) {
+    for (const peer of peers) {
       let h = hoard[f];
       let p = contenders[peer]?.figures[f];
       if (h === undefined || p === undefined) continue;
@@ -249,13 +286,16 @@ export function computeRatios(
   return out;
 }
 
-/** Evaluates {@linkcode TARGETS} against hoard's figures and the ratios. */
+/** Evaluates {@linkcode TARGETS} against each subject's figures and ratios. */
 export function evaluateTargets(
   contenders: Results["contenders"],
   ratios: Results["ratios"],
+  coresRatios: Ratios<CoresPeer> = {},
 ): Results["targets"] {
   return TARGETS.map((t) => {
-    const actual = t.peer ? ratios[t.figure]?.[t.peer] : contenders.hoard?.figures[t.figure];
+    const subject = t.subject ?? "hoard";
+    const own = subject === "hoard" ? ratios : coresRatios;
+    const actual = t.peer ? own[t.figure]?.[t.peer] : contenders[subject]?.figures[t.figure];
     if (actual === undefined) return { ...t };
     const met = t.op === ">="
       ? actual >= t.value
@@ -268,7 +308,12 @@ export function evaluateTargets(
   });
 }
 
-const NAMES: ContenderName[] = ["direct", "hoard", "nginx", "squid"];
+const NAMES: ContenderName[] = ["direct", "hoard", "hoard-cores", "nginx", "squid"];
+
+/** The contenders in the table: hoard-cores only where it was run (older results lack it). */
+function shown(r: Results): ContenderName[] {
+  return NAMES.filter((n) => n !== "hoard-cores" || r.contenders[n] !== undefined);
+}
 
 function fmt(v: number | undefined, digits: number): string {
   if (v === undefined || !Number.isFinite(v)) return "—";
@@ -287,20 +332,36 @@ function fmtRatio(v: number | undefined): string {
   return v === undefined ? "—" : `${v.toFixed(2)}×`;
 }
 
+/** Whether `t` is on hoard's (one thread's) figures: the chart shows only those. */
+function ofHoard(t: Target): boolean {
+  return (t.subject ?? "hoard") === "hoard";
+}
+
 function targetCell(r: Results, f: FigureId): string {
   return r.targets.filter((t) => t.figure === f).map((t) =>
-    `${t.text} ${t.met === undefined ? "(n/a)" : t.met ? "✓" : "✗"}`
+    `${ofHoard(t) ? "" : `${t.subject} `}${t.text} ${
+      t.met === undefined ? "(n/a)" : t.met ? "✓" : "✗"
+    }`
   ).join(", ");
 }
 
 /** The results table as Markdown rows (also what the script prints). */
 export function table(r: Results): string {
-  const head = ["figure", ...NAMES, "hoard/nginx", "hoard/squid", "target (hoard)"];
+  const names = shown(r);
+  const cores = names.includes("hoard-cores");
+  const head = [
+    "figure",
+    ...names,
+    "hoard/nginx",
+    "hoard/squid",
+    ...(cores ? ["cores/nginx", "cores/hoard"] : []),
+    "target (hoard)",
+  ];
   const rows = FIGURES.map((f) => {
     const info = FIGURE_INFO[f];
     return [
       info.label,
-      ...NAMES.map((n) => {
+      ...names.map((n) => {
         const c = r.contenders[n];
         return c === undefined
           ? "not run"
@@ -310,6 +371,7 @@ export function table(r: Results): string {
       }),
       fmtRatio(r.ratios[f]?.nginx),
       fmtRatio(r.ratios[f]?.squid),
+      ...(cores ? [fmtRatio(r.coresRatios?.[f]?.nginx), fmtRatio(r.coresRatios?.[f]?.hoard)] : []),
       targetCell(r, f),
     ];
   });
@@ -324,7 +386,7 @@ export function table(r: Results): string {
 /** Notes, errors and skip reasons of every contender, one line each. */
 export function issues(r: Results): string[] {
   const out: string[] = [];
-  for (const n of NAMES) {
+  for (const n of shown(r)) {
     const c = r.contenders[n];
     if (!c) continue;
     if (c.status === "skipped") out.push(`${n}: skipped — ${c.reason}`);
@@ -342,12 +404,14 @@ export function resultsJson(r: Results): string {
 /** `results.md`: the table, the targets, how it was measured and the configs. */
 export function resultsMd(r: Results): string {
   const tools = Object.entries(r.tools).map(([k, v]) => `${k} ${v}`).join("; ");
-  const versions = NAMES.filter((n) => n !== "direct").map((n) => r.contenders[n]?.version)
+  const versions = shown(r).filter((n) => n !== "direct").map((n) => r.contenders[n]?.version)
     .filter(Boolean).join("; ");
   const short = r.targets.filter((t) => t.met === false);
   const met = r.targets.filter((t) => t.met === true);
   const targetLine = (t: Results["targets"][number]) =>
-    `- ${FIGURE_INFO[t.figure].label}: target ${t.text}, measured ${
+    `- ${t.subject ? `${t.subject}, ` : ""}${
+      FIGURE_INFO[t.figure].label
+    }: target ${t.text}, measured ${
       t.actual === undefined
         ? "n/a"
         : t.peer
@@ -355,7 +419,7 @@ export function resultsMd(r: Results): string {
         : withUnit(t.actual, FIGURE_INFO[t.figure])
     }`;
   const notes = issues(r);
-  const configs = NAMES.flatMap((n) => {
+  const configs = shown(r).flatMap((n) => {
     const cfg = r.contenders[n]?.config;
     return cfg
       ? [
@@ -372,11 +436,12 @@ ${r.date} · \`${r.command}\` · ${r.machine.cores} cores, ${r.machine.memoryGiB
 ${table(r)}
 
 Ratios are hoard ÷ peer for the figure as measured, so above 1 is better for hoard where higher is
-better (requests/s, MB/s) and worse where lower is better (latency, memory, origin requests, time).
+better (requests/s, MB/s) and worse where lower is better (latency, memory, origin requests, time);
+cores/… are hoard-cores' (\`--workers auto\`) likewise, cores/hoard what the threads change.
 RSS growth below 0.25 MiB per stream is within the noise of the measurement and is taken as 0.25
 for the ratio. Chart: [ratios.svg](ratios.svg).
 
-## Targets (issue 7)
+## Targets (issue 7; hoard-cores: issue 18)
 
 Met:
 ${met.length ? met.map(targetLine).join("\n") : "- none"}
@@ -407,8 +472,8 @@ empty cache in its own temp dir. Versions: ${versions}. Tools: ${tools}.${
   during, and slowing, the next.
 - **RSS per stream**: ${r.settings["streams"]} concurrent 100 MiB hit downloads; (peak − before) ÷
   ${r.settings["streams"]}, summed over the contender's process tree (nginx master and workers,
-  squid and its helpers, hoard's one process); the peak is the kernel's VmHWM after resetting it
-  through \`/proc/PID/clear_refs\`.
+  squid and its helpers, hoard's one process, threads and all); the peak is the kernel's VmHWM
+  after resetting it through \`/proc/PID/clear_refs\`.
 - **1 KiB miss**: ${r.settings["missRequests"]} sequential requests (after ${
     r.settings["missWarmup"]
   }
@@ -428,7 +493,9 @@ Configured fairly for each: nginx with \`worker_processes ${
 upstream keep-alive, \`proxy_cache_lock on\` (nginx's way to collapse misses, off by default) and
 a high \`keepalive_requests\`; squid with \`collapsed_forwarding on\` (off by default),
 \`cache_mem 64 MB\`, a \`ufs\` cache_dir and \`maximum_object_size 1 GB\`; hoard with its defaults
-(one process). wrk, curl and the origin share the same ${r.machine.cores} cores with the contender.
+(one process, one thread); hoard-cores the same with \`--workers auto\` (one process, a thread per
+core on one port and one cache directory). wrk, curl and the origin share the same ${r.machine.cores}
+cores with the contender.
 
 ## Notes
 
@@ -464,7 +531,7 @@ export function ratiosSvg(r: Results): string {
   const logs = figures.flatMap((f) => PEERS.map((p) => r.ratios[f]?.[p]))
     .filter((v): v is number => v !== undefined)
     .map((v) => Math.abs(Math.log2(v)));
-  for (const t of r.targets) if (t.peer) logs.push(Math.abs(Math.log2(t.value)));
+  for (const t of r.targets) if (t.peer && ofHoard(t)) logs.push(Math.abs(Math.log2(t.value)));
   const D = Math.min(6, Math.max(2, Math.ceil(Math.max(0, ...logs))));
   const x = (v: number) => {
     const l = Math.max(-D, Math.min(D, Math.log2(v)));
@@ -539,7 +606,7 @@ export function ratiosSvg(r: Results): string {
             }" text-anchor="end" fill="#222">${label}</text>`,
         );
       }
-      for (const t of r.targets.filter((t) => t.figure === f && t.peer === peer)) {
+      for (const t of r.targets.filter((t) => ofHoard(t) && t.figure === f && t.peer === peer)) {
         const tx = x(t.value).toFixed(1);
         const ok = t.met === undefined ? "" : t.met ? " ✓" : " ✗";
         out.push(
@@ -557,7 +624,8 @@ export function ratiosSvg(r: Results): string {
     });
     // Targets on hoard's own value; the one on the fraction of direct shows with miss MB/s.
     const own = r.targets.filter((t) =>
-      !t.peer && (t.figure === f || (f === "miss100mMBps" && t.figure === "miss100mVsDirect"))
+      !t.peer && ofHoard(t) &&
+      (t.figure === f || (f === "miss100mMBps" && t.figure === "miss100mVsDirect"))
     );
     for (const t of own) {
       const tInfo = FIGURE_INFO[t.figure];
