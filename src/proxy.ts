@@ -31,6 +31,7 @@ import { accept, Connections } from "./accept.ts";
 import { shutDown } from "./shutdown.ts";
 import { Cores } from "./cores/cores.ts";
 import { Member } from "./cores/member.ts";
+import { ClaimTable } from "./cores/claims.ts";
 import { type ThreadStats, threadStats } from "./cores/stats.ts";
 import type { Joined } from "./cores/threads.ts";
 
@@ -104,7 +105,7 @@ export async function startProxy(
     dirLock?.release();
   };
   // A worker's hub link: what the other threads do waits in it until the cache is open.
-  const member = joined && new Member(joined.hub);
+  const member = joined && new Member(joined.hub, new ClaimTable(joined.claims), joined.thread);
   try {
     // The directory is locked by the main thread for all of its workers.
     if (joined === undefined) dirLock = await lockCacheDir(opts.cacheDir);

@@ -320,6 +320,16 @@ export class Cache {
     this.#evictIfNeeded();
   }
 
+  /** Reads the metadata of `ids` from the store again: another thread may have just written it. */
+  async reread(...ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const meta = await this.#store?.readMeta(id).catch(() => undefined);
+      if (meta !== undefined) {
+        this.learn(meta, meta.kind === "response" ? storedBytes(meta) : metaBytes(meta));
+      }
+    }
+  }
+
   /** Another thread removed entry `id`. */
   unlearn(id: string): void {
     this.#metas.missing(id, Date.now());

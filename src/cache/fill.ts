@@ -61,6 +61,7 @@ export class Fill {
   /** Settles when the origin answered. */
   readonly started: Promise<FillStart>;
   #resolveStart!: (s: FillStart) => void;
+  #start: FillStart | undefined;
   #body: BodyWriter | undefined;
   #written = 0;
   #done = false;
@@ -80,7 +81,12 @@ export class Fill {
   /** @param key the collapsing key. */
   constructor(key: string) {
     this.key = key;
-    this.started = new Promise((r) => this.#resolveStart = r);
+    this.started = new Promise((r) => {
+      this.#resolveStart = (s) => {
+        this.#start ??= s;
+        r(s);
+      };
+    });
     this.settled = new Promise((r) => this.settle = r);
   }
 
@@ -99,12 +105,43 @@ export class Fill {
     return this.#error;
   }
 
+  /** Whether the origin answered (`started` has settled). */
+  get announced(): boolean {
+    return this.#start !== undefined;
+  }
+
   /**
    * Tells `watch` every change of this fill from now on (the fill's leader
    * does, for followers in other threads).
    */
   watch(watch: (ev: FillEvent) => void): void {
     this.#watch = watch;
+  }
+
+  /**
+   * Tells the watcher what happened so far, as the events it would have
+   * heard: for followers in another thread that come once the fill is under
+   * way (the leader tells of its fills only once one does).
+   */
+  replay(): void {
+    const watch = this.#watch, start = this.#start;
+    if (watch === undefined || start === undefined) return;
+    if (start.kind === "bypass" && this.#error === undefined) {
+      return watch({ t: "bypass", reason: start.reason });
+    }
+    if (start.kind === "stale-if-error") {
+      return watch({ t: "stale-if-error", status: start.status });
+    }
+    if (start.kind === "follow") {
+      const share = this.#body?.share?.();
+      watch({ t: "head", head: start.head, share });
+      const data = this.#inMemory ? this.#body?.bytes?.slice() : undefined;
+      if (this.#written > 0) {
+        watch({ t: "wrote", written: this.#written, ...(data ? { data } : {}) });
+      }
+    }
+    if (this.#error !== undefined) watch({ t: "fail", message: errorMessage(this.#error) });
+    else if (this.#done) watch({ t: "end" });
   }
 
   /** Announces the response: followers start reading `body`. */
@@ -165,7 +202,7 @@ export class Fill {
     this.#error = err ?? new Error("fill failed");
     this.#resolveStart({ kind: "bypass", reason: "origin failed" });
     this.#notify();
-    this.#watch?.({ t: "fail", message: err instanceof Error ? err.message : String(err) });
+    this.#watch?.({ t: "fail", message: errorMessage(err) });
   }
 
   /** The fill is over (Fills.remove): tells the watcher where the body is now. */
@@ -193,11 +230,12 @@ export class Fill {
  */
 export interface FillPeers {
   /**
-   * Whether this thread leads the fill of `fill.key`. When another thread
-   * does, `fill` follows that one's from now on: its events drive it, and
-   * its end removes it.
+   * Whether this thread leads the fill of `fill.key` ("lead"; "recheck":
+   * another thread just stored it, look again first). When another thread
+   * leads it ("follow"), `fill` follows that one's from now on: its events
+   * drive it, and its end removes it.
    */
-  claim(fill: Fill): Promise<boolean>;
+  claim(fill: Fill): "lead" | "recheck" | "follow";
 }
 
 /** Fills in progress, by key. */
@@ -206,8 +244,12 @@ export class Fills {
   peers: FillPeers | undefined;
   #active = new Map<string, Fill>();
 
-  /** Joins the fill for `key`, or starts one (then the caller leads it). */
-  async join(key: string): Promise<{ fill: Fill; leader: boolean }> {
+  /**
+   * Joins the fill for `key`, or starts one (then the caller leads it).
+   * `recheck`: another thread stored the key a moment ago, and this one may
+   * not have heard yet: the leader looks in the store again before the origin.
+   */
+  join(key: string): { fill: Fill; leader: boolean; recheck?: boolean } {
     const existing = this.#active.get(key);
     if (existing !== undefined) {
       existing.followers++;
@@ -215,9 +257,12 @@ export class Fills {
     }
     const fill = new Fill(key);
     this.#active.set(key, fill);
-    // Requests for the key that come while the other threads are asked join this fill.
-    const leader = this.peers === undefined || await this.peers.claim(fill);
-    return { fill, leader };
+    const claimed = this.peers?.claim(fill) ?? "lead";
+    return {
+      fill,
+      leader: claimed !== "follow",
+      ...(claimed === "recheck" ? { recheck: true } : {}),
+    };
   }
 
   /** Removes a finished (stored, failed or bypassed) fill; later requests look in the store. */
@@ -258,4 +303,8 @@ export async function* followFill(fill: Fill): AsyncGenerator<Uint8Array, void, 
   } finally {
     reader?.close();
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

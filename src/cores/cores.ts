@@ -15,6 +15,8 @@ import type { Logger } from "../observe/log.ts";
 import type { ResolvedOptions } from "../options.ts";
 import { Hub } from "./hub.ts";
 import { Member } from "./member.ts";
+import { ClaimTable } from "./claims.ts";
+import { localChannel } from "./local_port.ts";
 import { type Counting, type ThreadStats, threadStats } from "./stats.ts";
 import type { FromWorker, Threads, ToWorker, WorkerOptions } from "./threads.ts";
 import { S3_VARIABLES } from "../cache/shared/s3_settings.ts";
@@ -41,6 +43,7 @@ interface Running {
 /** The workers serving with the main thread. */
 export class Cores implements Threads {
   #hub = new Hub();
+  #claims = ClaimTable.create();
   #member: Member;
   #workers = new Set<Running>();
   #asks = new Map<number, (s: ThreadStats | undefined) => void>();
@@ -49,9 +52,8 @@ export class Cores implements Threads {
   #logger: Logger;
 
   private constructor(cache: Cache, main: Counting, logger: Logger) {
-    const { port1, port2 } = new MessageChannel();
-    this.#hub.join(port1);
-    this.#member = new Member(port2);
+    const { port1, port2 } = localChannel();
+    this.#member = new Member(port2, this.#claims, this.#hub.join(port1));
     this.#member.attach(cache);
     this.#main = main;
     this.#logger = logger;
@@ -135,7 +137,13 @@ export class Cores implements Threads {
       w.closed?.resolve(undefined);
       this.#gone(w);
     };
-    this.#post(w, { t: "start", options, hub: port2 }, [port2]);
+    this.#post(w, {
+      t: "start",
+      options,
+      hub: port2,
+      claims: this.#claims.buffer,
+      thread: w.id,
+    }, [port2]);
     const timer = setTimeout(() => started.reject(new Error("no answer")), START_MS);
     try {
       await started.promise;
@@ -195,6 +203,7 @@ export class Cores implements Threads {
   #gone(w: Running): void {
     this.#workers.delete(w);
     this.#hub.leave(w.id);
+    this.#claims.releaseAll(w.id);
     w.worker.terminate();
   }
 

@@ -1,10 +1,10 @@
 /**
  * The hub: the one place, in the main thread, where the threads serving one
- * cache directory learn of each other's fills and changes. It keeps one
- * leader per fill key among all threads (so one origin request per URL
- * machine-wide), relays the leader's events to the threads that follow it —
- * replaying what they missed when they join late — and passes every change
- * of the directory on to every other thread.
+ * cache directory learn of each other's fills and changes. Which thread
+ * leads a fill is in shared memory (claims.ts); the hub relays a leader's
+ * events to the threads that follow it — asking the leader for them when
+ * the first one comes, replaying them to those that come later — and passes
+ * every change of the directory on to every other thread.
  *
  * Messages from one thread are handled in the order it sent them, and the
  * hub's to one thread arrive in the order they were sent: a thread that
@@ -13,9 +13,13 @@
  * @module
  */
 
-import type { FromHub, ToHub, WireFillEvent } from "./messages.ts";
+import type { FromHub, Port, ToHub, WireFillEvent } from "./messages.ts";
 
-/** One fill being led by a thread, and what its followers must hear. */
+/**
+ * One fill being led by a thread, and what its followers must hear. The
+ * leader tells of its fill only once another thread follows it (most fills
+ * have no follower elsewhere): from then on, from the start.
+ */
 interface Led {
   leader: number;
   followers: Set<number>;
@@ -29,12 +33,12 @@ interface Led {
 
 /** The main thread's relay between the threads serving one cache directory. */
 export class Hub {
-  #threads = new Map<number, MessagePort>();
+  #threads = new Map<number, Port>();
   #next = 0;
   #fills = new Map<string, Led>();
 
   /** Adds a thread talking through `port`; its number (the first one added is 0, the evicting one). */
-  join(port: MessagePort): number {
+  join(port: Port): number {
     const id = this.#next++;
     this.#threads.set(id, port);
     port.onmessage = (e: MessageEvent<ToHub>) => this.#on(id, e.data);
@@ -43,7 +47,8 @@ export class Hub {
 
   /**
    * Thread `id` is gone (it failed, or shut down): fills it led fail for
-   * their followers, who must not wait for them forever.
+   * their followers, who must not wait for them forever (its claims are
+   * released by cores.ts).
    */
   leave(id: number): void {
     this.#threads.delete(id);
@@ -71,8 +76,8 @@ export class Hub {
 
   #on(from: number, m: ToHub): void {
     switch (m.t) {
-      case "claim":
-        return this.#claim(from, m.key);
+      case "follow":
+        return this.#follow(from, m.key, m.leader);
       case "fill":
         return this.#event(from, m.key, m.ev);
       case "used":
@@ -84,15 +89,16 @@ export class Hub {
     }
   }
 
-  #claim(from: number, key: string): void {
-    const led = this.#fills.get(key);
+  #follow(from: number, key: string, leader: number): void {
+    let led = this.#fills.get(key);
     if (led === undefined) {
-      this.#fills.set(key, { leader: from, followers: new Set(), data: [], written: 0, last: [] });
-      return this.#send(from, { t: "claimed", key, lead: true });
+      led = { leader, followers: new Set(), data: [], written: 0, last: [] };
+      this.#fills.set(key, led);
     }
     led.followers.add(from);
-    this.#send(from, { t: "claimed", key, lead: false });
-    // What the fill did before this thread joined, in order.
+    // The first follower: the leader tells of its fill from now on, from the start.
+    if (led.followers.size === 1) return this.#send(led.leader, { t: "watched", key });
+    // What it told before this thread came, in order.
     const replay = (ev: WireFillEvent) => this.#send(from, { t: "fill", key, ev });
     if (led.head !== undefined) replay(led.head);
     if (led.data.length > 0) {

@@ -13,7 +13,8 @@ import type { Cache } from "../cache/cache.ts";
 import type { Fill, FillEvent, FillPeers } from "../cache/fill.ts";
 import type { Meta } from "../cache/meta.ts";
 import type { CachePeers } from "../cache/peers.ts";
-import { type FromHub, fromWire, type ToHub, toWire } from "./messages.ts";
+import type { ClaimTable } from "./claims.ts";
+import { type FromHub, fromWire, type Port, type ToHub, toWire } from "./messages.ts";
 
 // Uses are sent in batches: they only order eviction, which needs no more.
 const USED_EVERY_MS = 1000;
@@ -26,10 +27,13 @@ interface Followed {
 
 /** This thread's link to the hub. */
 export class Member implements FillPeers, CachePeers {
-  #port: MessagePort;
+  #port: Port;
   #cache!: Cache;
-  #claims = new Map<string, { fill: Fill; lead: (yes: boolean) => void }>();
   #followed = new Map<string, Followed>();
+  /** Fills this thread leads, and whether another thread follows them (then their events go out). */
+  #led = new Map<string, { fill: Fill; watched: boolean }>();
+  #claims: ClaimTable;
+  #thread: number;
   #used = new Set<string>();
   #usedTimer: ReturnType<typeof setTimeout> | undefined;
   #index = Promise.withResolvers<ScannedEntry[]>();
@@ -37,9 +41,13 @@ export class Member implements FillPeers, CachePeers {
   /**
    * @param port this thread's end of its channel to the hub; what comes
    *   before {@linkcode Member.attach} waits in it.
+   * @param claims the table of fills being led, shared by every thread.
+   * @param thread this thread's number at the hub.
    */
-  constructor(port: MessagePort) {
+  constructor(port: Port, claims: ClaimTable, thread: number) {
     this.#port = port;
+    this.#claims = claims;
+    this.#thread = thread;
   }
 
   /** Becomes `cache`'s peers and starts hearing the hub (the index first, when it is there). */
@@ -55,12 +63,29 @@ export class Member implements FillPeers, CachePeers {
     return this.#index.promise;
   }
 
-  /** Asks the hub whether this thread leads `fill`; when not, the leader's events drive it. */
-  claim(fill: Fill): Promise<boolean> {
-    const { promise, resolve } = Promise.withResolvers<boolean>();
-    this.#claims.set(fill.key, { fill, lead: resolve });
-    this.#post({ t: "claim", key: fill.key });
-    return promise;
+  /**
+   * Claims `fill`'s key in the shared table: this thread leads it (its
+   * events go out once another thread follows), or follows the thread that
+   * does, whose events drive `fill` from now on.
+   */
+  claim(fill: Fill): "lead" | "recheck" | "follow" {
+    const key = fill.key;
+    const claim = this.#claims.claim(key, this.#thread);
+    if (claim.kind === "led") {
+      this.#followed.set(key, { fill });
+      this.#post({ t: "follow", key, leader: claim.by });
+      return "follow";
+    }
+    const led = { fill, watched: false };
+    this.#led.set(key, led);
+    fill.watch((ev) => {
+      if (ev.t === "settled") {
+        this.#led.delete(key);
+        this.#claims.release(claim.slot, this.#thread);
+      }
+      if (led.watched) this.#post({ t: "fill", key, ev: toWire(ev) });
+    });
+    return claim.recent ? "recheck" : "lead";
   }
 
   /** Tells the other threads of an entry written here. */
@@ -99,8 +124,13 @@ export class Member implements FillPeers, CachePeers {
 
   #on(m: FromHub): void {
     switch (m.t) {
-      case "claimed":
-        return this.#claimed(m.key, m.lead);
+      case "watched": {
+        const led = this.#led.get(m.key);
+        // Over already: so say, and the follower looks in the store.
+        if (led === undefined) return this.#post({ t: "fill", key: m.key, ev: { t: "settled" } });
+        led.watched = true;
+        return led.fill.replay();
+      }
       case "fill":
         return this.#event(m.key, fromWire(m.ev));
       case "stored":
@@ -112,16 +142,6 @@ export class Member implements FillPeers, CachePeers {
       case "index":
         return this.#index.resolve(m.entries);
     }
-  }
-
-  #claimed(key: string, lead: boolean): void {
-    const claim = this.#claims.get(key);
-    if (claim === undefined) return;
-    this.#claims.delete(key);
-    const { fill } = claim;
-    if (lead) fill.watch((ev) => this.#post({ t: "fill", key, ev: toWire(ev) }));
-    else this.#followed.set(key, { fill });
-    claim.lead(lead);
   }
 
   #event(key: string, ev: FillEvent): void {
@@ -148,6 +168,8 @@ export class Member implements FillPeers, CachePeers {
       case "settled":
         followed.body?.settled(ev.share);
         this.#followed.delete(key);
+        // Over before it told of itself: what it stored, if anything, is in the store now.
+        if (!fill.announced) fill.bypass("stored");
         return this.#cache.fills.remove(fill);
     }
   }

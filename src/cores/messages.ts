@@ -45,18 +45,28 @@ export type CacheChange =
 
 /** A thread to the hub. */
 export type ToHub =
-  /** May this thread lead the fill of `key`? */
-  | { t: "claim"; key: string }
+  /** This thread follows the fill of `key`, which thread `leader` claimed (claims.ts). */
+  | { t: "follow"; key: string; leader: number }
   /** An event of the fill of `key`, which this thread leads. */
   | { t: "fill"; key: string; ev: WireFillEvent }
   | CacheChange;
 
 /** The hub to a thread. */
 export type FromHub =
-  /** The answer to a claim: lead it, or follow the leader's events from now on. */
-  | { t: "claimed"; key: string; lead: boolean }
+  /** Another thread follows the fill of `key` this one leads: tell of it, from the start. */
+  | { t: "watched"; key: string }
   /** An event of the fill of `key`, which another thread leads. */
   | { t: "fill"; key: string; ev: WireFillEvent }
   /** Every entry in the directory, once the first thread's start-up scan is done. */
   | { t: "index"; entries: ScannedEntry[] }
   | CacheChange;
+
+/** One end of a channel to or from the hub: a MessagePort, or its in-thread twin (local_port.ts). */
+export interface Port {
+  /** Sends a message to the other end. */
+  postMessage(message: unknown): void;
+  /** Receives the other end's messages. */
+  onmessage: ((e: MessageEvent) => void) | null;
+  /** Stops the channel. */
+  close(): void;
+}

@@ -16,7 +16,15 @@ export type WorkerOptions = Omit<ResolvedOptions, "logSink" | "sharedEnv"> & {
 
 /** The main thread to a worker. */
 export type ToWorker =
-  | { t: "start"; options: WorkerOptions; hub: MessagePort }
+  | {
+    t: "start";
+    options: WorkerOptions;
+    hub: MessagePort;
+    /** The claim table's memory (claims.ts). */
+    claims: SharedArrayBuffer;
+    /** The worker's number at the hub. */
+    thread: number;
+  }
   /** What have you counted so far? */
   | { t: "stats"; ask: number }
   /** The answer to the worker's "others": every other thread's counters. */
@@ -45,4 +53,8 @@ export interface Threads {
 export interface Joined extends Threads {
   /** The worker's end of its channel to the hub. */
   hub: MessagePort;
+  /** The claim table's memory (claims.ts). */
+  claims: SharedArrayBuffer;
+  /** The worker's number at the hub. */
+  thread: number;
 }

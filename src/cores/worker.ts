@@ -53,6 +53,8 @@ if (isHoardWorker()) {
             sharedEnv: (name) => sharedVars[name],
           }, {
             hub: m.hub,
+            claims: m.claims,
+            thread: m.thread,
             others: () => {
               const ask = nextAsk++;
               scope.postMessage({ t: "others", ask });

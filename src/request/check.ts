@@ -59,7 +59,7 @@ export async function check(
     };
   }
   if (status === 200 && req.head.method === "GET") {
-    const { fill, leader } = await cache.fills.join(fillKey(target, entry.id));
+    const { fill, leader } = cache.fills.join(fillKey(target, entry.id));
     if (leader) return { kind: "lead", target, fill, res, fwd: "request", fwdStatus: true };
   }
   cache.counters.bytesFromOrigin += await relay(ex, res, cacheStatus(checked));

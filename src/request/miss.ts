@@ -9,6 +9,7 @@
 import { requestDirectives } from "../cache/policy/directives.ts";
 import type { ProxyContext } from "../context.ts";
 import { fillKey, type Target } from "./decide.ts";
+import { storeId } from "../cache/key.ts";
 import { ProxyError } from "../errors.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { DONE, type Step } from "./step.ts";
@@ -51,10 +52,11 @@ export async function miss(
     await relay(ex, res, cacheStatus({ fwd }));
     return DONE;
   }
-  const { fill, leader } = await cache.fills.join(fillKey(target, id));
+  const { fill, leader, recheck } = cache.fills.join(fillKey(target, id));
   if (!leader) return { kind: "follow", target, fill, fwd };
-  if (cache.fills.peers !== undefined) {
-    // Another thread may have stored it between this one's look and its claim.
+  if (recheck) {
+    // Another thread stored it a moment ago; this one may not have heard yet.
+    await cache.reread(storeId(target.cache.key), id);
     const found = await cache.find(target.cache, Date.now());
     if (found.kind === "entry" && found.freshness.kind === "hit") {
       fill.bypass("stored");

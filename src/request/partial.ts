@@ -42,7 +42,7 @@ export async function partial(
 ): Promise<Step> {
   const cache = proxy.cache;
   const stored = parseContentRange(entry.headers.find(([n]) => /^content-range$/i.test(n))?.[1]);
-  const { fill, leader } = await cache.fills.join(entry.id);
+  const { fill, leader } = cache.fills.join(entry.id);
   if (!leader) return { kind: "follow", target, fill, fwd: "partial" };
   const body = stored === undefined
     ? undefined

@@ -55,7 +55,7 @@ export async function pass(
     route.storePost &&
     storability(target.cache, res.head.status, res.head.fields, Date.now()).storable
   ) {
-    const { fill, leader } = await proxy.cache.fills.join(storeId(target.cache.key));
+    const { fill, leader } = proxy.cache.fills.join(storeId(target.cache.key));
     if (leader) {
       // As relay() does: a request body the origin never took leaves the connection unusable.
       const finish = res.finish;

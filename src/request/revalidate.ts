@@ -30,7 +30,7 @@ export async function revalidate(
   { target, entry, why }: Extract<Step, { kind: "revalidate" }>,
 ): Promise<Step> {
   const cache = proxy.cache;
-  const { fill, leader } = await cache.fills.join(fillKey(target, entry.id));
+  const { fill, leader } = cache.fills.join(fillKey(target, entry.id));
   // Someone is already asking the origin about this entry: wait for its answer.
   if (!leader) return { kind: "follow", target, fill, fwd: why };
   cache.counters.revalidations++;
@@ -100,10 +100,10 @@ export function refreshInBackground(
   entry: ResponseMeta,
 ): void {
   const cache = proxy.cache;
+  const { fill, leader } = cache.fills.join(fillKey(target, entry.id));
+  if (!leader) return;
+  cache.counters.revalidations++;
   cache.track((async () => {
-    const { fill, leader } = await cache.fills.join(fillKey(target, entry.id));
-    if (!leader) return;
-    cache.counters.revalidations++;
     const now = Date.now();
     let res: OriginResponse;
     try {

@@ -54,17 +54,17 @@ async function trickle(
   }
 }
 
-Deno.test("Fills.join makes the first caller the leader and the others followers", async () => {
+Deno.test("Fills.join makes the first caller the leader and the others followers", () => {
   const fills = new Fills();
-  const a = await fills.join("a");
+  const a = fills.join("a");
   assert.equal(a.leader, true);
   assert.equal(a.fill.key, "a");
   assert.equal(a.fill.followers, 1);
-  const a2 = await fills.join("a");
+  const a2 = fills.join("a");
   assert.equal(a2.leader, false);
   assert.equal(a2.fill, a.fill);
   assert.equal(a.fill.followers, 2);
-  const b = await fills.join("b");
+  const b = fills.join("b");
   assert.equal(b.leader, true);
   assert.notEqual(b.fill, a.fill);
   assert.equal(fills.size, 2);
@@ -72,12 +72,12 @@ Deno.test("Fills.join makes the first caller the leader and the others followers
   fills.remove(a.fill);
   assert.equal(fills.size, 1);
   // A later request for the key leads a new fill; removing the old one again leaves it alone.
-  const a3 = await fills.join("a");
+  const a3 = fills.join("a");
   assert.equal(a3.leader, true);
   assert.notEqual(a3.fill, a.fill);
   fills.remove(a.fill);
   assert.equal(fills.size, 2);
-  assert.equal((await fills.join("a")).fill, a3.fill);
+  assert.equal(fills.join("a").fill, a3.fill);
 });
 
 Deno.test("Fill.started says follow with the head once the response is announced", async () => {
@@ -196,7 +196,7 @@ Deno.test("followFill reads the committed body after the temp file was renamed",
   const cache = await Cache.open(dir, Number.MAX_SAFE_INTEGER, new Logger("silent"));
   try {
     await cache.ready;
-    const { fill, leader } = await cache.fills.join("key");
+    const { fill, leader } = cache.fills.join("key");
     assert.ok(leader);
     const temp: BodyWriter = (await cache.beginBody())!;
     const tempPath = (temp as DiskBody).path;

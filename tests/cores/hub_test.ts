@@ -1,7 +1,7 @@
 /**
  * The hub and its members as two threads see them — here two caches on one
  * directory in one thread, each with its own channel to the hub, as a
- * worker's would be: one leader per fill key, the leader's body followed
+ * worker's would be, and one claim table: one leader per fill key, the leader's body followed
  * from the other (a file while it grows and after its commit, or bytes in
  * memory), late joiners, a leader that disappears, changes seen by both.
  */
@@ -13,6 +13,7 @@ import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { Hub } from "../../src/cores/hub.ts";
 import { Member } from "../../src/cores/member.ts";
+import { ClaimTable } from "../../src/cores/claims.ts";
 import type { FromHub, ToHub } from "../../src/cores/messages.ts";
 import { bodyBytes, concat, delay, pendingMeta } from "../cache/_fixtures/entries.ts";
 
@@ -30,14 +31,15 @@ async function twoThreads(
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hoard-hub-test-" });
   const hub = new Hub();
+  const claims = ClaimTable.create(64);
   const logger = new Logger("silent");
   const [ca, cb] = [new MessageChannel(), new MessageChannel()];
-  hub.join(ca.port1);
-  const ma = new Member(ca.port2);
+  const ma = new Member(ca.port2, claims, hub.join(ca.port1));
   const a = await Cache.open(dir, Number.MAX_SAFE_INTEGER, logger);
   ma.attach(a);
   const idB = hub.join(cb.port1);
-  const mb = new Member(cb.port2);
+  // The other thread's view of the same shared memory.
+  const mb = new Member(cb.port2, new ClaimTable(claims.buffer), idB);
   const b = await Cache.open(dir, Number.MAX_SAFE_INTEGER, logger, { joined: mb.index });
   mb.attach(b);
   hub.send(idB, { t: "index", entries: await a.listed() });
@@ -153,13 +155,23 @@ Deno.test("hub: a removal in one thread is a miss in the other; a response bypas
     await delay(10);
     assert.equal(await b.entry(stored.id), undefined);
 
-    const first = await b.fills.join("y");
-    const second = await a.fills.join("y");
+    const first = b.fills.join("y");
+    const second = a.fills.join("y");
     assert.equal(first.leader, true);
+    assert.equal(second.leader, false);
+    await delay(10); // the leader hears that it is followed
     first.fill.bypass("no-store");
     b.fills.remove(first.fill);
     assert.deepEqual(await second.fill.started, { kind: "bypass", reason: "no-store" });
     await second.fill.settled;
+
+    // A fill over before its leader heard of the follower: the follower looks in the store.
+    const lead = b.fills.join("z");
+    const late = a.fills.join("z");
+    lead.fill.bypass("no-store");
+    b.fills.remove(lead.fill);
+    assert.deepEqual(await late.fill.started, { kind: "bypass", reason: "stored" });
+    await late.fill.settled;
   });
 });
 

@@ -189,7 +189,7 @@ async function fillFor(proxy: ProxyContext, head: string) {
   const route = await decide(req, proxy);
   assert.equal(route.kind, "miss");
   if (route.kind !== "miss") throw new Error("not a miss");
-  const { fill, leader } = await proxy.cache.fills.join(route.id);
+  const { fill, leader } = proxy.cache.fills.join(route.id);
   assert.ok(leader);
   return { req, target: route.target, fill };
 }
