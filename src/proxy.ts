@@ -198,18 +198,14 @@ export async function startProxy(
     serve: (client, tunnelOrigin) => connections.serve(proxy, client, tunnelOrigin),
   };
 
+  // The main thread's claims are shared before it serves anything: no fill of
+  // its own goes unclaimed when the workers begin.
+  const cores = workers > 0 ? new Cores(cache, proxy, logger) : undefined;
+  proxy.threads = cores ?? joined;
   const connections = new Connections(logger);
   const acceptLoop = accept(listener, proxy, connections);
-  const cores = workers > 0
-    ? await Cores.start(workers, {
-      cache,
-      main: proxy,
-      // Port 0 was resolved: the workers listen where the main thread does.
-      options: { ...opts, port: addr.port },
-      logger,
-    })
-    : undefined;
-  proxy.threads = cores ?? joined;
+  // Port 0 was resolved: the workers listen where the main thread does.
+  await cores?.start(workers, { ...opts, port: addr.port });
 
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => resolveFinished = r);

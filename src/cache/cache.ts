@@ -15,7 +15,7 @@ import type { Logger } from "../observe/log.ts";
 import { type CacheCounters, newCounters } from "./counters.ts";
 import { Fills } from "./fill.ts";
 import { storeId } from "./key.ts";
-import { type Meta, metaBytes, type ResponseMeta, storedBytes, varyIndexWith } from "./meta.ts";
+import { type Meta, type ResponseMeta, storedBytes, varyIndexWith } from "./meta.ts";
 import { OnceEach } from "./failures.ts";
 import type { CacheRequest } from "./policy/inputs.ts";
 import { Bodies, type Body, type ReadOptions } from "./bodies.ts";
@@ -229,8 +229,8 @@ export class Cache {
         const index = varyIndexWith(top, primary, meta, meta.vary);
         await store.writeMeta(index);
         this.#metas.remember(index);
-        this.#usage.set(index.id, metaBytes(index), Date.now());
-        this.peers?.stored(index, metaBytes(index));
+        this.#usage.set(index.id, storedBytes(index), Date.now());
+        this.peers?.stored(index, storedBytes(index));
       }
       const previous = (await this.#meta(meta.id)) ?? null;
       const full = await store.commit(body, meta, previous);
@@ -324,9 +324,7 @@ export class Cache {
   async reread(...ids: string[]): Promise<void> {
     for (const id of ids) {
       const meta = await this.#store?.readMeta(id).catch(() => undefined);
-      if (meta !== undefined) {
-        this.learn(meta, meta.kind === "response" ? storedBytes(meta) : metaBytes(meta));
-      }
+      if (meta !== undefined) this.learn(meta, storedBytes(meta));
     }
   }
 

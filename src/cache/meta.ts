@@ -100,9 +100,13 @@ export function metaBytes(meta: Meta): number {
   return new TextEncoder().encode(serializeMeta(meta)).length;
 }
 
-/** What an entry takes in a store: its metadata, and its body unless the body is inline. */
-export function storedBytes(entry: ResponseMeta): number {
-  return metaBytes(entry) + (entry.inline === undefined ? entry.size : 0);
+/**
+ * What an entry takes in a store: its metadata, and its body unless the body
+ * is inline (a vary index: its metadata).
+ */
+export function storedBytes(entry: Meta): number {
+  const body = entry.kind === "response" && entry.inline === undefined ? entry.size : 0;
+  return metaBytes(entry) + body;
 }
 
 /**

@@ -48,31 +48,25 @@ export class Cores implements Threads {
   #workers = new Set<Running>();
   #asks = new Map<number, (s: ThreadStats | undefined) => void>();
   #nextAsk = 0;
+  #cache: Cache;
   #main: Counting;
   #logger: Logger;
 
-  private constructor(cache: Cache, main: Counting, logger: Logger) {
+  /**
+   * Joins the main thread (`main`, whose cache is `cache`) to a new hub and
+   * claim table; {@linkcode Cores.start} then starts the workers.
+   */
+  constructor(cache: Cache, main: Counting, logger: Logger) {
     const { port1, port2 } = localChannel();
     this.#member = new Member(port2, this.#claims, this.#hub.join(port1));
     this.#member.attach(cache);
+    this.#cache = cache;
     this.#main = main;
     this.#logger = logger;
   }
 
-  /**
-   * Starts `count` workers serving with the main thread (`main`, whose cache
-   * is `cache`); those that cannot start are logged and left out.
-   */
-  static async start(
-    count: number,
-    { cache, main, options, logger }: {
-      cache: Cache;
-      main: Counting;
-      options: ResolvedOptions;
-      logger: Logger;
-    },
-  ): Promise<Cores> {
-    const cores = new Cores(cache, main, logger);
+  /** Starts `count` workers with `options`; those that cannot start are logged and left out. */
+  async start(count: number, options: ResolvedOptions): Promise<void> {
     const { logSink: _, sharedEnv, ...rest } = options;
     const env = sharedEnv ?? readEnv;
     const sharedVars: Record<string, string> = {};
@@ -82,11 +76,10 @@ export class Cores implements Threads {
     }
     // Workers never evict: the main thread does, for all (it hears of every entry).
     const workerOptions: WorkerOptions = { ...rest, maxSize: Infinity, sharedVars };
-    const index = cache.listed();
+    const index = this.#cache.listed();
     await Promise.all(
-      Array.from({ length: count }, (_, i) => cores.#spawn(i + 1, workerOptions, index)),
+      Array.from({ length: count }, (_, i) => this.#spawn(i + 1, workerOptions, index)),
     );
-    return cores;
   }
 
   /** How many workers serve with the main thread. */

@@ -1,9 +1,9 @@
 /**
- * One thread's side of the hub (hub.ts): it claims fills for this thread's
- * cache, tells the hub of every fill it leads and every change it makes to
- * the cache directory, and applies what the other threads did — their
- * fills followed here as local fills, their entries learnt by this thread's
- * cache.
+ * One thread's side of the hub (hub.ts): it claims this thread's fills in the
+ * shared table (claims.ts), tells the hub of every fill it leads that another
+ * thread follows and of every change it makes to the cache directory, and
+ * applies what the other threads did — their fills followed here as local
+ * fills, their entries learnt by this thread's cache.
  *
  * @module
  */
