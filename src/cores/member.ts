@@ -18,6 +18,11 @@ import { type FromHub, fromWire, type Port, type ToHub, toWire } from "./message
 
 // Uses are sent in batches: they only order eviction, which needs no more.
 const USED_EVERY_MS = 1000;
+// Entries stored go out in batches too: each message wakes the other threads,
+// which on a small machine takes a core from the requests being answered. A
+// claim of a key stored less than 2 s ago reads the store first (claims.ts),
+// so a thread that has not heard yet does not fetch it again.
+const STORED_EVERY_MS = 10;
 
 /** A fill another thread leads, followed by a local one. */
 interface Followed {
@@ -36,6 +41,8 @@ export class Member implements FillPeers, CachePeers {
   #thread: number;
   #used = new Set<string>();
   #usedTimer: ReturnType<typeof setTimeout> | undefined;
+  #stored: { meta: Meta; bytes: number }[] = [];
+  #storedTimer: ReturnType<typeof setTimeout> | undefined;
   #index = Promise.withResolvers<ScannedEntry[]>();
 
   /**
@@ -88,9 +95,23 @@ export class Member implements FillPeers, CachePeers {
     return claim.recent ? "recheck" : "lead";
   }
 
-  /** Tells the other threads of an entry written here. */
+  /** Tells the other threads of an entry written here (with the next batch). */
   stored(meta: Meta, bytes: number): void {
-    this.#post({ t: "stored", meta, bytes });
+    this.#stored.push({ meta, bytes });
+    if (this.#storedTimer !== undefined) return;
+    const timer = setTimeout(() => this.#sendStored(), STORED_EVERY_MS);
+    Deno.unrefTimer(timer);
+    this.#storedTimer = timer;
+  }
+
+  /** Sends the entries stored so far: before anything else this thread says, so in order. */
+  #sendStored(): void {
+    clearTimeout(this.#storedTimer);
+    this.#storedTimer = undefined;
+    if (this.#stored.length === 0) return;
+    const entries = this.#stored;
+    this.#stored = [];
+    this.#port.postMessage({ t: "stored", entries } satisfies ToHub);
   }
 
   /** Tells the other threads of an entry removed here. */
@@ -118,6 +139,7 @@ export class Member implements FillPeers, CachePeers {
 
   /** Stops listening (the thread is shutting down). */
   close(): void {
+    this.#sendStored();
     this.flush();
     this.#port.close();
   }
@@ -134,7 +156,8 @@ export class Member implements FillPeers, CachePeers {
       case "fill":
         return this.#event(m.key, fromWire(m.ev));
       case "stored":
-        return this.#cache.learn(m.meta, m.bytes);
+        for (const { meta, bytes } of m.entries) this.#cache.learn(meta, bytes);
+        return;
       case "gone":
         return this.#cache.unlearn(m.id);
       case "used":
@@ -175,6 +198,7 @@ export class Member implements FillPeers, CachePeers {
   }
 
   #post(m: ToHub): void {
+    this.#sendStored();
     this.#port.postMessage(m);
   }
 }

@@ -36,8 +36,8 @@ export function fromWire(ev: WireFillEvent): FillEvent {
 
 /** Changes of the cache directory, which every other thread applies to its view. */
 export type CacheChange =
-  /** `meta` was written, taking `bytes` with its body. */
-  | { t: "stored"; meta: Meta; bytes: number }
+  /** Each `meta` was written, taking `bytes` with its body. */
+  | { t: "stored"; entries: { meta: Meta; bytes: number }[] }
   /** Entry `id` was removed. */
   | { t: "gone"; id: string }
   /** Entries `ids` were used at `at` (for the evicting thread's least-recently-used order). */
