@@ -31,8 +31,12 @@ export async function follow(
   const { target, fill, fwd } = step;
   const start = await fill.started;
   const counters = proxy.cache.counters;
-  if (!step.retried && start.kind === "follow" && fill.done && fill.error === undefined) {
-    // The body is all there, being committed: once it is, this is a plain hit.
+  // The body is all there, being committed (once it is, this is a plain hit),
+  // or another thread has just stored it (src/cores).
+  const stored = start.kind === "bypass" && start.reason === "stored";
+  if (
+    !step.retried && (stored || start.kind === "follow" && fill.done && fill.error === undefined)
+  ) {
     await fill.settled;
     const hit = await deliverIfFresh(proxy, target, (ttl) => ({ hit: true, ttl }), {
       ...step,
@@ -52,13 +56,12 @@ export async function follow(
     return DONE;
   }
   const relayed: Step = { kind: "fetch", target, status: { fwd, detail: bypassDetail(start) } };
-  if (start.kind === "bypass" && (start.reason === "not-modified" || start.reason === "stored")) {
-    // The leader revalidated the stored response (it is fresh again), or
-    // found it stored by another thread meanwhile.
+  if (start.kind === "bypass" && start.reason === "not-modified") {
+    // The leader revalidated the stored response: it is fresh again.
     const hit = await deliverIfFresh(
       proxy,
       target,
-      (ttl) => start.reason === "stored" ? { hit: true, ttl } : { hit: true, collapsed: true },
+      () => ({ hit: true, collapsed: true }),
       relayed,
     );
     if (hit !== undefined) return hit;
