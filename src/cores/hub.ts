@@ -23,6 +23,8 @@ import type { FromHub, Port, ToHub, WireFillEvent } from "./messages.ts";
 interface Led {
   leader: number;
   followers: Set<number>;
+  /** Whether the leader was asked to tell of its fill. */
+  watched: boolean;
   head?: WireFillEvent;
   /** The bytes so far, for a body in memory (at most 64 KiB). */
   data: Uint8Array[];
@@ -92,12 +94,15 @@ export class Hub {
   #follow(from: number, key: string, leader: number): void {
     let led = this.#fills.get(key);
     if (led === undefined) {
-      led = { leader, followers: new Set(), data: [], written: 0, last: [] };
+      led = { leader, followers: new Set(), watched: false, data: [], written: 0, last: [] };
       this.#fills.set(key, led);
     }
     led.followers.add(from);
-    // The first follower: the leader tells of its fill from now on, from the start.
-    if (led.followers.size === 1) return this.#send(led.leader, { t: "watched", key });
+    if (!led.watched) {
+      // The first follower: the leader tells of its fill from now on, from the start.
+      led.watched = true;
+      return this.#send(led.leader, { t: "watched", key });
+    }
     // What it told before this thread came, in order.
     const replay = (ev: WireFillEvent) => this.#send(from, { t: "fill", key, ev });
     if (led.head !== undefined) replay(led.head);

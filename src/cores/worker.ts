@@ -20,7 +20,7 @@ const scope = globalThis as unknown as {
   onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
 };
 
-// The main thread asks each worker for at most a second.
+// The main thread answers within about a second (it waits that long for each other worker).
 const ANSWER_MS = 2000;
 
 let proxy: ProxyHandle | undefined;
