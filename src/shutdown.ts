@@ -47,6 +47,7 @@ export async function shutDown(
   // The workers shut down alongside, each the same way.
   const workersDone = cores?.close();
   cache.stopScan();
+  worker?.abandonIndex();
   await acceptLoop;
   for (const c of clients) if (!c.busy) c.io.close();
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -137,6 +137,14 @@ export class Member implements FillPeers, CachePeers {
     this.#used.clear();
   }
 
+  /**
+   * The thread is shutting down before the index came: its cache stops
+   * waiting for it (an empty one), as the main thread's stops its scan.
+   */
+  abandonIndex(): void {
+    this.#index.resolve([]);
+  }
+
   /** Stops listening (the thread is shutting down). */
   close(): void {
     this.#sendStored();
