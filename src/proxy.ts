@@ -242,6 +242,7 @@ function listen(host: string, port: number, reusePort: boolean): Deno.TcpListene
   }
   return Deno.listen({ hostname: host, port, reusePort: true });
 }
+
 function proxyEnv(): ProxyEnv {
   const get = (name: string) => readEnv(name) ?? readEnv(name.toLowerCase());
   return { http: get("HTTP_PROXY"), https: get("HTTPS_PROXY"), noProxy: get("NO_PROXY") };
