@@ -159,7 +159,7 @@ export class Cores implements Threads {
       case "failed":
         return started.reject(new Error(m.message));
       case "log":
-        for (const line of m.lines.split("\n")) this.#logger.line(line);
+        for (const line of m.lines.slice(0, -1).split("\n")) this.#logger.line(line);
         return;
       case "stats":
         this.#asks.get(m.ask)?.(m.stats);

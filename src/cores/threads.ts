@@ -35,7 +35,7 @@ export type ToWorker =
 export type FromWorker =
   | { t: "ready" }
   | { t: "failed"; message: string }
-  /** Log lines, newline-separated. */
+  /** Log lines, each ending in a newline (a LineBatch's). */
   | { t: "log"; lines: string }
   | { t: "stats"; ask: number; stats: ThreadStats }
   /** What have the other threads counted so far (for the worker's metrics page)? */

@@ -10,6 +10,7 @@
 
 import { type ProxyHandle, startProxy } from "../proxy.ts";
 import { errorLine } from "../errors.ts";
+import { LineBatch } from "../observe/log.ts";
 import type { ThreadStats } from "./stats.ts";
 import type { FromWorker, ToWorker } from "./threads.ts";
 import { isHoardWorker } from "./worker_name.ts";
@@ -27,18 +28,8 @@ let proxy: ProxyHandle | undefined;
 const asks = new Map<number, (stats: ThreadStats[]) => void>();
 let nextAsk = 0;
 
-// Log lines go to the main thread, which writes them where it writes its own:
-// gathered over one turn of the event loop, as on stderr.
-let pending: string[] = [];
-function log(line: string): void {
-  if (pending.length === 0) setTimeout(() => scope.postMessage({ t: "log", lines: flush() }), 0);
-  pending.push(line);
-}
-function flush(): string {
-  const lines = pending.join("\n");
-  pending = [];
-  return lines;
-}
+// Log lines go to the main thread, which writes them where it writes its own.
+const logs = new LineBatch((lines) => scope.postMessage({ t: "log", lines }));
 
 if (isHoardWorker()) {
   scope.onmessage = async (e) => {
@@ -49,7 +40,7 @@ if (isHoardWorker()) {
         try {
           proxy = await startProxy({
             ...options,
-            logSink: log,
+            logSink: (line) => logs.add(line),
             sharedEnv: (name) => sharedVars[name],
           }, {
             hub: m.hub,
@@ -85,9 +76,7 @@ if (isHoardWorker()) {
       case "close":
         if (proxy === undefined) return;
         await proxy.close();
-        if (pending.length > 0) {
-          scope.postMessage({ t: "log", lines: flush() });
-        }
+        logs.flush();
         scope.postMessage({ t: "closed", stats: proxy.stats() });
         return;
     }

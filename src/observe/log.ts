@@ -148,32 +148,58 @@ function isoNow(): string {
   return iso;
 }
 
-// Lines wait for the end of the event loop's turn and go out together: one
-// write per turn instead of one per request (a write per line took the 1 KiB
-// hit rate from 57k to 47k req/s with the default log level).
-let pending = "";
-let flushTimer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * Log lines gathered until the end of the event loop's turn (or 64 KiB) and
+ * handed on together, each ending in a newline: one write per turn instead
+ * of one per request (a write per line took the 1 KiB hit rate from 57k to
+ * 47k req/s with the default log level). Pending lines never keep the
+ * process alive: whoever owns a batch flushes it at the end.
+ */
+export class LineBatch {
+  #pending = "";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #out: (text: string) => void;
+
+  /** @param out receives each batch of lines. */
+  constructor(out: (text: string) => void) {
+    this.#out = out;
+  }
+
+  /** Adds a line (without its newline). */
+  add(line: string): void {
+    this.#pending += line + "\n";
+    if (this.#pending.length >= FLUSH_BYTES) return this.flush();
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => this.flush(), 0);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** Hands on the lines still waiting. */
+  flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending === "") return;
+    const text = this.#pending;
+    this.#pending = "";
+    this.#out(text);
+  }
+}
+
 const FLUSH_BYTES = 64 * 1024;
 
+const stderrLines = new LineBatch((text) => {
+  const bytes = encoder.encode(text);
+  let off = 0;
+  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+});
+
 function writeStderr(line: string): void {
-  pending += line + "\n";
-  if (pending.length >= FLUSH_BYTES) return flushStderr();
-  if (flushTimer === undefined) {
-    flushTimer = setTimeout(flushStderr, 0);
-    // Pending lines never keep the process alive: exit flushes them (below).
-    Deno.unrefTimer(flushTimer);
-  }
+  stderrLines.add(line);
 }
 
 /** Writes the log lines still waiting; called at exit, and when stderr must be up to date. */
 export function flushStderr(): void {
-  if (flushTimer !== undefined) clearTimeout(flushTimer);
-  flushTimer = undefined;
-  if (pending === "") return;
-  const bytes = encoder.encode(pending);
-  pending = "";
-  let off = 0;
-  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+  stderrLines.flush();
 }
 
 globalThis.addEventListener("unload", flushStderr);

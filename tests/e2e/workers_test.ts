@@ -148,7 +148,7 @@ Deno.test("workers: the run's summary counts every thread's requests, each once"
   ));
   const dir = await Deno.makeTempDir({ prefix: "hoard-workers-" });
   const summaryJson = `${dir}/summary.json`;
-  const proxy = await startTestProxy({ logLevel: "warn", workers: 2, summaryJson });
+  const proxy = await startTestProxy({ logLevel: "info", workers: 2, summaryJson });
   // Each URL five times in a row, each on a new connection: the second often comes to
   // another thread before it heard of the first's entry (it reads the store then).
   const urls = Array.from({ length: 40 }, (_, i) => `${origin.url}/${Math.floor(i / 5)}`);
@@ -162,6 +162,8 @@ Deno.test("workers: the run's summary counts every thread's requests, each once"
   await Deno.remove(dir, { recursive: true });
   assert.ok(main < 40, `the main thread answered all ${main}: the test proves nothing`);
   assert.equal(summary.requests, 40);
+  // Every thread's request lines reach the one log sink, whole.
+  assert.equal(proxy.logs.filter((l) => / GET http:\/\/\S+ 200 5B /.test(l)).length, 40);
   assert.equal(summary.hits + summary.misses, 40);
   const fetched = Array.from({ length: 8 }, (_, i) => origin.count(`/${i}`));
   assert.equal(summary.misses, fetched.reduce((a, b) => a + b));
