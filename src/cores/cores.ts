@@ -18,7 +18,13 @@ import { Member } from "./member.ts";
 import { ClaimTable } from "./claims.ts";
 import { localChannel } from "./local_port.ts";
 import { type Counting, type ThreadStats, threadStats } from "./stats.ts";
-import type { FromWorker, Threads, ToWorker, WorkerOptions } from "./threads.ts";
+import {
+  Asks,
+  type FromWorker,
+  type Threads,
+  type ToWorker,
+  type WorkerOptions,
+} from "./threads.ts";
 import { S3_VARIABLES } from "../cache/shared/s3_settings.ts";
 import { readEnv } from "../options.ts";
 import { WORKER_PREFIX } from "./worker_name.ts";
@@ -46,8 +52,7 @@ export class Cores implements Threads {
   #claims = ClaimTable.create();
   #member: Member;
   #workers = new Set<Running>();
-  #asks = new Map<number, (s: ThreadStats | undefined) => void>();
-  #nextAsk = 0;
+  #asks = new Asks<ThreadStats | undefined>();
   #cache: Cache;
   #main: Counting;
   #logger: Logger;
@@ -162,9 +167,7 @@ export class Cores implements Threads {
         for (const line of m.lines.slice(0, -1).split("\n")) this.#logger.line(line);
         return;
       case "stats":
-        this.#asks.get(m.ask)?.(m.stats);
-        this.#asks.delete(m.ask);
-        return;
+        return this.#asks.answer(m.ask, m.stats);
       case "others":
         this.#othersFor(w).then((stats) => this.#post(w, { t: "others", ask: m.ask, stats }));
         return;
@@ -182,15 +185,7 @@ export class Cores implements Threads {
   }
 
   #ask(w: Running): Promise<ThreadStats | undefined> {
-    const ask = this.#nextAsk++;
-    const { promise, resolve } = Promise.withResolvers<ThreadStats | undefined>();
-    const timer = setTimeout(() => resolve(undefined), ANSWER_MS);
-    this.#asks.set(ask, (s) => {
-      clearTimeout(timer);
-      resolve(s);
-    });
-    this.#post(w, { t: "stats", ask });
-    return promise;
+    return this.#asks.ask((ask) => this.#post(w, { t: "stats", ask }), undefined, ANSWER_MS);
   }
 
   #gone(w: Running): void {

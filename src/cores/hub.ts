@@ -58,22 +58,17 @@ export class Hub {
       led.followers.delete(id);
       if (led.leader !== id) continue;
       this.#fills.delete(key);
-      for (
-        const ev of [{ t: "fail", message: "the thread serving it stopped" }, { t: "settled" }]
-      ) {
-        for (const f of led.followers) this.#send(f, { t: "fill", key, ev: ev as WireFillEvent });
-      }
+      const gone: WireFillEvent[] = [
+        { t: "fail", message: "the thread serving it stopped" },
+        { t: "settled" },
+      ];
+      for (const ev of gone) for (const f of led.followers) this.send(f, { t: "fill", key, ev });
     }
-  }
-
-  /** Sends `m` to every thread but `from` (or to every one). */
-  broadcast(m: FromHub, from?: number): void {
-    for (const id of this.#threads.keys()) if (id !== from) this.#send(id, m);
   }
 
   /** Sends `m` to thread `id`. */
   send(id: number, m: FromHub): void {
-    this.#send(id, m);
+    this.#threads.get(id)?.postMessage(m);
   }
 
   #on(from: number, m: ToHub): void {
@@ -84,10 +79,12 @@ export class Hub {
         return this.#event(from, m.key, m.ev);
       case "used":
         // Only the first thread evicts: only it needs the others' uses.
-        if (from !== 0) this.#send(0, m);
+        if (from !== 0) this.send(0, m);
         return;
       default:
-        return this.broadcast(m, from);
+        // A change of the directory: every other thread applies it.
+        for (const id of this.#threads.keys()) if (id !== from) this.send(id, m);
+        return;
     }
   }
 
@@ -101,10 +98,10 @@ export class Hub {
     if (!led.watched) {
       // The first follower: the leader tells of its fill from now on, from the start.
       led.watched = true;
-      return this.#send(led.leader, { t: "watched", key });
+      return this.send(led.leader, { t: "watched", key });
     }
     // What it told before this thread came, in order.
-    const replay = (ev: WireFillEvent) => this.#send(from, { t: "fill", key, ev });
+    const replay = (ev: WireFillEvent) => this.send(from, { t: "fill", key, ev });
     if (led.head !== undefined) replay(led.head);
     if (led.data.length > 0) {
       let written = 0;
@@ -124,10 +121,6 @@ export class Hub {
       if (ev.data !== undefined) led.data.push(ev.data);
     } else if (ev.t === "settled") this.#fills.delete(key);
     else led.last.push(ev);
-    for (const f of led.followers) this.#send(f, { t: "fill", key, ev });
-  }
-
-  #send(id: number, m: FromHub): void {
-    this.#threads.get(id)?.postMessage(m);
+    for (const f of led.followers) this.send(f, { t: "fill", key, ev });
   }
 }

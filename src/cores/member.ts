@@ -39,10 +39,11 @@ export class Member implements FillPeers, CachePeers {
   #led = new Map<string, { fill: Fill; watched: boolean }>();
   #claims: ClaimTable;
   #thread: number;
-  #used = new Set<string>();
-  #usedTimer: ReturnType<typeof setTimeout> | undefined;
-  #stored: { meta: Meta; bytes: number }[] = [];
-  #storedTimer: ReturnType<typeof setTimeout> | undefined;
+  #used = new Batch<string>(USED_EVERY_MS, (ids) => this.#post({ t: "used", ids, at: Date.now() }));
+  #stored = new Batch<{ meta: Meta; bytes: number }>(
+    STORED_EVERY_MS,
+    (entries) => this.#port.postMessage({ t: "stored", entries } satisfies ToHub),
+  );
   #index = Promise.withResolvers<ScannedEntry[]>();
 
   /**
@@ -97,21 +98,7 @@ export class Member implements FillPeers, CachePeers {
 
   /** Tells the other threads of an entry written here (with the next batch). */
   stored(meta: Meta, bytes: number): void {
-    this.#stored.push({ meta, bytes });
-    if (this.#storedTimer !== undefined) return;
-    const timer = setTimeout(() => this.#sendStored(), STORED_EVERY_MS);
-    Deno.unrefTimer(timer);
-    this.#storedTimer = timer;
-  }
-
-  /** Sends the entries stored so far: before anything else this thread says, so in order. */
-  #sendStored(): void {
-    clearTimeout(this.#storedTimer);
-    this.#storedTimer = undefined;
-    if (this.#stored.length === 0) return;
-    const entries = this.#stored;
-    this.#stored = [];
-    this.#port.postMessage({ t: "stored", entries } satisfies ToHub);
+    this.#stored.add({ meta, bytes });
   }
 
   /** Tells the other threads of an entry removed here. */
@@ -122,19 +109,6 @@ export class Member implements FillPeers, CachePeers {
   /** Notes a use, sent with the next batch. */
   used(id: string): void {
     this.#used.add(id);
-    if (this.#usedTimer !== undefined) return;
-    const timer = setTimeout(() => this.flush(), USED_EVERY_MS);
-    Deno.unrefTimer(timer);
-    this.#usedTimer = timer;
-  }
-
-  /** Sends the uses noted so far (at shutdown, and every second). */
-  flush(): void {
-    clearTimeout(this.#usedTimer);
-    this.#usedTimer = undefined;
-    if (this.#used.size === 0) return;
-    this.#post({ t: "used", ids: [...this.#used], at: Date.now() });
-    this.#used.clear();
   }
 
   /**
@@ -147,8 +121,8 @@ export class Member implements FillPeers, CachePeers {
 
   /** Stops listening (the thread is shutting down). */
   close(): void {
-    this.#sendStored();
-    this.flush();
+    this.#stored.flush();
+    this.#used.flush();
     this.#port.close();
   }
 
@@ -205,8 +179,39 @@ export class Member implements FillPeers, CachePeers {
     }
   }
 
+  /** Sends `m`, after the entries stored so far: the others hear in the order things happened. */
   #post(m: ToHub): void {
-    this.#sendStored();
+    this.#stored.flush();
     this.#port.postMessage(m);
+  }
+}
+
+/** Items sent together, `ms` after the first of them, or sooner when flushed. */
+class Batch<T> {
+  #items = new Set<T>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #ms: number;
+  #send: (items: T[]) => void;
+
+  constructor(ms: number, send: (items: T[]) => void) {
+    this.#ms = ms;
+    this.#send = send;
+  }
+
+  add(item: T): void {
+    this.#items.add(item);
+    if (this.#timer !== undefined) return;
+    const timer = setTimeout(() => this.flush(), this.#ms);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  flush(): void {
+    if (this.#items.size === 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const items = [...this.#items];
+    this.#items.clear();
+    this.#send(items);
   }
 }

@@ -58,3 +58,31 @@ export interface Joined extends Threads {
   /** The worker's number at the hub. */
   thread: number;
 }
+
+/**
+ * Questions sent to another thread, each answered by number — or, when no
+ * answer comes in time (the thread is busy or gone), by `fallback`.
+ */
+export class Asks<T> {
+  #next = 0;
+  #waiting = new Map<number, (answer: T) => void>();
+
+  /** Sends a question through `send` (its number); the answer, or `fallback` after `ms`. */
+  ask(send: (ask: number) => void, fallback: T, ms: number): Promise<T> {
+    const ask = this.#next++;
+    const { promise, resolve } = Promise.withResolvers<T>();
+    const timer = setTimeout(() => this.answer(ask, fallback), ms);
+    this.#waiting.set(ask, (answer) => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    send(ask);
+    return promise;
+  }
+
+  /** Question `ask` is answered (a late or unknown answer is dropped). */
+  answer(ask: number, answer: T): void {
+    this.#waiting.get(ask)?.(answer);
+    this.#waiting.delete(ask);
+  }
+}

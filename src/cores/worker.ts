@@ -12,7 +12,7 @@ import { type ProxyHandle, startProxy } from "../proxy.ts";
 import { errorLine } from "../errors.ts";
 import { LineBatch } from "../observe/log.ts";
 import type { ThreadStats } from "./stats.ts";
-import type { FromWorker, ToWorker } from "./threads.ts";
+import { Asks, type FromWorker, type ToWorker } from "./threads.ts";
 import { isHoardWorker } from "./worker_name.ts";
 
 /** The worker's global scope, as used here. */
@@ -25,8 +25,7 @@ const scope = globalThis as unknown as {
 const ANSWER_MS = 2000;
 
 let proxy: ProxyHandle | undefined;
-const asks = new Map<number, (stats: ThreadStats[]) => void>();
-let nextAsk = 0;
+const asks = new Asks<ThreadStats[]>();
 
 // Log lines go to the main thread, which writes them where it writes its own.
 const logs = new LineBatch((lines) => scope.postMessage({ t: "log", lines }));
@@ -46,17 +45,7 @@ if (isHoardWorker()) {
             hub: m.hub,
             claims: m.claims,
             thread: m.thread,
-            others: () => {
-              const ask = nextAsk++;
-              scope.postMessage({ t: "others", ask });
-              const { promise, resolve } = Promise.withResolvers<ThreadStats[]>();
-              const timer = setTimeout(() => resolve([]), ANSWER_MS);
-              asks.set(ask, (stats) => {
-                clearTimeout(timer);
-                resolve(stats);
-              });
-              return promise;
-            },
+            others: () => asks.ask((ask) => scope.postMessage({ t: "others", ask }), [], ANSWER_MS),
           });
           scope.postMessage({ t: "ready" });
         } catch (err) {
@@ -70,9 +59,7 @@ if (isHoardWorker()) {
         }
         return;
       case "others":
-        asks.get(m.ask)?.(m.stats);
-        asks.delete(m.ask);
-        return;
+        return asks.answer(m.ask, m.stats);
       case "close":
         if (proxy === undefined) return;
         await proxy.close();
