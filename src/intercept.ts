@@ -86,11 +86,12 @@ export async function intercept(
   // request. Nothing else would tell the log why that client failed.
   let spoke = false;
   const stream: ByteStream = {
-    read: async (p) => {
-      const n = await tls.read(p);
-      if (n !== null && n > 0) spoke = true;
-      return n;
-    },
+    // Once the client spoke, a read is the session's own (no promise more per read).
+    read: (p) =>
+      spoke ? tls.read(p) : tls.read(p).then((n) => {
+        if (n !== null && n > 0) spoke = true;
+        return n;
+      }),
     write: (p) => tls.write(p),
     closeWrite: () => tls.finish(),
     // What was written may still be on its way to the client: end it, not cut it.

@@ -13,6 +13,25 @@ export function keyPath(path: string, patterns: readonly string[]): string {
   const q = path.indexOf("?");
   if (q === -1 || patterns.length === 0) return path;
   const dropped = queryNames(patterns);
+  // The same URLs come again and again (every hit): the key paths of recent
+  // short ones are remembered. Long ones are mostly signed, and each unique.
+  if (path.length > RECENT_PATH_CHARS) return withoutNames(path, q, dropped);
+  let recent = recentKeyPaths.get(dropped);
+  if (recent === undefined) recentKeyPaths.set(dropped, recent = new Map());
+  let keyed = recent.get(path);
+  if (keyed === undefined) {
+    keyed = withoutNames(path, q, dropped);
+    if (recent.size >= RECENT_PATHS) recent.clear();
+    recent.set(path, keyed);
+  }
+  return keyed;
+}
+
+const recentKeyPaths = new Map<RegExp, Map<string, string>>();
+const RECENT_PATHS = 4096;
+const RECENT_PATH_CHARS = 512;
+
+function withoutNames(path: string, q: number, dropped: RegExp): string {
   const kept = path.slice(q + 1).split("&").filter((pair) => {
     const name = safeDecode(pair.split("=", 1)[0]!).toLowerCase();
     return !dropped.test(name);

@@ -34,6 +34,22 @@ Deno.test("keyPath drops signature parameters in any case, keeps the others in o
   assert.notEqual(keyPath("/f?v=1", SIGNED), keyPath("/f?v=2", SIGNED));
 });
 
+Deno.test("keyPath: asked again, the same answer (recent paths are remembered, long ones not)", () => {
+  const path = "/f?v=1&X-Amz-Signature=aaa";
+  assert.equal(keyPath(path, SIGNED), "/f?v=1");
+  assert.equal(keyPath(path, SIGNED), "/f?v=1");
+  // The same path under other patterns is another question.
+  assert.equal(keyPath(path, ["v"]), "/f?X-Amz-Signature=aaa");
+  const long = `/f?pad=${"x".repeat(600)}&X-Amz-Signature=aaa`;
+  assert.equal(keyPath(long, SIGNED), `/f?pad=${"x".repeat(600)}`);
+  assert.equal(keyPath(long, SIGNED), `/f?pad=${"x".repeat(600)}`);
+  // More paths than are remembered: each still gets its own answer.
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(keyPath(`/f${i}?a=${i}&Signature=s`, SIGNED), `/f${i}?a=${i}`);
+  }
+  assert.equal(keyPath(path, SIGNED), "/f?v=1");
+});
+
 Deno.test("glob: `*` stops at the separator, `**` crosses it, /**/ may be empty, anchored", () => {
   const p = (pattern: string) => glob(pattern, "/");
   assert.ok(p("/a/*.tgz").test("/a/x.tgz"));

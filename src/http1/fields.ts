@@ -22,7 +22,7 @@ export class FieldList {
   /** Appends a field line. */
   add(name: string, value: string): void {
     this.#names.push(name);
-    this.#lower.push(name.toLowerCase());
+    this.#lower.push(lowerName(name));
     this.#values.push(value);
   }
 
@@ -43,8 +43,11 @@ export class FieldList {
 
   /** All values of `lowerName` joined as one list value (RFC 9110 §5.3), or `undefined`. */
   combined(lowerName: string): string | undefined {
-    const all = this.getAll(lowerName);
-    return all.length === 0 ? undefined : all.join(", ");
+    const i = this.#lower.indexOf(lowerName);
+    if (i === -1) return undefined;
+    // Most fields come once: no list to build for them (this runs on every hit).
+    if (this.#lower.indexOf(lowerName, i + 1) === -1) return this.#values[i];
+    return this.getAll(lowerName).join(", ");
   }
 
   /** Whether a field named `lowerName` is present. */
@@ -60,11 +63,11 @@ export class FieldList {
 
   /** Replaces every line named like `name` with one line, kept at the first one's position. */
   set(name: string, value: string): void {
-    const lower = name.toLowerCase();
+    const lower = lowerName(name);
     const i = this.#lower.indexOf(lower);
     if (i === -1) return this.add(name, value);
     this.#values[i] = value;
-    this.#keep((l, j) => l !== lower || j === i);
+    if (this.#lower.indexOf(lower, i + 1) !== -1) this.#keep((l, j) => l !== lower || j === i);
   }
 
   /** A new list holding the lines whose lower-case name passes `keep`. */
@@ -74,6 +77,22 @@ export class FieldList {
       if (keep(this.#lower[i]!)) out.add(this.#names[i]!, this.#values[i]!);
     }
     return out;
+  }
+
+  /** A copy, to change without changing this one. */
+  clone(): FieldList {
+    const out = new FieldList();
+    out.#names = this.#names.slice();
+    out.#lower = this.#lower.slice();
+    out.#values = this.#values.slice();
+    return out;
+  }
+
+  /** The field lines as they go on the wire, each `name: value` ending in CRLF. */
+  block(): string {
+    let s = "";
+    for (let i = 0; i < this.#names.length; i++) s += `${this.#names[i]}: ${this.#values[i]}\r\n`;
+    return s;
   }
 
   /** Yields `[name, value]` pairs in wire order, names in their received case. */
@@ -93,6 +112,20 @@ export class FieldList {
     this.#lower = lower;
     this.#values = values;
   }
+}
+
+// The lower-case forms of the names seen first: lower-casing makes a new
+// string, for every field of every head (and of every hit's response).
+const lowerNames = new Map<string, string>();
+const LOWER_NAMES = 512;
+
+function lowerName(name: string): string {
+  let lower = lowerNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (lowerNames.size < LOWER_NAMES && name.length <= 64) lowerNames.set(name, lower);
+  }
+  return lower;
 }
 
 /**

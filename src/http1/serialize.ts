@@ -4,6 +4,8 @@
  * @module
  */
 
+import { FieldList } from "./fields.ts";
+
 /** `[name, value]` pairs in the order they go on the wire. */
 export type FieldLines = Iterable<readonly [string, string]>;
 
@@ -30,6 +32,7 @@ export function serializeResponseHead(
 
 /** Field lines, each ending in CRLF (also the body of a trailer section). */
 export function fieldBlock(fields: FieldLines): string {
+  if (fields instanceof FieldList) return fields.block();
   let s = "";
   for (const [name, value] of fields) s += `${name}: ${value}\r\n`;
   return s;

@@ -112,47 +112,65 @@ const COALESCE_BYTES = 16 * 1024;
  * held back and sent together with the first piece of the body).
  */
 export function bodySink(io: BufferedConn, framing: BodyFraming, head: Uint8Array): BodySink {
-  let pendingHead: Uint8Array | undefined = head;
-  let bytes = 0;
-  const send = async (data: Uint8Array): Promise<void> => {
-    if (pendingHead === undefined) return io.write(data);
-    const h = pendingHead;
-    pendingHead = undefined;
+  return new FramedSink(io, framing.kind === "chunked", head);
+}
+
+// A class rather than closures: one object per response (this is on every hit).
+class FramedSink implements BodySink {
+  #bytes = 0;
+  #io: BufferedConn;
+  #chunked: boolean;
+  #pendingHead: Uint8Array | undefined;
+  // Reused for every chunk frame: each write completes before the next starts.
+  #scratch: Uint8Array | undefined;
+
+  constructor(io: BufferedConn, chunked: boolean, head: Uint8Array) {
+    this.#io = io;
+    this.#chunked = chunked;
+    this.#pendingHead = head;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    if (data.length === 0) return;
+    let out = data;
+    if (this.#chunked) {
+      if (this.#scratch === undefined || this.#scratch.length < data.length + 20) {
+        this.#scratch = new Uint8Array(data.length + 20);
+      }
+      out = chunkFrame(data, this.#scratch);
+    }
+    await this.#send(out);
+    this.#bytes += data.length;
+  }
+
+  async end(trailers?: FieldList): Promise<void> {
+    if (this.#chunked) {
+      const last = trailers === undefined || trailers.size === 0
+        ? LAST_CHUNK
+        : encodeLatin1(`0\r\n${fieldBlock(trailers)}\r\n`);
+      await this.#send(last);
+    } else if (this.#pendingHead !== undefined) {
+      await this.#send(new Uint8Array(0));
+    }
+  }
+
+  async #send(data: Uint8Array): Promise<void> {
+    const h = this.#pendingHead;
+    if (h === undefined) return this.#io.write(data);
+    this.#pendingHead = undefined;
     if (data.length + h.length <= COALESCE_BYTES) {
       const both = new Uint8Array(h.length + data.length);
       both.set(h);
       both.set(data, h.length);
-      return io.write(both);
+      return this.#io.write(both);
     }
-    await io.write(h);
-    await io.write(data);
-  };
-  const chunked = framing.kind === "chunked";
-  // Reused for every chunk frame: each write completes before the next starts.
-  let scratch: Uint8Array | undefined;
-  return {
-    get bytes() {
-      return bytes;
-    },
-    async write(data) {
-      if (data.length === 0) return;
-      if (chunked && (scratch === undefined || scratch.length < data.length + 20)) {
-        scratch = new Uint8Array(data.length + 20);
-      }
-      await send(chunked ? chunkFrame(data, scratch) : data);
-      bytes += data.length;
-    },
-    async end(trailers) {
-      if (chunked) {
-        const last = trailers === undefined || trailers.size === 0
-          ? LAST_CHUNK
-          : encodeLatin1(`0\r\n${fieldBlock(trailers)}\r\n`);
-        await send(last);
-      } else if (pendingHead !== undefined) {
-        await send(new Uint8Array(0));
-      }
-    },
-  };
+    await this.#io.write(h);
+    await this.#io.write(data);
+  }
 }
 
 /** Copies a body from `reader` to `sink`, ending the sink with the body's trailers. */

@@ -128,27 +128,27 @@ export async function decide(
   const keyed = keyPath(t.path, rule.ignoreQuery);
   const signed = keyed !== t.path;
   const rules = decidingRules(rule, t.path, keyed);
+  const cache: CacheRequest = {
+    method: req.head.method,
+    key: primaryKey(t.scheme, t.host, t.port, keyed),
+    fields: req.head.fields,
+  };
+  // Set only when there is something to say (no spread of an empty object on every request).
+  if (signed) cache.signed = signed;
+  if (rule.forever || rule.ttl !== undefined || rule.public || rule.statuses.length > 0) {
+    cache.override = {
+      forever: rule.forever,
+      ttl: rule.ttl,
+      public: rule.public,
+      statuses: rule.statuses,
+    };
+  }
   const target: Target = {
     origin: { scheme: t.scheme, host: t.host, port: t.port },
     path: t.path,
-    cache: {
-      method: req.head.method,
-      key: primaryKey(t.scheme, t.host, t.port, keyed),
-      fields: req.head.fields,
-      ...(signed ? { signed } : {}),
-      ...(rule.forever || rule.ttl !== undefined || rule.public || rule.statuses.length > 0
-        ? {
-          override: {
-            forever: rule.forever,
-            ttl: rule.ttl,
-            public: rule.public,
-            statuses: rule.statuses,
-          },
-        }
-        : {}),
-    },
-    ...(rules.length > 0 ? { rules } : {}),
+    cache,
   };
+  if (rules.length > 0) target.rules = rules;
   // What the client proves access with: Authorization, or a signature in the URL.
   const authorization = req.head.fields.combined("authorization");
   const credentials = authorization !== undefined || signed;

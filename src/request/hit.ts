@@ -79,8 +79,7 @@ async function send(
   req: ProxyRequest,
   { entry, age, status: cacheStatusOf, count: countAsHit }: Extract<Step, { kind: "deliver" }>,
 ): Promise<boolean> {
-  const fields = new FieldList();
-  for (const [name, value] of entry.headers) fields.add(name, value);
+  const fields = storedFields(entry).clone();
   fields.set("Age", ageValue(age));
   appendVia(fields);
   fields.add("Cache-Status", cacheStatus(cacheStatusOf));
@@ -213,6 +212,21 @@ export function stale(
       ),
     },
   });
+}
+
+// A stored entry's fields as a list, made on its first hit and copied for each
+// one after: no lower-casing of every name on every hit. An entry's headers
+// are never changed in place (a refresh makes new metadata).
+const fieldsOfEntry = new WeakMap<ResponseMeta["headers"], FieldList>();
+
+function storedFields(entry: ResponseMeta): FieldList {
+  let fields = fieldsOfEntry.get(entry.headers);
+  if (fields === undefined) {
+    fields = new FieldList();
+    for (const [name, value] of entry.headers) fields.add(name, value);
+    fieldsOfEntry.set(entry.headers, fields);
+  }
+  return fields;
 }
 
 function hitCounted(proxy: ProxyContext, entry: ResponseMeta): void {

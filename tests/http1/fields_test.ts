@@ -87,6 +87,38 @@ Deno.test("FieldList.filter: returns a new list and leaves the original alone", 
   assert.equal(f.has("y"), false);
 });
 
+Deno.test("FieldList.clone: a copy that changes without changing the original", () => {
+  const f = listOf(["Content-Type", "text/plain"], ["ETag", '"a"']);
+  const c = f.clone();
+  c.set("Age", "3");
+  c.set("etag", '"b"');
+  c.add("Cache-Status", "hoard; hit");
+  assert.deepEqual([...f], [["Content-Type", "text/plain"], ["ETag", '"a"']]);
+  assert.equal(f.has("age"), false);
+  assert.deepEqual([...c], [
+    ["Content-Type", "text/plain"],
+    ["ETag", '"b"'],
+    ["Age", "3"],
+    ["Cache-Status", "hoard; hit"],
+  ]);
+  // A second copy starts from the original again.
+  assert.deepEqual([...f.clone()], [...f]);
+});
+
+Deno.test("FieldList.block: each line as it goes on the wire, repeats and name case kept", () => {
+  const f = listOf(["Set-Cookie", "a=1"], ["set-cookie", "b=2"], ["X", ""]);
+  assert.equal(f.block(), "Set-Cookie: a=1\r\nset-cookie: b=2\r\nX: \r\n");
+  assert.equal(new FieldList().block(), "");
+});
+
+Deno.test("FieldList.combined: one line comes back as it is, several joined", () => {
+  const f = listOf(["Via", "1.1 a"], ["Host", "h"]);
+  assert.equal(f.combined("via"), "1.1 a");
+  f.add("VIA", "1.1 b");
+  assert.equal(f.combined("via"), "1.1 a, 1.1 b");
+  assert.equal(f.combined("age"), undefined);
+});
+
 Deno.test("listTokens: splits, trims OWS, lower-cases and drops empty members", () => {
   assert.deepEqual(listTokens(undefined), []);
   assert.deepEqual(listTokens(""), []);

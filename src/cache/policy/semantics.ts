@@ -73,9 +73,20 @@ export function newPolicy(req: SemanticsRequest, res: SemanticsResponse, now: nu
   return p;
 }
 
+// Restoring a policy parses its stored fields again: each stored object is
+// restored once (on every hit that was twice the work of the rest of the
+// freshness check), and each restore after that is a small object with its own
+// clock over it (the library sets fields only while it constructs a policy).
+const restored = new WeakMap<PolicyObject, ClockedPolicy>();
+
 /** A stored policy, asked about at `now` (ms). */
 export function restorePolicy(obj: PolicyObject, now: number): Policy {
-  const p = Ctor.fromObject(obj);
+  let base = restored.get(obj);
+  if (base === undefined) {
+    base = Ctor.fromObject(obj);
+    restored.set(obj, base);
+  }
+  const p: ClockedPolicy = Object.create(base);
   p._clock = now;
   return p;
 }
