@@ -29,7 +29,7 @@ import type {
 } from "./body_store.ts";
 import { DiskBody, DiskSource, TailBody } from "./disk_body.ts";
 import { InlineBody } from "./inline_body.ts";
-import { type Meta, parseMeta, type ResponseMeta, serializeMeta } from "./meta.ts";
+import { encodeMeta, type Meta, parseMeta, type ResponseMeta } from "./meta.ts";
 
 const MARKER = "hoard-cache.json";
 const encoder = new TextEncoder();
@@ -71,7 +71,7 @@ export class DiskStore implements BodyStore {
     const store = new DiskStore(dir, openedAt);
     await store.#writeAtomic(
       `${dir}/${MARKER}`,
-      JSON.stringify({ format: "hoard-cache", version: 1 }) + "\n",
+      encoder.encode(JSON.stringify({ format: "hoard-cache", version: 1 }) + "\n"),
     );
     return store;
   }
@@ -95,7 +95,7 @@ export class DiskStore implements BodyStore {
   /** Writes metadata atomically (a vary index, or updated fields of an entry after a 304). */
   async writeMeta(meta: Meta): Promise<void> {
     await this.#makeShard(meta.id);
-    await this.#writeAtomic(this.#metaPath(meta.id), serializeMeta(meta));
+    await this.#writeAtomic(this.#metaPath(meta.id), encodeMeta(meta));
   }
 
   /** Creates the shard directory of `id` the first time this process needs it. */
@@ -257,11 +257,10 @@ export class DiskStore implements BodyStore {
     return `${this.#shard(id)}/${id}.json`;
   }
 
-  async #writeAtomic(path: string, text: string): Promise<void> {
+  async #writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
     const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
     try {
-      const bytes = encoder.encode(text);
       let off = 0;
       while (off < bytes.length) off += await file.write(bytes.subarray(off));
       await file.sync();

@@ -21,7 +21,7 @@ import {
 } from "./body_store.ts";
 import { InlineBody } from "./inline_body.ts";
 import { sha256 } from "./integrity.ts";
-import { type Meta, type ResponseMeta, serializeMeta } from "./meta.ts";
+import { type Meta, metaBytes, type ResponseMeta } from "./meta.ts";
 
 /** Entries and bodies in memory. */
 export class MemoryStore implements BodyStore {
@@ -105,7 +105,7 @@ export class MemoryStore implements BodyStore {
     for (const [id, { meta, usedAt }] of this.#metas) {
       if (signal?.aborted) break;
       const body = meta.kind === "response" ? this.#bodies.get(meta.body)?.length ?? 0 : 0;
-      out.push({ id, size: new TextEncoder().encode(serializeMeta(meta)).length + body, usedAt });
+      out.push({ id, size: metaBytes(meta) + body, usedAt });
     }
     return Promise.resolve(out);
   }

@@ -95,9 +95,21 @@ export function parseMeta(text: string, id: string): Meta | undefined {
   return ok ? m as ResponseMeta : undefined;
 }
 
+const encoder = new TextEncoder();
+// The size of each record encoded so far: a commit writes the record, then
+// counts what it takes, and must not serialize it a second time to know.
+const encodedSizes = new WeakMap<Meta, number>();
+
+/** Metadata as the bytes a store writes ({@linkcode serializeMeta}, UTF-8). */
+export function encodeMeta(meta: Meta): Uint8Array {
+  const bytes = encoder.encode(serializeMeta(meta));
+  encodedSizes.set(meta, bytes.length);
+  return bytes;
+}
+
 /** Bytes a metadata record takes (as the disk store writes it). */
 export function metaBytes(meta: Meta): number {
-  return new TextEncoder().encode(serializeMeta(meta)).length;
+  return encodedSizes.get(meta) ?? encodeMeta(meta).length;
 }
 
 /**
