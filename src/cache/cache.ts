@@ -2,8 +2,9 @@
  * The cache as the request's way uses it: finds entries for a request,
  * commits fills, invalidates, keeps the size under its cap, and counts. It
  * joins the pure policy to a dumb store (any {@link BodyStore}: the disk, or
- * memory in tests); reading and checking bodies is `bodies.ts`'s. A store
- * that fails (full, removed, unwritable) never fails a request: the
+ * memory in tests); reading and checking bodies is `bodies.ts`'s, and
+ * applying what other threads serving the directory did is `joined.ts`'s. A
+ * store that fails (full, removed, unwritable) never fails a request: the
  * operation is skipped, the request goes to the origin, and each kind of
  * failure is logged once.
  *
@@ -20,20 +21,19 @@ import { OnceEach } from "./failures.ts";
 import type { CacheRequest } from "./policy/inputs.ts";
 import { Bodies, type Body, type ReadOptions } from "./bodies.ts";
 import {
-  type BodyShare,
   type BodyStore,
   type BodyWriter,
   type PendingMeta,
   type ScannedEntry,
-  type SharedBody,
   SMALL_BODY_BYTES,
 } from "./body_store.ts";
 import { DiskStore } from "./disk_store.ts";
-import { InlineBody, SharedInlineBody } from "./inline_body.ts";
+import { InlineBody } from "./inline_body.ts";
 import { MetaCache } from "./meta_cache.ts";
 import { DiskUsage } from "./usage.ts";
 import { type Found, lookUp } from "./lookup.ts";
 import type { CachePeers } from "./peers.ts";
+import { Joined } from "./joined.ts";
 
 export type { Found };
 
@@ -47,6 +47,8 @@ export class Cache {
   readonly counters: CacheCounters = newCounters();
   /** The other threads serving this directory, when there are any. */
   peers: CachePeers | undefined;
+  /** What the other threads serving this directory change here (src/cores). */
+  readonly joined: Joined;
   #store: BodyStore | undefined;
   #bodies: Bodies | undefined;
   #logger: Logger;
@@ -72,6 +74,14 @@ export class Cache {
       used: (id) => this.#used(id),
       failed: (op, err) => this.#warnings.failed(op, err),
       warn: (line) => this.#logger.log("warn", line),
+    });
+    this.joined = new Joined({
+      store,
+      metas: this.#metas,
+      usage: this.#usage,
+      forgetBody: (id) => this.#bodies?.forget(id),
+      scanned: () => this.#scanned,
+      evictIfNeeded: () => this.#evictIfNeeded(),
     });
   }
 
@@ -310,45 +320,6 @@ export class Cache {
     const unused = this.#usage.unusedSince(cutoff);
     for (const id of unused) await this.remove(id);
     return unused.length;
-  }
-
-  /** Another thread stored `meta` (`bytes` with its body): lookups here see it from now on. */
-  learn(meta: Meta, bytes: number): void {
-    this.#metas.remember(meta);
-    this.#bodies?.forget(meta.id);
-    this.#usage.set(meta.id, bytes, Date.now());
-    this.#evictIfNeeded();
-  }
-
-  /** Reads the metadata of `ids` from the store again: another thread may have just written it. */
-  async reread(...ids: string[]): Promise<void> {
-    for (const id of ids) {
-      const meta = await this.#store?.readMeta(id).catch(() => undefined);
-      if (meta !== undefined) this.learn(meta, storedBytes(meta));
-    }
-  }
-
-  /** Another thread removed entry `id`. */
-  unlearn(id: string): void {
-    this.#metas.missing(id, Date.now());
-    this.#bodies?.forget(id);
-    this.#usage.delete(id);
-  }
-
-  /** Other threads used `ids` at `at`: the least recently used go first here too. */
-  usedElsewhere(ids: string[], at: number): void {
-    for (const id of ids) if (this.#usage.used(id, at)) this.#store?.touch(id).catch(() => {});
-  }
-
-  /** Every entry, once the start-up scan is done: the other threads' index (src/cores). */
-  async listed(): Promise<ScannedEntry[]> {
-    await this.#scanned;
-    return this.#usage.entries();
-  }
-
-  /** A body another thread is writing (its fill's `share`), to follow here. */
-  followShared(share: BodyShare | undefined): SharedBody {
-    return (share && this.#store?.follow?.(share)) ?? new SharedInlineBody();
   }
 
   async #meta(id: string): Promise<Meta | undefined> {

@@ -81,7 +81,7 @@ export class Cores implements Threads {
     }
     // Workers never evict: the main thread does, for all (it hears of every entry).
     const workerOptions: WorkerOptions = { ...rest, maxSize: Infinity, sharedVars };
-    const index = this.#cache.listed();
+    const index = this.#cache.joined.listed();
     await Promise.all(
       Array.from({ length: count }, (_, i) => this.#spawn(i + 1, workerOptions, index)),
     );

@@ -138,12 +138,12 @@ export class Member implements FillPeers, CachePeers {
       case "fill":
         return this.#event(m.key, fromWire(m.ev));
       case "stored":
-        for (const { meta, bytes } of m.entries) this.#cache.learn(meta, bytes);
+        for (const { meta, bytes } of m.entries) this.#cache.joined.learn(meta, bytes);
         return;
       case "gone":
-        return this.#cache.unlearn(m.id);
+        return this.#cache.joined.unlearn(m.id);
       case "used":
-        return this.#cache.usedElsewhere(m.ids, m.at);
+        return this.#cache.joined.usedElsewhere(m.ids, m.at);
       case "index":
         return this.#index.resolve(m.entries);
     }
@@ -155,7 +155,7 @@ export class Member implements FillPeers, CachePeers {
     const { fill } = followed;
     switch (ev.t) {
       case "head":
-        followed.body = this.#cache.followShared(ev.share);
+        followed.body = this.#cache.joined.followShared(ev.share);
         return fill.follow(ev.head, followed.body);
       case "wrote":
         // A file holds the bytes already; in memory they come along.

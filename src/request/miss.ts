@@ -56,7 +56,7 @@ export async function miss(
   if (!leader) return { kind: "follow", target, fill, fwd };
   if (recheck) {
     // Another thread stored it a moment ago; this one may not have heard yet.
-    await cache.reread(storeId(target.cache.key), id);
+    await cache.joined.reread(storeId(target.cache.key), id);
     const found = await cache.find(target.cache, Date.now());
     if (found.kind === "entry" && found.freshness.kind === "hit") {
       fill.bypass("stored");

@@ -42,7 +42,7 @@ async function twoThreads(
   const mb = new Member(cb.port2, new ClaimTable(claims.buffer), idB);
   const b = await Cache.open(dir, Number.MAX_SAFE_INTEGER, logger, { joined: mb.index });
   mb.attach(b);
-  hub.send(idB, { t: "index", entries: await a.listed() });
+  hub.send(idB, { t: "index", entries: await a.joined.listed() });
   await b.ready;
   try {
     await fn(a, b, hub, [ma, mb]);
