@@ -63,12 +63,17 @@ Deno.test("claims: four threads racing for the same 5,000 keys: exactly one lead
     self.onmessage = (e) => {
       const { buffer, barrier, thread } = e.data;
       const t = new ClaimTable(buffer);
-      // All four start together.
+      // The four go in step, 100 keys at a time: on a busy machine one thread
+      // would otherwise claim all 5,000 before the others were scheduled.
       const b = new Int32Array(barrier);
-      Atomics.add(b, 0, 1);
-      while (Atomics.load(b, 0) < 4) {}
       const led = [];
-      for (let i = 0; i < 5000; i++) if (t.claim("key-" + i, thread).kind === "lead") led.push(i);
+      for (let i = 0; i < 5000; i++) {
+        if (i % 100 === 0) {
+          Atomics.add(b, 0, 1);
+          while (Atomics.load(b, 0) < 4 * (i / 100 + 1)) {}
+        }
+        if (t.claim("key-" + i, thread).kind === "lead") led.push(i);
+      }
       self.postMessage(led);
     };`;
   const url = `data:application/javascript,${encodeURIComponent(src)}`;
