@@ -162,13 +162,14 @@ const ONE_CORE = /serving on one core: .*/;
 /**
  * hoard from this checkout as a contender runs it, `args` after the common
  * flags; with `workers`, started so that `--workers` can share the port,
- * and refused when hoard says it serves on one core all the same.
+ * and refused when hoard says it serves on one core all the same;
+ * `denoFlags` go to `deno run` (an inspector, V8 flags).
  */
 export async function spawnHoard(
   root: string,
   dir: string,
   args: string[],
-  { workers = false }: { workers?: boolean } = {},
+  { workers = false, denoFlags = [] }: { workers?: boolean; denoFlags?: string[] } = {},
 ): Promise<
   { port: number; pid: number; version: string; output: () => string; stop: () => Promise<void> }
 > {
@@ -181,6 +182,7 @@ export async function spawnHoard(
     "--allow-env",
     "--allow-read",
     "--allow-write",
+    ...denoFlags,
     "mod.ts",
     "--port",
     "0",

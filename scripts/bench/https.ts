@@ -155,7 +155,7 @@ interface HttpsContender {
 }
 
 /** The HTTPS origin: bench_origin.ts over TLS, with a certificate for localhost. */
-interface HttpsOrigin {
+export interface HttpsOrigin {
   port: number;
   /** The same origin over plain HTTP, for the plain baseline of the same clients. */
   plainPort: number;
@@ -200,7 +200,8 @@ async function makeCert(dir: string, name: string, ca: boolean): Promise<void> {
   ]);
 }
 
-async function startOrigin(root: string, dir: string): Promise<HttpsOrigin> {
+/** Starts the origin of `root`'s checkout over TLS and over plain HTTP, its certificate in `dir`. */
+export async function startOrigin(root: string, dir: string): Promise<HttpsOrigin> {
   await makeCert(dir, "origin", false);
   const certFile = `${dir}/origin.pem`;
   const server = spawnServer(Deno.execPath(), [
