@@ -37,6 +37,19 @@ const WORKER_ENTRY = import.meta.url.endsWith("/cores/cores.ts")
   : new URL(import.meta.url);
 const ANSWER_MS = 1000;
 const START_MS = 30_000;
+// A worker that fails is replaced after a pause; one that fails this many
+// times within the window is a crash loop, and its place stays empty.
+const RESPAWN_MS = 1000;
+const CRASH_WINDOW_MS = 60_000;
+const CRASHES_ALLOWED = 3;
+
+/** How {@linkcode Cores} starts and replaces workers (tests change them). */
+export interface CoresOptions {
+  /** The module a worker runs. @default worker.ts, or the bundle it is in */
+  entry?: URL;
+  /** Pause before a failed worker is replaced, ms. @default 1000 */
+  respawnMs?: number;
+}
 
 /** One worker, as the main thread holds it. */
 interface Running {
@@ -56,18 +69,27 @@ export class Cores implements Threads {
   #cache: Cache;
   #main: Counting;
   #logger: Logger;
+  #entry: URL;
+  #respawnMs: number;
+  #options: WorkerOptions | undefined;
+  #closing = false;
+  /** When each worker's place (by number) lost its worker, within the crash window. */
+  #failures = new Map<number, number[]>();
+  #respawns = new Set<ReturnType<typeof setTimeout>>();
 
   /**
    * Joins the main thread (`main`, whose cache is `cache`) to a new hub and
    * claim table; {@linkcode Cores.start} then starts the workers.
    */
-  constructor(cache: Cache, main: Counting, logger: Logger) {
+  constructor(cache: Cache, main: Counting, logger: Logger, options: CoresOptions = {}) {
     const { port1, port2 } = localChannel();
     this.#member = new Member(port2, this.#claims, this.#hub.join(port1));
     this.#member.attach(cache);
     this.#cache = cache;
     this.#main = main;
     this.#logger = logger;
+    this.#entry = options.entry ?? WORKER_ENTRY;
+    this.#respawnMs = options.respawnMs ?? RESPAWN_MS;
   }
 
   /** Starts `count` workers with `options`; those that cannot start are logged and left out. */
@@ -81,6 +103,7 @@ export class Cores implements Threads {
     }
     // Workers never evict: the main thread does, for all (it hears of every entry).
     const workerOptions: WorkerOptions = { ...rest, maxSize: Infinity, sharedVars };
+    this.#options = workerOptions;
     const index = this.#cache.joined.listed();
     await Promise.all(
       Array.from({ length: count }, (_, i) => this.#spawn(i + 1, workerOptions, index)),
@@ -105,6 +128,8 @@ export class Cores implements Threads {
    * in flight may still need it.
    */
   async close(): Promise<ThreadStats[]> {
+    this.#closing = true;
+    for (const timer of this.#respawns) clearTimeout(timer);
     const finals = await Promise.all([...this.#workers].map(async (w) => {
       w.closed = Promise.withResolvers();
       this.#post(w, { t: "close" });
@@ -120,8 +145,13 @@ export class Cores implements Threads {
     this.#member.close();
   }
 
-  async #spawn(n: number, options: WorkerOptions, index: Promise<ScannedEntry[]>): Promise<void> {
-    const worker = new Worker(WORKER_ENTRY, { type: "module", name: `${WORKER_PREFIX}${n}` });
+  /** Starts worker `n`; whether it serves. */
+  async #spawn(
+    n: number,
+    options: WorkerOptions,
+    index: Promise<ScannedEntry[]>,
+  ): Promise<boolean> {
+    const worker = new Worker(this.#entry, { type: "module", name: `${WORKER_PREFIX}${n}` });
     const { port1, port2 } = new MessageChannel();
     const w: Running = { worker, id: this.#hub.join(port1) };
     const started = Promise.withResolvers<void>();
@@ -134,6 +164,7 @@ export class Cores implements Threads {
       this.#logger.log("error", `worker ${n} stopped: ${why}; its connections were cut`);
       w.closed?.resolve(undefined);
       this.#gone(w);
+      if (w.closed === undefined) this.#replace(n);
     };
     this.#post(w, {
       t: "start",
@@ -145,16 +176,50 @@ export class Cores implements Threads {
     const timer = setTimeout(() => started.reject(new Error("no answer")), START_MS);
     try {
       await started.promise;
+      // Shutdown began while it started (a replacement): it has served nothing yet.
+      if (this.#closing) throw new Error("shutting down");
       this.#workers.add(w);
       // The directory's entries, once the main thread has listed them.
       index.then((entries) => this.#hub.send(w.id, { t: "index", entries }));
+      return true;
     } catch (err) {
-      this.#logger.log("warn", `worker ${n} did not start: ${errorLine(err)}`);
+      if (!this.#closing) this.#logger.log("warn", `worker ${n} did not start: ${errorLine(err)}`);
       this.#hub.leave(w.id);
       worker.terminate();
+      return false;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Starts another worker `n` in place of one that failed, after a pause,
+   * unless that place failed {@linkcode CRASHES_ALLOWED} times within
+   * {@linkcode CRASH_WINDOW_MS} already: a worker that cannot run is not
+   * started forever.
+   */
+  #replace(n: number): void {
+    if (this.#closing || this.#options === undefined) return;
+    const now = Date.now();
+    const failures = (this.#failures.get(n) ?? []).filter((t) => now - t < CRASH_WINDOW_MS);
+    failures.push(now);
+    this.#failures.set(n, failures);
+    if (failures.length > CRASHES_ALLOWED) {
+      this.#logger.log(
+        "error",
+        `worker ${n} failed ${failures.length} times within ${CRASH_WINDOW_MS / 1000} s: ` +
+          `not started again; serving on ${1 + this.#workers.size} threads`,
+      );
+      return;
+    }
+    const options = this.#options;
+    const timer = setTimeout(async () => {
+      this.#respawns.delete(timer);
+      if (await this.#spawn(n, options, this.#cache.joined.listed())) {
+        this.#logger.log("warn", `worker ${n} started again`);
+      } else this.#replace(n);
+    }, this.#respawnMs);
+    this.#respawns.add(timer);
   }
 
   #on(w: Running, m: FromWorker, started: PromiseWithResolvers<void>): void {
