@@ -11,7 +11,12 @@ import { ChunkedDecoder, LAST_CHUNK } from "../http1/chunked.ts";
 import type { FieldList } from "../http1/fields.ts";
 import type { BodyFraming } from "../http1/framing.ts";
 import { chunkFrame, encodeLatin1, fieldBlock } from "../http1/serialize.ts";
-import { type BufferedConn, READ_BUFFER_BYTES, UnexpectedEofError } from "./buffered_conn.ts";
+import {
+  type BufferedConn,
+  JOIN_BYTES,
+  READ_BUFFER_BYTES,
+  UnexpectedEofError,
+} from "./buffered_conn.ts";
 import type { Deadline } from "./deadline.ts";
 
 /** A body being read: views of the read buffer, each valid until the next step; returns trailers. */
@@ -103,10 +108,6 @@ export interface BodySink {
   readonly bytes: number;
 }
 
-// A head and a body piece this small go out in one write: one syscall and one
-// packet instead of two for the typical small response.
-const COALESCE_BYTES = 16 * 1024;
-
 /**
  * A sink writing a body in `framing` to `io`, preceded by `head` (which is
  * held back and sent together with the first piece of the body).
@@ -162,12 +163,9 @@ class FramedSink implements BodySink {
     const h = this.#pendingHead;
     if (h === undefined) return this.#io.write(data);
     this.#pendingHead = undefined;
-    if (data.length + h.length <= COALESCE_BYTES) {
-      const both = new Uint8Array(h.length + data.length);
-      both.set(h);
-      both.set(data, h.length);
-      return this.#io.write(both);
-    }
+    // A head and a body piece this small go out in one write: one syscall and
+    // one packet instead of two for the typical small response.
+    if (data.length + h.length <= JOIN_BYTES) return this.#io.writeJoined(h, data);
     await this.#io.write(h);
     await this.#io.write(data);
   }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { HttpSyntaxError } from "../../src/http1/syntax_error.ts";
-import { BufferedConn, MAX_HEAD_BYTES, UnexpectedEofError } from "../../src/io/buffered_conn.ts";
+import {
+  BufferedConn,
+  type ByteStream,
+  JOIN_BYTES,
+  MAX_HEAD_BYTES,
+  UnexpectedEofError,
+} from "../../src/io/buffered_conn.ts";
 import {
   bytes,
   delay,
@@ -245,4 +251,66 @@ Deno.test("close: marks closed, closes the connection, and is safe twice", () =>
   io.close();
   assert.equal(io.closed, true);
   assert.equal(script.closed, true);
+});
+
+/**
+ * A stream whose writes are taken later, when `take()` is called: what a write
+ * hands over must stay intact until then (a socket or a TLS session may still
+ * be reading it).
+ */
+function slowWriter() {
+  const pending: { p: Uint8Array; done: () => void }[] = [];
+  const taken: { text: string; buffer: ArrayBufferLike }[] = [];
+  const conn: ByteStream = {
+    read: () => Promise.resolve(null),
+    write: (p) => new Promise((resolve) => pending.push({ p, done: () => resolve(p.length) })),
+    closeWrite: () => Promise.resolve(),
+    close: () => {},
+  };
+  const take = async () => {
+    while (pending.length === 0) await delay(1);
+    const { p, done } = pending.shift()!;
+    taken.push({ text: text(p), buffer: p.buffer });
+    done();
+  };
+  return { conn, take, taken };
+}
+
+Deno.test("writeJoined: head and body in one write, through one buffer the connection keeps", async () => {
+  const w = slowWriter();
+  const io = new BufferedConn(w.conn);
+  const first = io.writeJoined(bytes("HTTP/1.1 200 OK\r\n\r\n"), bytes("one"));
+  await w.take();
+  await first;
+  const second = io.writeJoined(bytes("HTTP/1.1 200 OK\r\n\r\n"), bytes("two!"));
+  await w.take();
+  await second;
+  assert.deepEqual(w.taken.map((t) => t.text), [
+    "HTTP/1.1 200 OK\r\n\r\none",
+    "HTTP/1.1 200 OK\r\n\r\ntwo!",
+  ]);
+  // No new buffer for the second response.
+  assert.equal(w.taken[0]!.buffer, w.taken[1]!.buffer);
+});
+
+Deno.test("writeJoined: a second joined write while one is in flight gets its own buffer", async () => {
+  const w = slowWriter();
+  const io = new BufferedConn(w.conn);
+  const a = io.writeJoined(bytes("A-head "), bytes("a-body"));
+  const b = io.writeJoined(bytes("B-head "), bytes("b-body"));
+  await w.take();
+  await w.take();
+  await Promise.all([a, b]);
+  assert.deepEqual(w.taken.map((t) => t.text).sort(), ["A-head a-body", "B-head b-body"]);
+  assert.notEqual(w.taken[0]!.buffer, w.taken[1]!.buffer);
+});
+
+Deno.test("writeJoined: more than JOIN_BYTES is refused, nothing written", async () => {
+  const w = slowWriter();
+  const io = new BufferedConn(w.conn);
+  await assert.rejects(
+    io.writeJoined(new Uint8Array(JOIN_BYTES), bytes("x")),
+    /over 16384/,
+  );
+  assert.equal(w.taken.length, 0);
 });
