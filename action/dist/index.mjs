@@ -70048,6 +70048,7 @@ var STREAM_BUFFER_BYTES = 256 * 1024;
 // src/io/buffered_conn.ts
 var MAX_HEAD_BYTES = 64 * 1024;
 var READ_BUFFER_BYTES = 64 * 1024;
+var JOIN_BYTES = 16 * 1024;
 
 // src/observe/report.ts
 var DEFAULT_BYTES_PER_SECOND = 20 * 1024 * 1024;
