@@ -3315,7 +3315,7 @@ var require_data_url = __commonJS({
   "npm:undici@6.29.1/lib/web/fetch/data-url.js"(exports2, module) {
     "use strict";
     var assert5 = __require("node:assert");
-    var encoder = new TextEncoder();
+    var encoder2 = new TextEncoder();
     var HTTP_TOKEN_CODEPOINTS = /^[!#$%&'*+\-.^_|~A-Za-z0-9]+$/;
     var HTTP_WHITESPACE_REGEX = /[\u000A\u000D\u0009\u0020]/;
     var ASCII_WHITESPACE_REPLACE_REGEX = /[\u0009\u000A\u000C\u000D\u0020]/g;
@@ -3389,7 +3389,7 @@ var require_data_url = __commonJS({
       return input.slice(start, position.position);
     }
     function stringPercentDecode(input) {
-      const bytes = encoder.encode(input);
+      const bytes = encoder2.encode(input);
       return percentDecode(bytes);
     }
     function isHexCharByte(byte) {
@@ -70041,6 +70041,9 @@ function message(err) {
 
 // action/summary.ts
 import { readFile as readFile4 } from "node:fs/promises";
+
+// src/http1/serialize.ts
+var encoder = new TextEncoder();
 
 // src/io/buffer_pool.ts
 var STREAM_BUFFER_BYTES = 256 * 1024;

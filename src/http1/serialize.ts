@@ -27,7 +27,12 @@ export function serializeResponseHead(
   reason: string,
   fields: FieldLines,
 ): Uint8Array {
-  return encodeLatin1(`HTTP/1.1 ${status} ${reason}\r\n${fieldBlock(fields)}\r\n`);
+  return encodeLatin1(responseHeadText(status, reason, fields));
+}
+
+/** {@linkcode serializeResponseHead} as text, one char per byte, to encode where it goes. */
+export function responseHeadText(status: number, reason: string, fields: FieldLines): string {
+  return `HTTP/1.1 ${status} ${reason}\r\n${fieldBlock(fields)}\r\n`;
 }
 
 /** Field lines, each ending in CRLF (also the body of a trailer section). */
@@ -43,8 +48,16 @@ export function fieldBlock(fields: FieldLines): string {
  * received in a field goes out unchanged.
  */
 export function encodeLatin1(s: string): Uint8Array {
-  if (!NON_ASCII.test(s)) return encoder.encode(s);
-  const out = new Uint8Array(s.length);
+  return NON_ASCII.test(s) ? latin1(s, new Uint8Array(s.length)) : encoder.encode(s);
+}
+
+/** {@linkcode encodeLatin1} into `out`, which has room for `s.length` bytes. */
+export function encodeLatin1Into(s: string, out: Uint8Array): void {
+  if (NON_ASCII.test(s)) latin1(s, out);
+  else encoder.encodeInto(s, out);
+}
+
+function latin1(s: string, out: Uint8Array): Uint8Array {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     // Above U+00FF there is no byte; never let the low byte turn into a CR or LF.

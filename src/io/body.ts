@@ -109,10 +109,15 @@ export interface BodySink {
 }
 
 /**
- * A sink writing a body in `framing` to `io`, preceded by `head` (which is
- * held back and sent together with the first piece of the body).
+ * A sink writing a body in `framing` to `io`, preceded by `head` (bytes, or
+ * text of one char per byte), which is held back and sent together with the
+ * first piece of the body.
  */
-export function bodySink(io: BufferedConn, framing: BodyFraming, head: Uint8Array): BodySink {
+export function bodySink(
+  io: BufferedConn,
+  framing: BodyFraming,
+  head: Uint8Array | string,
+): BodySink {
   return new FramedSink(io, framing.kind === "chunked", head);
 }
 
@@ -121,11 +126,11 @@ class FramedSink implements BodySink {
   #bytes = 0;
   #io: BufferedConn;
   #chunked: boolean;
-  #pendingHead: Uint8Array | undefined;
+  #pendingHead: Uint8Array | string | undefined;
   // Reused for every chunk frame: each write completes before the next starts.
   #scratch: Uint8Array | undefined;
 
-  constructor(io: BufferedConn, chunked: boolean, head: Uint8Array) {
+  constructor(io: BufferedConn, chunked: boolean, head: Uint8Array | string) {
     this.#io = io;
     this.#chunked = chunked;
     this.#pendingHead = head;
@@ -166,7 +171,7 @@ class FramedSink implements BodySink {
     // A head and a body piece this small go out in one write: one syscall and
     // one packet instead of two for the typical small response.
     if (data.length + h.length <= JOIN_BYTES) return this.#io.writeJoined(h, data);
-    await this.#io.write(h);
+    await this.#io.write(typeof h === "string" ? encodeLatin1(h) : h);
     await this.#io.write(data);
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import { findHeadEnd, leadingEmptyLines } from "../http1/head_end.ts";
+import { encodeLatin1Into } from "../http1/serialize.ts";
 import { HttpSyntaxError } from "../http1/syntax_error.ts";
 import { borrowStreamBuffer, returnStreamBuffer } from "./buffer_pool.ts";
 
@@ -216,10 +217,11 @@ export class BufferedConn {
    * small response) through a buffer this connection keeps for it, made on
    * its first use. A new buffer per response would be one more ArrayBuffer for
    * every scavenge to sweep: with one, the longest scavenges of a run of hits
-   * were the sweeping of those. Together they take at most
+   * were the sweeping of those. `head` may be text, one char per byte (a
+   * response head, then not encoded on its own). Together they take at most
    * {@linkcode JOIN_BYTES}.
    */
-  async writeJoined(head: Uint8Array, body: Uint8Array): Promise<void> {
+  async writeJoined(head: Uint8Array | string, body: Uint8Array): Promise<void> {
     const n = head.length + body.length;
     if (n > JOIN_BYTES) throw new RangeError(`${n} bytes to join, over ${JOIN_BYTES}`);
     // Writes on one connection follow each other; one that did not gets a buffer of its own.
@@ -227,7 +229,9 @@ export class BufferedConn {
     const buf = own
       ? new Uint8Array(n)
       : (this.#join ??= new Uint8Array(JOIN_BYTES)).subarray(0, n);
-    buf.set(head);
+    // A head as text (one char per byte) is encoded in place: no buffer of its own either.
+    if (typeof head === "string") encodeLatin1Into(head, buf);
+    else buf.set(head);
     buf.set(body, head.length);
     if (own) return this.write(buf);
     this.#joining = true;

@@ -10,7 +10,7 @@ import { oneLine, type ProxyError } from "../errors.ts";
 import { fieldsOf, httpDate } from "../headers.ts";
 import type { FieldList } from "../http1/fields.ts";
 import type { BodyFraming } from "../http1/framing.ts";
-import { serializeResponseHead } from "../http1/serialize.ts";
+import { responseHeadText } from "../http1/serialize.ts";
 import { type BodySink, bodySink } from "../io/body.ts";
 import type { BufferedConn } from "../io/buffered_conn.ts";
 import type { RequestRecord } from "../observe/log.ts";
@@ -66,7 +66,8 @@ export function startResponse(
   if (framing.kind === "chunked") fields.set("Transfer-Encoding", "chunked");
   ex.record.status = status;
   ex.record.cacheStatus = fields.get("cache-status");
-  const sink = bodySink(ex.io, framing, serializeResponseHead(status, reason, fields));
+  // The head as text: a small response's is encoded straight into the connection's join buffer.
+  const sink = bodySink(ex.io, framing, responseHeadText(status, reason, fields));
   ex.headSent = true;
   return sink;
 }

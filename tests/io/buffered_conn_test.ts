@@ -260,7 +260,7 @@ Deno.test("close: marks closed, closes the connection, and is safe twice", () =>
  */
 function slowWriter() {
   const pending: { p: Uint8Array; done: () => void }[] = [];
-  const taken: { text: string; buffer: ArrayBufferLike }[] = [];
+  const taken: { text: string; bytes: Uint8Array; buffer: ArrayBufferLike }[] = [];
   const conn: ByteStream = {
     read: () => Promise.resolve(null),
     write: (p) => new Promise((resolve) => pending.push({ p, done: () => resolve(p.length) })),
@@ -270,7 +270,7 @@ function slowWriter() {
   const take = async () => {
     while (pending.length === 0) await delay(1);
     const { p, done } = pending.shift()!;
-    taken.push({ text: text(p), buffer: p.buffer });
+    taken.push({ text: text(p), bytes: p.slice(), buffer: p.buffer });
     done();
   };
   return { conn, take, taken };
@@ -303,6 +303,18 @@ Deno.test("writeJoined: a second joined write while one is in flight gets its ow
   await Promise.all([a, b]);
   assert.deepEqual(w.taken.map((t) => t.text).sort(), ["A-head a-body", "B-head b-body"]);
   assert.notEqual(w.taken[0]!.buffer, w.taken[1]!.buffer);
+});
+
+Deno.test("writeJoined: a head given as text is written one byte per char, obs-text kept", async () => {
+  const w = slowWriter();
+  const io = new BufferedConn(w.conn);
+  const head = "HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\n\r\n";
+  const done = io.writeJoined(head, bytes("body"));
+  await w.take();
+  await done;
+  const sent = new Uint8Array([...head].map((c) => c.charCodeAt(0)).concat([...bytes("body")]));
+  assert.equal(w.taken.length, 1);
+  assert.deepEqual(new Uint8Array(w.taken[0]!.bytes), sent);
 });
 
 Deno.test("writeJoined: more than JOIN_BYTES is refused, nothing written", async () => {
