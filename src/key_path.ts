@@ -5,6 +5,8 @@
  * @module
  */
 
+import { Recent } from "./recent.ts";
+
 /**
  * `path` without the query parameters named by `patterns` (case-insensitive
  * globs); the order and spelling of the others is kept.
@@ -17,17 +19,11 @@ export function keyPath(path: string, patterns: readonly string[]): string {
   // short ones are remembered. Long ones are mostly signed, and each unique.
   if (path.length > RECENT_PATH_CHARS) return withoutNames(path, q, dropped);
   let recent = recentKeyPaths.get(dropped);
-  if (recent === undefined) recentKeyPaths.set(dropped, recent = new Map());
-  let keyed = recent.get(path);
-  if (keyed === undefined) {
-    keyed = withoutNames(path, q, dropped);
-    if (recent.size >= RECENT_PATHS) recent.clear();
-    recent.set(path, keyed);
-  }
-  return keyed;
+  if (recent === undefined) recentKeyPaths.set(dropped, recent = new Recent(RECENT_PATHS));
+  return recent.get(path) ?? recent.set(path, withoutNames(path, q, dropped));
 }
 
-const recentKeyPaths = new Map<RegExp, Map<string, string>>();
+const recentKeyPaths = new Map<RegExp, Recent<string, string>>();
 const RECENT_PATHS = 4096;
 const RECENT_PATH_CHARS = 512;
 

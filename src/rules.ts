@@ -13,6 +13,7 @@
 
 import type { FieldList } from "./http1/fields.ts";
 import { glob, keyPath } from "./key_path.ts";
+import { Recent } from "./recent.ts";
 
 /** What a rule matches; every given field must match. */
 export interface RuleMatch {
@@ -223,7 +224,7 @@ const RECENT_URLS = 4096;
 /** Rules compiled for matching. */
 export class Rules {
   #rules: CompiledRule[];
-  #recent = new Map<string, MatchingRules>();
+  #recent = new Recent<string, MatchingRules>(RECENT_URLS);
 
   /** @param rules user rules, applied after the presets that are on. */
   constructor(rules: readonly Rule[] = [], presets: Presets = {}) {
@@ -276,7 +277,6 @@ export class Rules {
       );
       const headers = rules.flatMap((r) => r.header === undefined ? [] : [r.header]);
       found = { rules, headers, decisions: new Map() };
-      if (this.#recent.size >= RECENT_URLS) this.#recent.clear();
       this.#recent.set(url, found);
     }
     return found;

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { Recent } from "../recent.ts";
+
 /** An ordered list of HTTP fields. Lookups take the lower-case field name. */
 export class FieldList {
   #names: string[] = [];
@@ -114,18 +116,14 @@ export class FieldList {
   }
 }
 
-// The lower-case forms of the names seen first: lower-casing makes a new
-// string, for every field of every head (and of every hit's response).
-const lowerNames = new Map<string, string>();
-const LOWER_NAMES = 512;
+// The lower-case forms of recent names: lower-casing makes a new string, for
+// every field of every head (and of every hit's response).
+const lowerNames = new Recent<string, string>(512);
 
 function lowerName(name: string): string {
-  let lower = lowerNames.get(name);
-  if (lower === undefined) {
-    lower = name.toLowerCase();
-    if (lowerNames.size < LOWER_NAMES && name.length <= 64) lowerNames.set(name, lower);
-  }
-  return lower;
+  const lower = lowerNames.get(name);
+  if (lower !== undefined) return lower;
+  return name.length <= 64 ? lowerNames.set(name, name.toLowerCase()) : name.toLowerCase();
 }
 
 /**
