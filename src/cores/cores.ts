@@ -71,7 +71,8 @@ export class Cores implements Threads {
   #logger: Logger;
   #entry: URL;
   #respawnMs: number;
-  #options: WorkerOptions | undefined;
+  /** What every worker starts with, the replacements too (set by {@linkcode Cores.start}). */
+  #options!: WorkerOptions;
   #closing = false;
   /** When each worker's place (by number) lost its worker, within the crash window. */
   #failures = new Map<number, number[]>();
@@ -102,12 +103,9 @@ export class Cores implements Threads {
       if (value !== undefined) sharedVars[name] = value;
     }
     // Workers never evict: the main thread does, for all (it hears of every entry).
-    const workerOptions: WorkerOptions = { ...rest, maxSize: Infinity, sharedVars };
-    this.#options = workerOptions;
+    this.#options = { ...rest, maxSize: Infinity, sharedVars };
     const index = this.#cache.joined.listed();
-    await Promise.all(
-      Array.from({ length: count }, (_, i) => this.#spawn(i + 1, workerOptions, index)),
-    );
+    await Promise.all(Array.from({ length: count }, (_, i) => this.#spawn(i + 1, index)));
   }
 
   /** How many workers serve with the main thread. */
@@ -146,11 +144,7 @@ export class Cores implements Threads {
   }
 
   /** Starts worker `n`; whether it serves. */
-  async #spawn(
-    n: number,
-    options: WorkerOptions,
-    index: Promise<ScannedEntry[]>,
-  ): Promise<boolean> {
+  async #spawn(n: number, index: Promise<ScannedEntry[]>): Promise<boolean> {
     const worker = new Worker(this.#entry, { type: "module", name: `${WORKER_PREFIX}${n}` });
     const { port1, port2 } = new MessageChannel();
     const w: Running = { worker, id: this.#hub.join(port1) };
@@ -168,7 +162,7 @@ export class Cores implements Threads {
     };
     this.#post(w, {
       t: "start",
-      options,
+      options: this.#options,
       hub: port2,
       claims: this.#claims.buffer,
       thread: w.id,
@@ -199,7 +193,7 @@ export class Cores implements Threads {
    * started forever.
    */
   #replace(n: number): void {
-    if (this.#closing || this.#options === undefined) return;
+    if (this.#closing) return;
     const now = Date.now();
     const failures = (this.#failures.get(n) ?? []).filter((t) => now - t < CRASH_WINDOW_MS);
     failures.push(now);
@@ -212,10 +206,9 @@ export class Cores implements Threads {
       );
       return;
     }
-    const options = this.#options;
     const timer = setTimeout(async () => {
       this.#respawns.delete(timer);
-      if (await this.#spawn(n, options, this.#cache.joined.listed())) {
+      if (await this.#spawn(n, this.#cache.joined.listed())) {
         this.#logger.log("warn", `worker ${n} started again`);
       } else this.#replace(n);
     }, this.#respawnMs);
