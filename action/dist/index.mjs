@@ -70042,6 +70042,29 @@ function message(err) {
 // action/summary.ts
 import { readFile as readFile4 } from "node:fs/promises";
 
+// src/recent.ts
+var Recent = class {
+  #answers = /* @__PURE__ */ new Map();
+  #limit;
+  /** @param limit most answers kept. */
+  constructor(limit) {
+    this.#limit = limit;
+  }
+  /** The answer kept for `key`, if any. */
+  get(key) {
+    return this.#answers.get(key);
+  }
+  /** Keeps `value` as the answer for `key` (emptying first when full) and returns it. */
+  set(key, value) {
+    if (this.#answers.size >= this.#limit) this.#answers.clear();
+    this.#answers.set(key, value);
+    return value;
+  }
+};
+
+// src/http1/fields.ts
+var lowerNames = new Recent(512);
+
 // src/http1/serialize.ts
 var encoder = new TextEncoder();
 
