@@ -80,8 +80,7 @@ async function send(
   { entry, age, status: cacheStatusOf, count: countAsHit }: Extract<Step, { kind: "deliver" }>,
 ): Promise<boolean> {
   const fields = storedFields(entry).clone();
-  fields.set("Age", ageValue(age));
-  appendVia(fields);
+  fields.set("Age", ageValue(age)); // in place of the one the stored list holds
   fields.add("Cache-Status", cacheStatus(cacheStatusOf));
   const counters = proxy.cache.counters;
   const etag = fields.get("etag"), lastModified = fields.get("last-modified");
@@ -214,9 +213,10 @@ export function stale(
   });
 }
 
-// A stored entry's fields as a list, made on its first hit and copied for each
-// one after: no lower-casing of every name on every hit. An entry's headers
-// are never changed in place (a refresh makes new metadata).
+// A stored entry's fields as a list, with its Via and a line for Age, made on
+// its first hit and copied for each one after: no lower-casing of every name
+// and no Via to work out on every hit. An entry's headers are never changed in
+// place (a refresh makes new metadata).
 const fieldsOfEntry = new WeakMap<ResponseMeta["headers"], FieldList>();
 
 function storedFields(entry: ResponseMeta): FieldList {
@@ -224,6 +224,8 @@ function storedFields(entry: ResponseMeta): FieldList {
   if (fields === undefined) {
     fields = new FieldList();
     for (const [name, value] of entry.headers) fields.add(name, value);
+    fields.set("Age", "0");
+    appendVia(fields);
     fieldsOfEntry.set(entry.headers, fields);
   }
   return fields;
