@@ -20,6 +20,7 @@ import process from "node:process";
 import { Socket } from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { BufferedConn } from "../io/buffered_conn.ts";
+import { type AdoptedSocket, readThroughOwnBuffers } from "./own_buffers.ts";
 import { type KeyPair, TlsHandshakeError, type TlsSession } from "./session.ts";
 
 /**
@@ -44,7 +45,7 @@ function notTls(err: Error & { code?: string }): boolean {
   return err.code === "ERR_SSL_WRONG_VERSION_NUMBER" || /InvalidContentType/.test(err.message);
 }
 
-interface TcpHandle {
+interface TcpHandle extends AdoptedSocket {
   openFromRid(rid: number): number;
   readStart(): number;
   readStop(): number;
@@ -162,15 +163,20 @@ function secureContext(pair: KeyPair): SecureContext {
 }
 
 /** A `TLSSocket` as hoard's promise-based reads and writes. */
-class InPlaceSession implements TlsSession {
+export class InPlaceSession implements TlsSession {
   readonly done: Promise<void>;
   helloSeen = false;
+  /** Whether its reads go through the thread's own buffers (own_buffers.ts). */
+  readonly ownBuffers: boolean;
   #tls: TLSSocket;
   #tcp: TcpHandle;
   #paused = false;
   #handshake: Promise<void>;
   #queue: Uint8Array[] = [];
   #queued = 0;
+  /** The buffer of a read waiting for bytes, and how many it got. */
+  #into: Uint8Array | undefined;
+  #got = 0;
   #ended = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
@@ -205,15 +211,9 @@ class InPlaceSession implements TlsSession {
       tls.once("close", () => fail());
     });
     this.#handshake.catch(() => {});
-    tls.on("data", (chunk: Uint8Array) => {
-      this.#queue.push(chunk);
-      this.#queued += chunk.length;
-      if (this.#queued >= READ_AHEAD_BYTES && !this.#paused) {
-        this.#paused = true;
-        tcp.readStop();
-      }
-      this.#wakeReader();
-    });
+    this.ownBuffers = readThroughOwnBuffers(tcp, tls, (chunk) => this.#take(chunk, false));
+    // Without them, each chunk comes in a new Buffer that stays the session's.
+    if (!this.ownBuffers) tls.on("data", (chunk: Uint8Array) => this.#take(chunk, true));
     tls.on("end", () => {
       this.#ended = true;
       this.#wakeReader();
@@ -236,11 +236,40 @@ class InPlaceSession implements TlsSession {
     return this.#handshake;
   }
 
+  /**
+   * Decrypted bytes: straight into the buffer of a read that waits for them,
+   * else queued — copied first unless `owned` (a chunk in the thread's read
+   * buffer is gone with the next read of any session).
+   */
+  #take(chunk: Uint8Array, owned: boolean): void {
+    const into = this.#into;
+    let rest = chunk;
+    if (into !== undefined) {
+      this.#into = undefined;
+      this.#got = Math.min(into.length, chunk.length);
+      into.set(this.#got === chunk.length ? chunk : chunk.subarray(0, this.#got));
+      rest = chunk.subarray(this.#got);
+    }
+    if (rest.length > 0) {
+      this.#queue.push(owned ? rest : rest.slice());
+      this.#queued += rest.length;
+      if (this.#queued >= READ_AHEAD_BYTES && !this.#paused) {
+        this.#paused = true;
+        this.#tcp.readStop();
+      }
+    }
+    this.#wakeReader();
+  }
+
   async read(p: Uint8Array): Promise<number | null> {
     while (this.#queue.length === 0) {
       if (this.#error !== undefined) throw this.#error;
       if (this.#ended) return null;
+      this.#into = p;
+      this.#got = 0;
       await new Promise<void>((resolve) => this.#wake = resolve);
+      this.#into = undefined;
+      if (this.#got > 0) return this.#got;
     }
     const chunk = this.#queue[0]!;
     const n = Math.min(chunk.length, p.length);
