@@ -335,6 +335,8 @@ Deno.test("DiskStore.readMeta deletes invalid metadata and answers undefined", a
       ["not JSON", () => "garbage\n"],
       ["empty", () => ""],
       ["truncated", () => goodText.slice(0, goodText.length / 2)],
+      // What a power loss can leave of metadata renamed but not yet written back.
+      ["zero-filled", () => "\0".repeat(goodText.length)],
       ["null", () => "null"],
       ["wrong version", (id) => JSON.stringify({ ...good, id, v: 2 })],
       ["other id", () => JSON.stringify(good)],
@@ -355,6 +357,24 @@ Deno.test("DiskStore.readMeta deletes invalid metadata and answers undefined", a
     }
     assert.equal(await store.readMeta(storeId("absent")), undefined);
     assert.deepEqual(await store.readMeta(good.id), good);
+  });
+});
+
+Deno.test("DiskStore.readMeta deleting invalid metadata deletes the bodies of its id an earlier process left, not newer ones", async () => {
+  await withDir(async (dir) => {
+    const first = await DiskStore.open(dir);
+    const entry = await commitBytes(first, pendingMeta("http://a.test/"), bodyBytes("a", 100));
+    const old = `${shardOf(dir, entry.id)}/${entry.body}`;
+    await delay(150); // older than the next opening, with the clock's allowance
+    const store = await DiskStore.open(dir);
+    // Renamed into place by this process, its metadata not written yet.
+    const fresh = `${shardOf(dir, entry.id)}/${entry.id}-0fresh00.body`;
+    await Deno.writeFile(fresh, bodyBytes("b", 100));
+    await Deno.writeFile(metaPath(dir, entry.id), new Uint8Array(300));
+    assert.equal(await store.readMeta(entry.id), undefined);
+    assert.equal(await exists(metaPath(dir, entry.id)), false);
+    assert.equal(await exists(old), false, "the body the lost metadata named");
+    assert.equal(await exists(fresh), true, "a body of this process");
   });
 });
 
