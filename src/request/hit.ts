@@ -13,8 +13,8 @@ import { notModified, storedLastModified } from "../cache/conditional.ts";
 import type { ResponseMeta } from "../cache/meta.ts";
 import { chooseRange, formatContentRange, parseContentRange, usePart } from "../cache/range.ts";
 import type { ProxyContext } from "../context.ts";
-import { ageValue, appendVia } from "../headers.ts";
-import { FieldList } from "../http1/fields.ts";
+import { ageValue, appendVia, fieldsOf } from "../headers.ts";
+import type { FieldList } from "../http1/fields.ts";
 import { NO_BODY } from "../http1/framing.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
@@ -222,8 +222,7 @@ const fieldsOfEntry = new WeakMap<ResponseMeta["headers"], FieldList>();
 function storedFields(entry: ResponseMeta): FieldList {
   let fields = fieldsOfEntry.get(entry.headers);
   if (fields === undefined) {
-    fields = new FieldList();
-    for (const [name, value] of entry.headers) fields.add(name, value);
+    fields = fieldsOf(...entry.headers);
     fields.set("Age", "0");
     appendVia(fields);
     fieldsOfEntry.set(entry.headers, fields);
