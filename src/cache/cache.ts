@@ -102,7 +102,18 @@ export class Cache {
     if (typeof store === "string") {
       const dir = store;
       try {
-        store = await DiskStore.open(dir, { readOnly, joined: joined !== undefined });
+        store = await DiskStore.open(dir, {
+          readOnly,
+          joined: joined !== undefined,
+          writes: {
+            onSlow: (average, pool) =>
+              logger.log(
+                "info",
+                `metadata writes took ${average.toFixed(1)} ms on the event loop on average: ` +
+                  `the next ${pool / 1000} s of them go to the thread pool`,
+              ),
+          },
+        });
       } catch (err) {
         logger.log("warn", `cache disabled: cannot use ${dir}: ${errorLine(err)}`);
         return new Cache(undefined, logger, maxBytes);

@@ -192,6 +192,31 @@ Deno.test("DiskStore.commit of a body kept in memory writes one file: the metada
   });
 });
 
+Deno.test("DiskStore writes metadata from the event loop, and from the pool once a write was slow", async () => {
+  await withDir(async (root) => {
+    // Never slow: the marker and each commit's metadata are written on the loop.
+    const quick = await DiskStore.open(`${root}/quick`, { writes: { slowMs: Infinity } });
+    const a = await commitBytes(quick, pendingMeta("http://a.test/"), bodyBytes("a", 10));
+    const b = await commitBytes(quick, pendingMeta("http://a.test/big"), bodyBytes("b", 100_000));
+    assert.deepEqual([quick.writes.onLoop, quick.writes.inPool], [3, 0]);
+    assert.deepEqual(await quick.readMeta(a.id), a);
+    assert.deepEqual(await quick.readMeta(b.id), b);
+    // Every write slow: the marker's moves the rest to the pool.
+    let told = 0;
+    const slow = await DiskStore.open(`${root}/slow`, {
+      writes: { slowMs: -1, onSlow: () => told++ },
+    });
+    const c = await commitBytes(slow, pendingMeta("http://a.test/"), bodyBytes("c", 10));
+    await slow.writeMeta(varyIndex());
+    assert.deepEqual([slow.writes.onLoop, slow.writes.inPool, told], [1, 2, 1]);
+    assert.deepEqual(await slow.readMeta(c.id), c);
+    // No temp name left either way.
+    for (const [dir, id] of [[`${root}/quick`, a.id], [`${root}/slow`, c.id]] as const) {
+      assert.deepEqual((await listFiles(shardOf(dir, id))).filter((f) => f.endsWith(".tmp")), []);
+    }
+  });
+});
+
 Deno.test("DiskStore.commit: an inline body replaces a body file and the other way round, nothing left over", async () => {
   await withDir(async (dir) => {
     const store = await DiskStore.open(dir);
