@@ -74,6 +74,7 @@ import {
   table,
 } from "./bench/report.ts";
 import {
+  cacheFileSystem,
   cpuSplit,
   ensurePackage,
   lastLines,
@@ -452,6 +453,7 @@ async function main(): Promise<void> {
       cores: navigator.hardwareConcurrency,
       memoryGiB: Math.round(Deno.systemMemoryInfo().total / 1024 ** 3),
       kernel: Deno.osRelease(),
+      caches: cacheFileSystem(),
     },
     tools: await toolVersions(),
     settings: { ...o, quick },
@@ -510,7 +512,9 @@ async function benchHttps(
   const r = await runHttps(root, names, h);
   const machine = `${navigator.hardwareConcurrency} cores, ${
     Math.round(Deno.systemMemoryInfo().total / 1024 ** 3)
-  } GiB, ${Deno.build.target}, load average ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`;
+  } GiB, ${Deno.build.target}, load average ${
+    Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
+  }, caches in ${cacheFileSystem()}`;
   console.log(
     `\nHTTPS: hoard --intercept vs squid ssl-bump and mitmproxy, loopback, ${
       ((performance.now() - started) / 1000).toFixed(0)

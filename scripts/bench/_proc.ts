@@ -6,6 +6,8 @@
  * @module
  */
 
+import { tmpdir } from "node:os";
+
 const decoder = new TextDecoder();
 
 /** Output of a finished command. */
@@ -304,6 +306,29 @@ export function uid(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Where the contenders' caches go — the system's temp directory, which
+ * `TMPDIR` moves — and its file system's type (from /proc/mounts): a miss
+ * costs what creating a file costs there, so the figures say where.
+ */
+export function cacheFileSystem(): string {
+  const dir = Deno.realPathSync(tmpdir());
+  let type = "unknown type", longest = -1;
+  try {
+    for (const line of Deno.readTextFileSync("/proc/mounts").split("\n")) {
+      const [, mount, fs] = line.split(" ");
+      if (mount === undefined || fs === undefined || mount.length <= longest) continue;
+      if (dir === mount || dir.startsWith(mount === "/" ? "/" : `${mount}/`)) {
+        longest = mount.length;
+        type = fs;
+      }
+    }
+  } catch {
+    // No /proc/mounts (not Linux): the type stays unknown.
+  }
+  return `${dir} (${type})`;
 }
 
 /** Temp dirs made and not yet removed, for {@linkcode stopAll}. */

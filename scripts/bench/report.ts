@@ -243,7 +243,14 @@ export interface Results {
   /** The command that produced it. */
   command: string;
   /** Machine facts. */
-  machine: { target: string; cores: number; memoryGiB: number; kernel: string };
+  machine: {
+    target: string;
+    cores: number;
+    memoryGiB: number;
+    kernel: string;
+    /** Where the caches were, and the file system's type (older results lack it). */
+    caches?: string;
+  };
   /** Tool versions. */
   tools: Record<string, string>;
   /** Settings of the run. */
@@ -429,9 +436,9 @@ export function resultsMd(r: Results): string {
   });
   return `# hoard benchmark results
 
-${r.date} · \`${r.command}\` · ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel} · ${
-    r.durationSeconds.toFixed(0)
-  } s
+${r.date} · \`${r.command}\` · ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}${
+    r.machine.caches === undefined ? "" : ` · caches in ${r.machine.caches}`
+  } · ${r.durationSeconds.toFixed(0)} s
 
 ${table(r)}
 
