@@ -50,7 +50,7 @@ const encoder = new TextEncoder();
 export class DiskStore implements BodyStore {
   /** The cache directory. */
   readonly dir: string;
-  /** Where metadata writes run, and how many ran where. */
+  /** Where metadata writes and shard directories' creation run, and how many ran where. */
   readonly writes: LoopWrites;
 
   #openedAt: number;
@@ -127,14 +127,26 @@ export class DiskStore implements BodyStore {
     await this.#writeAtomic(this.#metaPath(meta.id), encodeMeta(meta));
   }
 
-  /** Creates the shard directory of `id` the first time this process needs it. */
+  /**
+   * Creates the shard directory of `id` the first time this process needs it
+   * (on the event loop while that is quick, like metadata: the first misses
+   * of a new cache create most of the 256).
+   */
   async #makeShard(id: string): Promise<string> {
     const shard = this.#shard(id);
     if (!this.#shards.has(shard)) {
       // Not recursive: a cache directory removed while hoard runs stays removed.
-      await Deno.mkdir(shard, { mode: 0o700 }).catch((err) => {
+      const options = { mode: 0o700 };
+      const made = (err: unknown) => {
         if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      });
+      };
+      await this.writes.run(() => {
+        try {
+          Deno.mkdirSync(shard, options);
+        } catch (err) {
+          made(err);
+        }
+      }, () => Deno.mkdir(shard, options).catch(made));
       this.#shards.add(shard);
     }
     return shard;

@@ -192,24 +192,28 @@ Deno.test("DiskStore.commit of a body kept in memory writes one file: the metada
   });
 });
 
-Deno.test("DiskStore writes metadata from the event loop, and from the pool once a write was slow", async () => {
+Deno.test("DiskStore writes metadata and makes shards from the event loop, and from the pool once writes were slow", async () => {
   await withDir(async (root) => {
-    // Never slow: the marker and each commit's metadata are written on the loop.
+    // Never slow: the marker, each new shard and each commit's metadata on the loop.
     const quick = await DiskStore.open(`${root}/quick`, { writes: { slowMs: Infinity } });
     const a = await commitBytes(quick, pendingMeta("http://a.test/"), bodyBytes("a", 10));
     const b = await commitBytes(quick, pendingMeta("http://a.test/big"), bodyBytes("b", 100_000));
-    assert.deepEqual([quick.writes.onLoop, quick.writes.inPool], [3, 0]);
+    const shards = new Set([a.id, b.id].map((id) => id.slice(0, 2))).size;
+    assert.deepEqual([quick.writes.onLoop, quick.writes.inPool], [1 + shards + 2, 0]);
     assert.deepEqual(await quick.readMeta(a.id), a);
     assert.deepEqual(await quick.readMeta(b.id), b);
-    // Every write slow: the marker's moves the rest to the pool.
+    // Every write slow: the marker's moves the rest to the pool (a shard, two metadata files).
     let told = 0;
     const slow = await DiskStore.open(`${root}/slow`, {
       writes: { slowMs: -1, onSlow: () => told++ },
     });
     const c = await commitBytes(slow, pendingMeta("http://a.test/"), bodyBytes("c", 10));
-    await slow.writeMeta(varyIndex());
-    assert.deepEqual([slow.writes.onLoop, slow.writes.inPool, told], [1, 2, 1]);
+    const index = varyIndex();
+    await slow.writeMeta(index);
+    const more = index.id.slice(0, 2) === c.id.slice(0, 2) ? 0 : 1;
+    assert.deepEqual([slow.writes.onLoop, slow.writes.inPool, told], [1, 3 + more, 1]);
     assert.deepEqual(await slow.readMeta(c.id), c);
+    assert.deepEqual(await slow.readMeta(index.id), index);
     // No temp name left either way.
     for (const [dir, id] of [[`${root}/quick`, a.id], [`${root}/slow`, c.id]] as const) {
       assert.deepEqual((await listFiles(shardOf(dir, id))).filter((f) => f.endsWith(".tmp")), []);
