@@ -7,6 +7,7 @@
  */
 
 import { tmpdir } from "node:os";
+import { fileSystemType } from "../../src/cache/file_system.ts";
 
 const decoder = new TextDecoder();
 
@@ -310,25 +311,12 @@ export function uid(): number | undefined {
 
 /**
  * Where the contenders' caches go — the system's temp directory, which
- * `TMPDIR` moves — and its file system's type (from /proc/mounts): a miss
- * costs what creating a file costs there, so the figures say where.
+ * `TMPDIR` moves — and its file system's type: a miss costs what creating
+ * a file costs there, so the figures say where.
  */
 export function cacheFileSystem(): string {
   const dir = Deno.realPathSync(tmpdir());
-  let type = "unknown type", longest = -1;
-  try {
-    for (const line of Deno.readTextFileSync("/proc/mounts").split("\n")) {
-      const [, mount, fs] = line.split(" ");
-      if (mount === undefined || fs === undefined || mount.length <= longest) continue;
-      if (dir === mount || dir.startsWith(mount === "/" ? "/" : `${mount}/`)) {
-        longest = mount.length;
-        type = fs;
-      }
-    }
-  } catch {
-    // No /proc/mounts (not Linux): the type stays unknown.
-  }
-  return `${dir} (${type})`;
+  return `${dir} (${fileSystemType(dir) ?? "unknown type"})`;
 }
 
 /** Temp dirs made and not yet removed, for {@linkcode stopAll}. */

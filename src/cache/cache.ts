@@ -28,6 +28,8 @@ import {
   SMALL_BODY_BYTES,
 } from "./body_store.ts";
 import { DiskStore } from "./disk_store.ts";
+import { fileSystemType } from "./file_system.ts";
+import { cacheWrites } from "./loop_writes.ts";
 import { InlineBody } from "./inline_body.ts";
 import { MetaCache } from "./meta_cache.ts";
 import { DiskUsage } from "./usage.ts";
@@ -105,14 +107,7 @@ export class Cache {
         store = await DiskStore.open(dir, {
           readOnly,
           joined: joined !== undefined,
-          writes: {
-            onSlow: (average, pool) =>
-              logger.log(
-                "info",
-                `metadata writes took ${average.toFixed(1)} ms on the event loop on average: ` +
-                  `the next ${pool / 1000} s of them go to the thread pool`,
-              ),
-          },
+          writes: cacheWrites(fileSystemType(dir), logger, !readOnly && joined === undefined),
         });
       } catch (err) {
         logger.log("warn", `cache disabled: cannot use ${dir}: ${errorLine(err)}`);

@@ -23,8 +23,8 @@
  * of a small miss: a pool round trip, and on ext4 a synchronous write of the
  * inode (five alternating pairs of 400 sequential misses, pinned: p50 1.02 /
  * 1.34 / 1.88 / 1.11 / 1.86 → 0.75 / 1.20 / 1.52 / 0.79 / 1.05 ms).
- * Metadata is written from the event loop while that is quick
- * (loop_writes.ts).
+ * Metadata is written, and shard directories made, from the event loop
+ * while that is quick (loop_writes.ts).
  *
  * @module
  */
@@ -68,7 +68,8 @@ export class DiskStore implements BodyStore {
    * Opens (creating it, mode 0700) the store in `dir` and empties its temp
    * directory (left-overs of fills that never completed). `joined`: another
    * thread of this process opened it first and cleaned it (src/cores).
-   * `writes`: when metadata writes leave the event loop (loop_writes.ts).
+   * `writes`: when its small writes (metadata, shard directories) leave
+   * the event loop (loop_writes.ts).
    *
    * @throws when the directory cannot be created or written.
    */
@@ -137,16 +138,16 @@ export class DiskStore implements BodyStore {
     if (!this.#shards.has(shard)) {
       // Not recursive: a cache directory removed while hoard runs stays removed.
       const options = { mode: 0o700 };
-      const made = (err: unknown) => {
+      const unlessExists = (err: unknown) => {
         if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
       };
       await this.writes.run(() => {
         try {
           Deno.mkdirSync(shard, options);
         } catch (err) {
-          made(err);
+          unlessExists(err);
         }
-      }, () => Deno.mkdir(shard, options).catch(made));
+      }, () => Deno.mkdir(shard, options).catch(unlessExists));
       this.#shards.add(shard);
     }
     return shard;

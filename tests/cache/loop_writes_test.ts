@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { LoopWrites } from "../../src/cache/loop_writes.ts";
+import { cacheWrites, LoopWrites } from "../../src/cache/loop_writes.ts";
+import { Logger } from "../../src/observe/log.ts";
 
 /** A clock the test moves, and writes that take as long as told. */
 function setup(slowMs = 1, coolOffMs = 1000) {
@@ -78,4 +79,36 @@ Deno.test("LoopWrites passes either way's error on; a failing write is timed too
   assert.equal(told.length, 1);
   await assert.rejects(write(0, new Error("still full")), /still full/);
   assert.deepEqual(ran, ["loop", "loop", "pool"]);
+});
+
+Deno.test("LoopWrites without the loop (a network file system) runs every write in the pool", async () => {
+  const writes = new LoopWrites({ loop: false });
+  const ran: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    await writes.run(() => void ran.push("loop"), () => Promise.resolve(void ran.push("pool")));
+  }
+  assert.deepEqual(ran, ["pool", "pool", "pool"]);
+  assert.deepEqual([writes.onLoop, writes.inPool], [0, 3]);
+});
+
+Deno.test("cacheWrites keeps a network file system's writes off the loop and says so; logs each move to the pool", async () => {
+  const lines: string[] = [];
+  const logger = new Logger("info", (l) => lines.push(l));
+  const nfs = new LoopWrites(cacheWrites("nfs4", logger, true));
+  await nfs.run(() => assert.fail("on the loop"), () => Promise.resolve());
+  assert.equal(nfs.inPool, 1);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /the cache directory is on nfs4: its writes go to the thread pool/);
+  // Another thread on the same directory: not said again.
+  cacheWrites("nfs4", logger, false);
+  assert.equal(lines.length, 1);
+
+  const options = cacheWrites("ext4", logger, true);
+  assert.equal(lines.length, 1);
+  let now = 0;
+  const local = new LoopWrites({ ...options, now: () => now });
+  await local.run(() => void (now += 10), () => Promise.resolve());
+  assert.deepEqual([local.onLoop, local.inPool], [1, 0]);
+  assert.equal(lines.length, 2);
+  assert.match(lines[1]!, /cache writes took 2\.5 ms on the event loop on average: the next 30 s/);
 });
