@@ -137,17 +137,12 @@ export class DiskStore implements BodyStore {
     const shard = this.#shard(id);
     if (!this.#shards.has(shard)) {
       // Not recursive: a cache directory removed while hoard runs stays removed.
+      // Either way's error rejects `run`: one catch for both.
       const options = { mode: 0o700 };
-      const unlessExists = (err: unknown) => {
-        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      };
-      await this.writes.run(() => {
-        try {
-          Deno.mkdirSync(shard, options);
-        } catch (err) {
-          unlessExists(err);
-        }
-      }, () => Deno.mkdir(shard, options).catch(unlessExists));
+      await this.writes.run(() => Deno.mkdirSync(shard, options), () => Deno.mkdir(shard, options))
+        .catch((err) => {
+          if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+        });
       this.#shards.add(shard);
     }
     return shard;
