@@ -98,6 +98,21 @@ export interface BodyWriter {
   share?(): BodyShare;
 }
 
+/** How {@linkcode BodyStore.commit} may write, beyond the store's usual way. */
+export interface CommitOptions {
+  /**
+   * Given: the metadata of an entry whose body is inside it may be written
+   * at the thread's next idle moment (meta_behind.ts), and this hears if
+   * that write fails. Not given: it is written before the commit settles.
+   */
+  later?: (meta: Meta, err: unknown) => void;
+  /**
+   * For tests of the disk store: runs between the body's rename and the
+   * metadata's, with the body's new path.
+   */
+  onPlaced?: (path: string) => void;
+}
+
 /**
  * Where entries live: metadata and bodies by store id. Commits are atomic: an
  * entry is seen whole (metadata and the body it names) or not at all, also
@@ -121,7 +136,14 @@ export interface BodyStore {
    * here; a previous entry with the same id is replaced. `previous` is that
    * entry when the caller knows it (null: there is none).
    */
-  commit(body: BodyWriter, meta: PendingMeta, previous?: Meta | null): Promise<ResponseMeta>;
+  commit(
+    body: BodyWriter,
+    meta: PendingMeta,
+    previous?: Meta | null,
+    options?: CommitOptions,
+  ): Promise<ResponseMeta>;
+  /** Writes what commits were allowed to write later ({@linkcode CommitOptions.later}). */
+  flush?(): Promise<void>;
   /** Deletes an entry (metadata first, so it is never served without its body). */
   remove(id: string): Promise<void>;
   /** Marks an entry as used at `at`, for least-recently-used eviction that outlives the process. */

@@ -23,6 +23,7 @@ import { Bodies, type Body, type ReadOptions } from "./bodies.ts";
 import {
   type BodyStore,
   type BodyWriter,
+  type CommitOptions,
   type PendingMeta,
   type ScannedEntry,
   SMALL_BODY_BYTES,
@@ -65,6 +66,18 @@ export class Cache {
   #tasks = new Set<Promise<unknown>>();
   #writesPausedUntil = 0;
   #warnings: OnceEach;
+  /**
+   * How a commit lets the store write its metadata later, at an idle moment:
+   * not while other threads share the directory (they read what this one
+   * stored from the disk).
+   */
+  #later: CommitOptions = {
+    later: (meta, err) => {
+      this.#warnings.failed("write", err);
+      // The entry never reached the disk: it is not served from memory either.
+      if (this.#metas.get(meta.id, Date.now()) === meta) void this.remove(meta.id);
+    },
+  };
 
   private constructor(store: BodyStore | undefined, logger: Logger, maxBytes: number) {
     this.#store = store;
@@ -134,6 +147,7 @@ export class Cache {
   /** Waits for background work, and for eviction and the start-up scan. */
   async settled(): Promise<void> {
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    await this.#store?.flush?.();
     await this.#scanned;
     await this.#evicting;
   }
@@ -249,7 +263,12 @@ export class Cache {
         this.peers?.stored(index, storedBytes(index));
       }
       const previous = (await this.#meta(meta.id)) ?? null;
-      const full = await store.commit(body, meta, previous);
+      const full = await store.commit(
+        body,
+        meta,
+        previous,
+        this.peers === undefined ? this.#later : undefined,
+      );
       this.#bodies!.committed(full, body.bytes);
       this.#metas.remember(full);
       this.#usage.set(full.id, storedBytes(full), Date.now());

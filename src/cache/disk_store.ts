@@ -24,7 +24,8 @@
  * inode (five alternating pairs of 400 sequential misses, pinned: p50 1.02 /
  * 1.34 / 1.88 / 1.11 / 1.86 → 0.75 / 1.20 / 1.52 / 0.79 / 1.05 ms).
  * Metadata is written, and shard directories made, from the event loop
- * while that is quick (loop_writes.ts).
+ * while that is quick (loop_writes.ts); a small body's, when the caller lets
+ * it, at the thread's next idle moment (meta_behind.ts).
  *
  * @module
  */
@@ -35,6 +36,7 @@ import type {
   BodyStore,
   BodyWriter,
   ByteRange,
+  CommitOptions,
   PendingMeta,
   ScannedEntry,
 } from "./body_store.ts";
@@ -42,6 +44,7 @@ import { DiskBody, DiskSource, TailBody } from "./disk_body.ts";
 import { InlineBody } from "./inline_body.ts";
 import { LoopWrites, type LoopWritesOptions } from "./loop_writes.ts";
 import { encodeMeta, type Meta, parseMeta, type ResponseMeta } from "./meta.ts";
+import { MetaBehind } from "./meta_behind.ts";
 
 const MARKER = "hoard-cache.json";
 const encoder = new TextEncoder();
@@ -56,6 +59,7 @@ export class DiskStore implements BodyStore {
   #openedAt: number;
   #readOnly: boolean;
   #shards = new Set<string>();
+  #behind = new MetaBehind((meta) => this.#writeMetaNow(meta));
 
   private constructor(dir: string, openedAt: number, writes: LoopWrites, readOnly = false) {
     this.dir = dir;
@@ -107,6 +111,8 @@ export class DiskStore implements BodyStore {
    * them, which no metadata will name again).
    */
   async readMeta(id: string): Promise<Meta | undefined> {
+    const later = this.#behind.get(id);
+    if (later !== undefined) return later;
     let text: string;
     try {
       text = await Deno.readTextFile(this.#metaPath(id));
@@ -124,6 +130,16 @@ export class DiskStore implements BodyStore {
 
   /** Writes metadata atomically (a vary index, or updated fields of an entry after a 304). */
   async writeMeta(meta: Meta): Promise<void> {
+    await this.#behind.drop(meta.id);
+    await this.#writeMetaNow(meta);
+  }
+
+  /** Writes now what {@linkcode commit} was allowed to write later. */
+  flush(): Promise<void> {
+    return this.#behind.flush();
+  }
+
+  async #writeMetaNow(meta: Meta): Promise<void> {
     await this.#makeShard(meta.id);
     await this.#writeAtomic(this.#metaPath(meta.id), encodeMeta(meta));
   }
@@ -178,14 +194,13 @@ export class DiskStore implements BodyStore {
    * renamed into place, then metadata; an inline body goes inside the
    * metadata instead. A previous entry with the same id is replaced and its
    * body deleted; `previous` is that entry when the caller knows it (null:
-   * there is none). `onPlaced` (for tests) runs between the body's rename
-   * and the metadata's, with the body's new path.
+   * there is none). See {@linkcode CommitOptions} for `options`.
    */
   async commit(
     body: BodyWriter,
     meta: PendingMeta,
     previous?: Meta | null,
-    onPlaced?: (path: string) => void,
+    options: CommitOptions = {},
   ): Promise<ResponseMeta> {
     if (!(body instanceof DiskBody) && !(body instanceof InlineBody)) {
       throw new TypeError("the disk store commits only bodies it began, or inline ones");
@@ -205,10 +220,14 @@ export class DiskStore implements BodyStore {
       if (replaced?.kind === "response" && replaced.body !== "") {
         await Deno.remove(`${shard}/${replaced.body}`).catch(() => {});
       }
+      if (options.later !== undefined) {
+        this.#behind.add(full, options.later);
+        return full;
+      }
     } else {
       const name = `${meta.id}-${crypto.randomUUID().slice(0, 8)}.body`;
       await body.moveTo(`${shard}/${name}`);
-      onPlaced?.(`${shard}/${name}`);
+      options.onPlaced?.(`${shard}/${name}`);
       full = { ...meta, body: name, size: body.size, sha256 };
     }
     await this.writeMeta(full);
@@ -220,6 +239,8 @@ export class DiskStore implements BodyStore {
 
   /** Deletes an entry (metadata first, so it is never served without its body). */
   async remove(id: string): Promise<void> {
+    // One waiting to be written has its body inside: only an older one can be on disk.
+    await this.#behind.drop(id);
     const meta = await this.readMeta(id).catch(() => undefined);
     await Deno.remove(this.#metaPath(id)).catch(() => {});
     if (meta?.kind === "response" && meta.body !== "") {
@@ -229,6 +250,7 @@ export class DiskStore implements BodyStore {
 
   /** Marks an entry as used now, for LRU eviction that survives restarts. */
   async touch(id: string, at: Date = new Date()): Promise<void> {
+    if (this.#behind.get(id) !== undefined) return; // written later, with the time then
     await Deno.utime(this.#metaPath(id), at, at);
   }
 

@@ -13,6 +13,7 @@ import { serializeRequestHead } from "../http1/serialize.ts";
 import { type BodyReader, bodySink, readBody } from "../io/body.ts";
 import { type BufferedConn, UnexpectedEofError } from "../io/buffered_conn.ts";
 import { Deadline } from "../io/deadline.ts";
+import { runIdleWork } from "../io/idle_work.ts";
 import { originAuthority } from "./dial.ts";
 import type { Origin } from "./origin.ts";
 import type { Lease, OriginPool } from "./pool.ts";
@@ -193,6 +194,8 @@ export class OriginClient {
     if (body === undefined) {
       await io.write(head);
       startResponseClock();
+      // The origin's time is the loop's: what was put off runs while it answers.
+      runIdleWork();
     } else if (req.onContinue === undefined) {
       startUpload(head);
     } else {

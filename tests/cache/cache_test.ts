@@ -728,6 +728,64 @@ Deno.test("a hit after a restart refreshes the entry's last use on disk", async 
   });
 });
 
+/** Whether `path` exists, looked at synchronously: before any timer of the caller's can run. */
+function existsNow(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Commits `size` bytes seeded by `key` as a fill of known length does: a body inside the metadata. */
+async function putInline(cache: Cache, key: string, size: number): Promise<ResponseMeta> {
+  const body = (await cache.beginBody(size))!;
+  await body.write(bodyBytes(key, size));
+  const stored = await cache.commit(body, pendingMeta(key));
+  assert.ok(stored !== undefined && stored.body === "", `inline commit of ${key}`);
+  return stored;
+}
+
+Deno.test("a small entry's metadata is written behind its commit, by settled() at the latest", async () => {
+  await withDir(async (dir) => {
+    const key = "http://behind.test/";
+    const path = `${dir}/data/${storeId(key).slice(0, 2)}/${storeId(key)}.json`;
+    await withCache(dir, async (cache) => {
+      const entry = await putInline(cache, key, 100);
+      assert.equal(existsNow(path), false, "not on disk yet");
+      assert.deepEqual(await entryFor(cache, key), entry, "but found");
+      assert.deepEqual(await bodyOf(cache, entry), bodyBytes(key, 100));
+    });
+    assert.equal(existsNow(path), true, "on disk once the cache settled");
+    await withCache(dir, async (cache) => {
+      assert.deepEqual(await bodyOf(cache, (await entryFor(cache, key))!), bodyBytes(key, 100));
+    });
+  });
+});
+
+Deno.test("a metadata write that fails behind its commit takes the entry away and warns", async () => {
+  await withDir(async (dir) => {
+    const key = "http://lost.test/";
+    const warnings: string[] = [];
+    await withCache(
+      dir,
+      async (cache) => {
+        await putInline(cache, key, 100);
+        // The shard directory turns into a file behind the cache's back.
+        const shard = `${dir}/data/${storeId(key).slice(0, 2)}`;
+        await Deno.remove(shard, { recursive: true });
+        await Deno.writeTextFile(shard, "not a directory");
+        await cache.settled();
+        assert.equal(await entryFor(cache, key), undefined);
+      },
+      UNLIMITED,
+      new Logger("warn", (l) => warnings.push(l)),
+    );
+    assert.ok(warnings.some((w) => /write/.test(w)), warnings.join("\n"));
+  });
+});
+
 Deno.test("Cache.update replaces an entry's metadata", async () => {
   await withDir(async (dir) => {
     let entry!: ResponseMeta;

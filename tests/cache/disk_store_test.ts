@@ -8,6 +8,7 @@ import { DiskStore } from "../../src/cache/disk_store.ts";
 import { InlineBody } from "../../src/cache/inline_body.ts";
 import { FieldList } from "../../src/http1/fields.ts";
 import { Logger } from "../../src/observe/log.ts";
+import { runIdleWork } from "../../src/io/idle_work.ts";
 import { crashBodySize } from "./_fixtures/crash_child.ts";
 import {
   bodyBytes,
@@ -78,22 +79,24 @@ Deno.test("DiskStore.commit places the body, then writes readable metadata", asy
     // The body's path follows it into place: the temp name is taken now.
     const tempPath = temp.path;
     let placed: { path: string; body: boolean; meta: boolean; temp: boolean } | undefined;
-    const stored = await store.commit(temp, pending, undefined, (path) => {
-      // Checked synchronously: the state the store is in between its two renames.
-      const has = (p: string) => {
-        try {
-          Deno.lstatSync(p);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      placed = {
-        path,
-        body: has(path),
-        meta: has(metaPath(dir, pending.id)),
-        temp: has(tempPath),
-      };
+    const stored = await store.commit(temp, pending, undefined, {
+      onPlaced: (path) => {
+        // Checked synchronously: the state the store is in between its two renames.
+        const has = (p: string) => {
+          try {
+            Deno.lstatSync(p);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        placed = {
+          path,
+          body: has(path),
+          meta: has(metaPath(dir, pending.id)),
+          temp: has(tempPath),
+        };
+      },
     });
     assert.ok(placed !== undefined, "onPlaced was called");
     assert.deepEqual(
@@ -237,6 +240,80 @@ Deno.test("DiskStore.commit: an inline body replaces a body file and the other w
       [`${again.id}.json`, again.body].sort(),
     );
     assert.deepEqual(await Deno.readFile(store.bodyPath(again)), bodyBytes("3", 100_000));
+  });
+});
+
+/** An inline body of `size` bytes from `seed`. */
+async function inlineBody(seed: string, size = 10): Promise<InlineBody> {
+  const body = new InlineBody();
+  await body.write(bodyBytes(seed, size));
+  return body;
+}
+
+Deno.test("DiskStore.commit with `later`: the metadata is answered from memory, written at the idle moment", async () => {
+  await withDir(async (dir) => {
+    const store = await DiskStore.open(dir);
+    const failed: unknown[] = [];
+    const later = { later: (_: Meta, err: unknown) => failed.push(err) };
+    const stored = await store.commit(
+      await inlineBody("a"),
+      pendingMeta("http://a.test/l"),
+      null,
+      later,
+    );
+    // Looked at synchronously: the idle moment's timer cannot have run yet.
+    assert.throws(() => Deno.lstatSync(metaPath(dir, stored.id)), Deno.errors.NotFound);
+    assert.deepEqual(await store.readMeta(stored.id), stored);
+    await store.touch(stored.id); // nothing on disk to touch yet: no error either
+    runIdleWork();
+    await store.flush();
+    assert.deepEqual(
+      parseMeta(await Deno.readTextFile(metaPath(dir, stored.id)), stored.id),
+      stored,
+    );
+    assert.deepEqual(await listFiles(shardOf(dir, stored.id)), [`${stored.id}.json`]);
+    assert.deepEqual(failed, []);
+  });
+});
+
+Deno.test("DiskStore.commit with `later`: removed or replaced before the idle moment, it is never written", async () => {
+  await withDir(async (dir) => {
+    const store = await DiskStore.open(dir);
+    const later = { later: () => assert.fail("no write fails") };
+    // An older version on disk; the newer one, waiting, removed: neither is left.
+    const old = await store.commit(await inlineBody("0"), pendingMeta("http://a.test/r"));
+    await store.commit(await inlineBody("1"), pendingMeta("http://a.test/r"), old, later);
+    await store.remove(old.id);
+    await store.flush();
+    assert.ok(!(await exists(metaPath(dir, old.id))));
+    // Waiting, then replaced by a body file: the file's metadata stays.
+    const key = "http://a.test/f";
+    await store.commit(await inlineBody("2"), pendingMeta(key), null, later);
+    const fileBodied = await commitBytes(store, pendingMeta(key), bodyBytes("3", 100_000));
+    await store.flush();
+    assert.deepEqual(await store.readMeta(fileBodied.id), fileBodied);
+    assert.deepEqual(await Deno.readFile(store.bodyPath(fileBodied)), bodyBytes("3", 100_000));
+  });
+});
+
+Deno.test("DiskStore.commit with `later`: a write that fails when it comes is reported", async () => {
+  await withDir(async (dir) => {
+    const store = await DiskStore.open(dir);
+    const failed: [Meta, unknown][] = [];
+    const later = { later: (m: Meta, err: unknown) => failed.push([m, err]) };
+    const stored = await store.commit(
+      await inlineBody("a"),
+      pendingMeta("http://a.test/x"),
+      null,
+      later,
+    );
+    // The shard directory turns into a file behind the store's back.
+    await Deno.remove(shardOf(dir, stored.id), { recursive: true });
+    await Deno.writeTextFile(shardOf(dir, stored.id), "not a directory");
+    await store.flush();
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]![0], stored);
+    assert.equal(await store.readMeta(stored.id).catch(() => undefined), undefined);
   });
 });
 

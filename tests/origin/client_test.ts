@@ -4,6 +4,7 @@ import { FieldList } from "../../src/http1/fields.ts";
 import type { ResponseHead } from "../../src/http1/parse_head.ts";
 import type { BodyReader } from "../../src/io/body.ts";
 import { type BufferedConn, UnexpectedEofError } from "../../src/io/buffered_conn.ts";
+import { whenIdle } from "../../src/io/idle_work.ts";
 import {
   type ExchangeTimeouts,
   OriginClient,
@@ -125,6 +126,28 @@ Deno.test("client: a GET goes out byte for byte and its response is read", async
     origin.readers[0]!.text,
     `GET /path?q=1 HTTP/1.1\r\nHost: ${hostOf(origin)}\r\nAccept: */*\r\n\r\n`,
   );
+});
+
+Deno.test("client: work put off until idle runs once the request is out, before the answer", async () => {
+  await using origin = scriptedOrigin(async (conn, r) => {
+    for (let n = 1; n <= 2; n++) {
+      await r.until(heads(n));
+      await writeText(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+    await r.toEnd();
+  });
+  using s = setup();
+  // A kept connection first: the second request goes out at once.
+  const first = await s.client.exchange(request(origin));
+  assert.equal(await readAll(first), "ok");
+  first.finish(true);
+  let ran = false;
+  whenIdle(() => ran = true);
+  const res = await s.client.exchange(request(origin));
+  // Without that moment the task would wait for its timer (MAX_DELAY_MS), after this answer.
+  assert.equal(ran, true, "ran while the origin answered");
+  assert.equal(await readAll(res), "ok");
+  res.finish(true);
 });
 
 Deno.test("client: a response head split across writes", async () => {

@@ -104,7 +104,7 @@ export async function commitBytes(
     await body.write(bytes.subarray(off, off + 16 * 1024));
   }
   if (onPlaced !== undefined) {
-    return await (target as DiskStore).commit(body, meta, undefined, onPlaced);
+    return await (target as DiskStore).commit(body, meta, undefined, { onPlaced });
   }
   return await target.commit(body, meta);
 }
