@@ -59,7 +59,7 @@ export class DiskStore implements BodyStore {
   #openedAt: number;
   #readOnly: boolean;
   #shards = new Set<string>();
-  #behind = new MetaBehind((meta) => this.#writeMetaNow(meta));
+  #behind = new MetaBehind((meta, bytes) => this.#writeMetaNow(meta, bytes));
 
   private constructor(dir: string, openedAt: number, writes: LoopWrites, readOnly = false) {
     this.dir = dir;
@@ -139,9 +139,9 @@ export class DiskStore implements BodyStore {
     return this.#behind.flush();
   }
 
-  async #writeMetaNow(meta: Meta): Promise<void> {
+  async #writeMetaNow(meta: Meta, bytes = encodeMeta(meta)): Promise<void> {
     await this.#makeShard(meta.id);
-    await this.#writeAtomic(this.#metaPath(meta.id), encodeMeta(meta));
+    await this.#writeAtomic(this.#metaPath(meta.id), bytes);
   }
 
   /**
@@ -221,7 +221,8 @@ export class DiskStore implements BodyStore {
         await Deno.remove(`${shard}/${replaced.body}`).catch(() => {});
       }
       if (options.later !== undefined) {
-        this.#behind.add(full, options.later);
+        // Encoded now, once: the caller counts the bytes it takes at once (metaBytes).
+        this.#behind.add(full, encodeMeta(full), options.later);
         return full;
       }
     } else {

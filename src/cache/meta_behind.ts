@@ -17,16 +17,17 @@
 import { notWhenIdle, whenIdle } from "../io/idle_work.ts";
 import type { Meta } from "./meta.ts";
 
-/** A write put off: the metadata, and whom to tell if writing it fails. */
+/** A write put off: the metadata, its bytes, and whom to tell if writing it fails. */
 interface Later {
   meta: Meta;
+  bytes: Uint8Array;
   failed: (meta: Meta, err: unknown) => void;
 }
 
 /** Metadata waiting for an idle moment to be written, by id. */
 export class MetaBehind {
   #pending = new Map<string, Later>();
-  #write: (meta: Meta) => Promise<void>;
+  #write: (meta: Meta, bytes: Uint8Array) => Promise<void>;
   /** Settles when the writes started so far have landed. */
   #writing: Promise<void> = Promise.resolve();
   #scheduled = false;
@@ -35,8 +36,8 @@ export class MetaBehind {
     this.#writing = this.#writing.then(() => this.#writeAll());
   };
 
-  /** @param write writes one metadata file now. */
-  constructor(write: (meta: Meta) => Promise<void>) {
+  /** @param write writes one metadata file (`bytes`, encoded `meta`) now. */
+  constructor(write: (meta: Meta, bytes: Uint8Array) => Promise<void>) {
     this.#write = write;
   }
 
@@ -45,9 +46,9 @@ export class MetaBehind {
     return this.#pending.get(id)?.meta;
   }
 
-  /** Puts off writing `meta`; `failed` hears if the write fails when it comes. */
-  add(meta: Meta, failed: (meta: Meta, err: unknown) => void): void {
-    this.#pending.set(meta.id, { meta, failed });
+  /** Puts off writing `meta` (encoded: `bytes`); `failed` hears if the write fails when it comes. */
+  add(meta: Meta, bytes: Uint8Array, failed: (meta: Meta, err: unknown) => void): void {
+    this.#pending.set(meta.id, { meta, bytes, failed });
     if (this.#scheduled) return;
     this.#scheduled = true;
     whenIdle(this.#task);
@@ -76,7 +77,7 @@ export class MetaBehind {
     // The map itself, not a copy: one dropped meanwhile is skipped, one added is written too.
     for (const [id, later] of this.#pending) {
       try {
-        await this.#write(later.meta);
+        await this.#write(later.meta, later.bytes);
       } catch (err) {
         later.failed(later.meta, err);
       }

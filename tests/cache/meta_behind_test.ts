@@ -16,6 +16,8 @@ function meta(id: string, n = 0): Meta {
   };
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /** A MetaBehind whose writes are recorded, and held while `hold` is set. */
 function setup() {
   const written: Meta[] = [];
@@ -42,8 +44,8 @@ function setup() {
 Deno.test("MetaBehind: metadata is answered from memory until the idle moment writes it", async () => {
   const { behind, written, onFailed } = setup();
   const a = meta("a"), b = meta("b");
-  behind.add(a, onFailed);
-  behind.add(b, onFailed);
+  behind.add(a, NO_BYTES, onFailed);
+  behind.add(b, NO_BYTES, onFailed);
   assert.equal(behind.get("a"), a);
   assert.deepEqual(written, []);
   runIdleWork();
@@ -54,11 +56,11 @@ Deno.test("MetaBehind: metadata is answered from memory until the idle moment wr
 
 Deno.test("MetaBehind: a dropped write never lands; a replaced one lands as its newest version", async () => {
   const { behind, written, onFailed } = setup();
-  behind.add(meta("gone"), onFailed);
-  behind.add(meta("kept", 1), onFailed);
+  behind.add(meta("gone"), NO_BYTES, onFailed);
+  behind.add(meta("kept", 1), NO_BYTES, onFailed);
   await behind.drop("gone");
   const newest = meta("kept", 2);
-  behind.add(newest, onFailed);
+  behind.add(newest, NO_BYTES, onFailed);
   await behind.flush();
   assert.deepEqual(written, [newest]);
 });
@@ -66,7 +68,7 @@ Deno.test("MetaBehind: a dropped write never lands; a replaced one lands as its 
 Deno.test("MetaBehind: drop settles only once a write already under way has landed", async () => {
   const { behind, written, onFailed, hold, release } = setup();
   const a = meta("a");
-  behind.add(a, onFailed);
+  behind.add(a, NO_BYTES, onFailed);
   hold();
   runIdleWork();
   await Promise.resolve(); // the write has started and waits
@@ -83,11 +85,11 @@ Deno.test("MetaBehind: drop settles only once a write already under way has land
 Deno.test("MetaBehind: a version added while an older one is being written is written after it", async () => {
   const { behind, written, onFailed, hold, release } = setup();
   const older = meta("a", 1), newer = meta("a", 2);
-  behind.add(older, onFailed);
+  behind.add(older, NO_BYTES, onFailed);
   hold();
   runIdleWork();
   await Promise.resolve();
-  behind.add(newer, onFailed);
+  behind.add(newer, NO_BYTES, onFailed);
   assert.equal(behind.get("a"), newer, "reads see the newest at once");
   release();
   await behind.flush();
@@ -98,7 +100,7 @@ Deno.test("MetaBehind: a version added while an older one is being written is wr
 Deno.test("MetaBehind: a write that fails is reported with its metadata, and no longer answered", async () => {
   const { behind, written, failed, onFailed, failWith } = setup();
   const a = meta("a");
-  behind.add(a, onFailed);
+  behind.add(a, NO_BYTES, onFailed);
   const err = new Error("disk full");
   failWith(err);
   await behind.flush();
@@ -110,7 +112,7 @@ Deno.test("MetaBehind: a write that fails is reported with its metadata, and no 
 Deno.test("MetaBehind: flush writes at once, and the idle moment after it has nothing left", async () => {
   const { behind, written, onFailed } = setup();
   const a = meta("a");
-  behind.add(a, onFailed);
+  behind.add(a, NO_BYTES, onFailed);
   await behind.flush();
   assert.deepEqual(written, [a]);
   runIdleWork();
