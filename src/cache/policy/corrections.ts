@@ -64,29 +64,47 @@ export function semanticResponse(
   if (h["cache-control"] !== undefined) {
     h["cache-control"] = correctResponseCacheControl(h["cache-control"], status);
   }
-  const date = h["date"] === undefined ? undefined : parseHttpDate(h["date"]);
+  const date = h["date"] === undefined ? undefined : readDate(h["date"]);
   if (date === undefined) delete h["date"];
-  else h["date"] = formatHttpDate(date);
+  else h["date"] = date.fixdate;
   if (h["expires"] !== undefined) {
     // Two Expires lines make the value invalid, even when they agree (§5.3, §4.2.1).
     const lines = fields.getAll("expires");
-    const expires = lines.length === 1 ? parseHttpDate(lines[0]!) : undefined;
-    h["expires"] = formatHttpDate(expires ?? 0);
+    const expires = lines.length === 1 ? readDate(lines[0]!) : undefined;
+    h["expires"] = expires?.fixdate ?? formatHttpDate(0);
   }
   if (h["last-modified"] !== undefined) {
-    const lm = parseHttpDate(h["last-modified"]);
+    const lm = readDate(h["last-modified"]);
     if (lm === undefined) delete h["last-modified"];
-    else h["last-modified"] = formatHttpDate(lm);
+    else h["last-modified"] = lm.fixdate;
   }
   // corrected_initial_age = max(apparent_age, Age) (RFC 9111 §4.2.3); an
   // Age that is not delta-seconds is ignored (§5.1).
   let age = 0;
   const first = h["age"]?.split(",")[0]?.trim();
   if (first !== undefined && /^\d+$/.test(first)) age = Math.min(Number(first), MAX_AGE_VALUE);
-  if (date !== undefined) age = Math.max(age, Math.floor(Math.max(0, now - date) / 1000));
+  if (date !== undefined) age = Math.max(age, Math.floor(Math.max(0, now - date.ms) / 1000));
   if (age > 0) h["age"] = String(age);
   else delete h["age"];
   return { status: semanticStatus(status), headers: h };
+}
+
+/** An HTTP-date read: its time, and its IMF-fixdate form (what the library reads right). */
+interface HttpDate {
+  ms: number;
+  fixdate: string;
+}
+
+// The responses of one second carry one Date: the last one read is kept.
+let lastDate: { text: string; date: HttpDate | undefined } = { text: "", date: undefined };
+
+/** `text` read as an HTTP-date; undefined when it is not one. */
+function readDate(text: string): HttpDate | undefined {
+  if (text === lastDate.text) return lastDate.date;
+  const ms = parseHttpDate(text);
+  const date = ms === undefined ? undefined : { ms, fixdate: formatHttpDate(ms) };
+  lastDate = { text, date };
+  return date;
 }
 
 /**
@@ -123,6 +141,9 @@ function semanticHeaders(fields: FieldList): Record<string, string> {
   return out;
 }
 
+// Directives joined by ", ", none quoted: a value that splitting and joining leaves as it is.
+const PLAIN_DIRECTIVES = /^[^\s,"]+(?:, [^\s,"]+)*$/;
+
 /**
  * The response's Cache-Control (lower-cased) as the library must see it.
  *
@@ -138,6 +159,16 @@ function semanticHeaders(fields: FieldList): Record<string, string> {
  *   the other statuses).
  */
 function correctResponseCacheControl(cc: string, status: number): string {
+  // The usual value needs none of it: directives joined by ", ", none of the
+  // ones below, max-age and s-maxage once at most.
+  if (
+    PLAIN_DIRECTIVES.test(cc) && !cc.includes("proxy-revalidate") &&
+    !cc.includes("must-understand") &&
+    cc.indexOf("max-age") === cc.lastIndexOf("max-age") &&
+    cc.indexOf("s-maxage") === cc.lastIndexOf("s-maxage")
+  ) {
+    return cc;
+  }
   let parts = cc.split(",").map((p) => p.trim()).filter((p) =>
     p !== "" && p !== "proxy-revalidate"
   );
