@@ -8,7 +8,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { FieldList } from "../http1/fields.ts";
 import { DEFAULT_PORT, formatAuthority, type Scheme } from "../http1/target.ts";
 import { Recent } from "../recent.ts";
@@ -114,7 +114,7 @@ const recentIds = new Recent<string, string>(8192);
 export function storeId(...parts: string[]): string {
   const joined = parts.join("\0");
   return recentIds.get(joined) ??
-    recentIds.set(joined, createHash("sha256").update(joined).digest("hex"));
+    recentIds.set(joined, hash("sha256", joined, "hex"));
 }
 
 /** Store id for a response to `fields` under `key`, varying on `vary`. */

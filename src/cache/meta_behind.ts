@@ -66,10 +66,9 @@ export class MetaBehind {
 
   /** Writes everything waiting, now. */
   flush(): Promise<void> {
-    if (this.#scheduled) {
-      notWhenIdle(this.#task);
-      this.#task();
-    }
+    // Taken back even when it ran: no timer is left armed for it.
+    notWhenIdle(this.#task);
+    if (this.#scheduled) this.#task();
     return this.#writing;
   }
 
