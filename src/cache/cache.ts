@@ -66,11 +66,7 @@ export class Cache {
   #tasks = new Set<Promise<unknown>>();
   #writesPausedUntil = 0;
   #warnings: OnceEach;
-  /**
-   * How a commit lets the store write its metadata later, at an idle moment:
-   * not while other threads share the directory (they read what this one
-   * stored from the disk).
-   */
+  /** How a commit lets the store write metadata later (not with threads: they read it from disk). */
   #later: CommitOptions = {
     later: (meta, err) => {
       this.#warnings.failed("write", err);
@@ -95,6 +91,7 @@ export class Cache {
       metas: this.#metas,
       usage: this.#usage,
       forgetBody: (id) => this.#bodies?.forget(id),
+      touch: (id) => this.#touch(id),
       scanned: () => this.#scanned,
       evictIfNeeded: () => this.#evictIfNeeded(),
     });
@@ -129,7 +126,7 @@ export class Cache {
     }
     const cache = new Cache(store, logger, maxBytes);
     cache.#usage.scanStarted();
-    cache.#scanned = cache.#scan(store, joined).finally(() => cache.#usage.scanEnded());
+    cache.#scanned = cache.#scan(store, joined);
     return cache;
   }
 
@@ -146,9 +143,9 @@ export class Cache {
 
   /** Waits for background work, and for eviction and the start-up scan. */
   async settled(): Promise<void> {
+    await this.#scanned; // whose end may touch entries
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
     await this.#store?.flush?.();
-    await this.#scanned;
     await this.#evicting;
   }
 
@@ -369,7 +366,12 @@ export class Cache {
 
   #used(id: string): void {
     this.peers?.used(id);
-    if (this.#usage.used(id, Date.now())) this.#store?.touch(id).catch(() => {});
+    if (this.#usage.used(id, Date.now())) this.#touch(id);
+  }
+
+  /** Refreshes `id`'s last use on disk, as background work: stopping waits for it. */
+  #touch(id: string): void {
+    if (this.#store !== undefined) this.track(this.#store.touch(id).catch(() => {}));
   }
 
   #evictIfNeeded(): void {
@@ -384,13 +386,13 @@ export class Cache {
   async #scan(store: BodyStore, listed?: Promise<ScannedEntry[]>): Promise<void> {
     try {
       const entries = await (listed ?? store.scan(this.#closing.signal));
-      for (const id of this.#usage.addScanned(entries)) {
-        store.touch(id).catch(() => {});
-      }
+      for (const id of this.#usage.addScanned(entries)) this.#touch(id);
       this.#indexed = !this.#closing.signal.aborted;
       this.#evictIfNeeded();
     } catch (err) {
       this.#warnings.failed("scan", err);
+    } finally {
+      for (const id of this.#usage.scanEnded()) this.#touch(id);
     }
   }
 }

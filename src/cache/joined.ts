@@ -24,6 +24,8 @@ export interface JoinedHost {
   readonly usage: DiskUsage;
   /** Forgets what the cache keeps about an entry's body (checked, or its bytes). */
   forgetBody(id: string): void;
+  /** Refreshes an entry's last use on disk. */
+  touch(id: string): void;
   /** Settles when the cache's start-up scan is done. */
   scanned(): Promise<void>;
   /** Starts an eviction if the cache is over its cap. */
@@ -66,8 +68,8 @@ export class Joined {
 
   /** Other threads used `ids` at `at`: the least recently used go first here too. */
   usedElsewhere(ids: string[], at: number): void {
-    const { usage, store } = this.#host;
-    for (const id of ids) if (usage.used(id, at)) store?.touch(id).catch(() => {});
+    const { usage } = this.#host;
+    for (const id of ids) if (usage.used(id, at)) this.#host.touch(id);
   }
 
   /** Every entry, once the start-up scan is done: the other threads' index. */

@@ -95,11 +95,20 @@ export class DiskUsage {
     return touch;
   }
 
-  /** The start-up scan is over (listed, failed or stopped). */
-  scanEnded(): void {
+  /**
+   * The start-up scan is over (listed, failed or stopped).
+   *
+   * @returns the ids used while it ran that it never listed (it was stopped
+   *   first): their files' times should be refreshed all the same, or a job
+   *   that ended before the scan of a large cache would leave what it used
+   *   looking unused.
+   */
+  scanEnded(): string[] {
     this.#scanning = false;
     this.#removedWhileScanning.clear();
+    const unlisted = [...this.#usedWhileScanning.keys()].filter((id) => !this.#entries.has(id));
     this.#usedWhileScanning.clear();
+    return unlisted;
   }
 
   /** Every entry, as a scan lists it (for the other threads serving the directory, src/cores). */

@@ -13,11 +13,21 @@ Deno.test("DiskUsage: a use seen while the start-up scan runs counts once the sc
     { id: "hit", size: 10, usedAt: 0 },
     { id: "idle", size: 20, usedAt: DAY },
   ]);
-  usage.scanEnded();
+  assert.deepEqual(usage.scanEnded(), [], "every use was of a listed entry");
   assert.deepEqual(touch, ["hit"], "the hit's file time is refreshed");
   assert.deepEqual(usage.leastRecentlyUsed(), ["idle", "hit"]);
   assert.deepEqual(usage.unusedSince(now - 30 * DAY), ["idle"]);
   assert.equal(usage.bytes, 30);
+});
+
+Deno.test("DiskUsage: a use of an entry a stopped scan never listed is handed back at its end", () => {
+  const usage = new DiskUsage();
+  usage.scanStarted();
+  assert.equal(usage.used("late", 40 * DAY), false, "not listed yet");
+  assert.equal(usage.used("listed", 40 * DAY), false, "not listed yet");
+  assert.deepEqual(usage.addScanned([{ id: "listed", size: 1, usedAt: 0 }]), ["listed"]);
+  // Stopped here: "late" was never listed.
+  assert.deepEqual(usage.scanEnded(), ["late"], "its file time is refreshed all the same");
 });
 
 Deno.test("DiskUsage: what the process committed or removed while the scan ran wins over the scan", () => {
