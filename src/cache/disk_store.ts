@@ -206,7 +206,8 @@ export class DiskStore implements BodyStore {
       throw new TypeError("the disk store commits only bodies it began, or inline ones");
     }
     const sha256 = body instanceof InlineBody ? body.digest() : await body.finish();
-    const shard = await this.#makeShard(meta.id);
+    // Made when a file goes into it: for metadata written later, then.
+    const shard = this.#shard(meta.id);
     const replaced = previous === undefined
       ? await this.readMeta(meta.id).catch(() => undefined)
       : previous;
@@ -227,6 +228,7 @@ export class DiskStore implements BodyStore {
       }
     } else {
       const name = `${meta.id}-${crypto.randomUUID().slice(0, 8)}.body`;
+      await this.#makeShard(meta.id);
       await body.moveTo(`${shard}/${name}`);
       options.onPlaced?.(`${shard}/${name}`);
       full = { ...meta, body: name, size: body.size, sha256 };
@@ -267,6 +269,7 @@ export class DiskStore implements BodyStore {
       if (signal?.aborted) break;
       if (!shard.isDirectory) continue;
       const dir = `${this.dir}/data/${shard.name}`;
+      this.#shards.add(dir); // no commit needs to make it
       const metas = new Map<string, ScannedEntry>();
       const bodies: [string, number, Date | null][] = [];
       for await (const f of Deno.readDir(dir)) {
