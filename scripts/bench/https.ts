@@ -140,7 +140,7 @@ export interface HttpsContenderResult {
 }
 
 /** A running HTTPS contender. */
-interface HttpsContender {
+export interface HttpsContender {
   name: HttpsContenderName;
   /** Proxy port; undefined for direct. */
   port?: number;
@@ -245,7 +245,8 @@ export async function startOrigin(root: string, dir: string): Promise<HttpsOrigi
   };
 }
 
-async function startHoard(
+/** Starts `root`'s hoard intercepting `origin` (`cores`: with `--workers auto`). */
+export async function startHoard(
   root: string,
   origin: HttpsOrigin,
   cores: boolean,
@@ -432,7 +433,7 @@ function startContender(
 }
 
 /** Runs tls_load.ts in a process of its own (so that its CPU is not the harness's). */
-async function tlsLoad(root: string, o: LoadOptions): Promise<LoadResult> {
+export async function tlsLoad(root: string, o: LoadOptions): Promise<LoadResult> {
   const out = await run(Deno.execPath(), [
     "run",
     "--allow-net",
