@@ -23,7 +23,7 @@
 import { parseArgs } from "node:util";
 import { type HttpsOrigin, startHoard, startOrigin, tlsLoad } from "./bench/https.ts";
 import { median } from "./bench/measure.ts";
-import { cpuSplit, makeTempDir, pinTree, removeTempDir } from "./bench/_proc.ts";
+import { cpuSeconds, cpuSplit, makeTempDir, pinTree, removeTempDir } from "./bench/_proc.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -55,18 +55,11 @@ interface Run {
   cpuUs: number;
 }
 
-/** CPU time of process `pid` so far (every thread), ms. */
-function cpuMs(pid: number): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 async function missRun(tree: string, origin: HttpsOrigin, server: string | undefined, n: number) {
   const hoard = await startHoard(tree, origin, false);
   try {
     if (server !== undefined) await pinTree(hoard.pids[0]!, server);
-    const before = cpuMs(hoard.pids[0]!);
+    const before = await cpuSeconds(hoard.pids[0]!);
     const r = await tlsLoad(root, {
       mode: "sequential",
       proxyPort: hoard.port,
@@ -79,7 +72,7 @@ async function missRun(tree: string, origin: HttpsOrigin, server: string | undef
       count,
       warmup,
     });
-    const cpuUs = (cpuMs(hoard.pids[0]!) - before) * 1000 / (count + warmup);
+    const cpuUs = (await cpuSeconds(hoard.pids[0]!) - before) * 1e6 / (count + warmup);
     return { p50: r.p50ms, p99: r.p99ms, cpuUs } satisfies Run;
   } finally {
     await hoard.stop();

@@ -38,6 +38,7 @@
 
 import { parseArgs } from "node:util";
 import { percentile, RawConn, sleep } from "../tests/_helpers/raw_http.ts";
+import { cpuSeconds } from "./bench/_proc.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
@@ -502,17 +503,6 @@ function latencyRow(name: string, s: KindStats, seconds: number): string {
   } | ${ms(percentile(s.latencies, 99))} | ${
     ms(s.latencies.reduce((a, b) => Math.max(a, b), 0))
   } |`;
-}
-
-/** CPU time (user + system, seconds) a process used so far (Linux), or NaN. */
-async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks, 100 a second on Linux
-  } catch {
-    return NaN;
-  }
 }
 
 async function openConnections(url: string): Promise<number> {

@@ -244,6 +244,17 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/** CPU time (user + system, seconds) process `pid` used so far, every thread (Linux), or NaN. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks, 100 a second on Linux
+  } catch {
+    return NaN;
+  }
+}
+
 /** How the HTTPS part splits the cores: the contender on `server`, everything else on `rest`. */
 export interface CpuSplit {
   /** Cores of the contender (a `taskset -c` list). */

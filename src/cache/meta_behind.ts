@@ -30,9 +30,7 @@ export class MetaBehind {
   #write: (meta: Meta, bytes: Uint8Array) => Promise<void>;
   /** Settles when the writes started so far have landed. */
   #writing: Promise<void> = Promise.resolve();
-  #scheduled = false;
   readonly #task = () => {
-    this.#scheduled = false;
     this.#writing = this.#writing.then(() => this.#writeAll());
   };
 
@@ -49,9 +47,7 @@ export class MetaBehind {
   /** Puts off writing `meta` (encoded: `bytes`); `failed` hears if the write fails when it comes. */
   add(meta: Meta, bytes: Uint8Array, failed: (meta: Meta, err: unknown) => void): void {
     this.#pending.set(meta.id, { meta, bytes, failed });
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    whenIdle(this.#task);
+    whenIdle(this.#task); // once, however many are added before the moment
   }
 
   /**
@@ -68,7 +64,7 @@ export class MetaBehind {
   flush(): Promise<void> {
     // Taken back even when it ran: no timer is left armed for it.
     notWhenIdle(this.#task);
-    if (this.#scheduled) this.#task();
+    if (this.#pending.size > 0) this.#task();
     return this.#writing;
   }
 
