@@ -78,6 +78,7 @@ import {
   cpuSplit,
   ensurePackage,
   lastLines,
+  removeDirsAtEnd,
   run,
   runRaw,
   spawnServer,
@@ -550,12 +551,14 @@ if (import.meta.main) {
       stopAll().finally(() => Deno.exit(130));
     });
   }
+  removeDirsAtEnd();
   try {
     await main();
   } catch (e) {
     console.error(`bench: ${(e as Error).message}`);
-    await stopAll();
     Deno.exitCode = 1;
+  } finally {
+    await stopAll();
   }
   // The signal listeners would keep the process alive.
   Deno.exit();

@@ -23,7 +23,15 @@
 import { parseArgs } from "node:util";
 import { type HttpsOrigin, startHoard, startOrigin, tlsLoad } from "./bench/https.ts";
 import { median } from "./bench/measure.ts";
-import { cpuSeconds, cpuSplit, makeTempDir, pinTree, removeTempDir } from "./bench/_proc.ts";
+import {
+  cacheFileSystem,
+  cpuSeconds,
+  cpuSplit,
+  makeTempDir,
+  pinTree,
+  removeDirsAtEnd,
+  stopAll,
+} from "./bench/_proc.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -79,6 +87,7 @@ async function missRun(tree: string, origin: HttpsOrigin, server: string | undef
   }
 }
 
+removeDirsAtEnd(); // no run's deletions in the next one's way
 const dir = await makeTempDir("hoard-bench-miss-");
 const pin = await cpuSplit();
 const origin = await startOrigin(root, dir);
@@ -100,11 +109,12 @@ try {
   }
 } finally {
   await origin.stop();
-  await removeTempDir(dir);
+  await stopAll();
 }
 console.log(
   `\n${count} sequential 1 KiB misses ${values.plain ? "over plain HTTP" : "intercepted"} a run, ` +
-    `${pin ? `hoard on core ${pin.server}` : "unpinned"}; medians of ${pairs} runs:`,
+    `${pin ? `hoard on core ${pin.server}` : "unpinned"}, caches in ${cacheFileSystem()}; ` +
+    `medians of ${pairs} runs:`,
 );
 for (const [tree, rs] of runs) {
   console.log(

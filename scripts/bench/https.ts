@@ -806,7 +806,8 @@ export function httpsMd(
     "localhost). Clients: `scripts/bench/tls_load.ts` (one Deno process: CONNECT, then TLS with " +
     "Deno.startTls, trusting the proxy's CA, HTTP/1.1 without ALPN) for the 1 KiB, connection and " +
     "miss figures; curl `--http1.1` for the 100 MiB hit. hoard, squid and mitmproxy each verify " +
-    "the origin's certificate. mitmproxy caches nothing: its hits are origin requests.",
+    "the origin's certificate. mitmproxy caches nothing: its hits are origin requests. Each " +
+    "cache started empty in a temp dir of its own, removed at the end of the run.",
     "",
     meta.options.pin
       ? `Each contender ran alone on core ${meta.options.pin.server} (\`taskset\`, its threads and ` +

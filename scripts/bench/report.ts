@@ -460,7 +460,9 @@ ${short.length ? short.map(targetLine).join("\n") : "- none"}
 
 All on one machine over loopback, one contender at a time against the same origin
 (\`scripts/bench_origin.ts\`: raw TCP, keep-alive, \`Cache-Control: max-age=3600\`), each with an
-empty cache in its own temp dir. Versions: ${versions}. Tools: ${tools}.${
+empty cache in its own temp dir, removed at the end of the run (removing one's many small files
+slows the file creations of the next on an ext4 without a journal). Versions: ${versions}.
+Tools: ${tools}.${
     Number(r.settings["rounds"] ?? 1) > 1
       ? `\nEach figure is the median of ${
         r.settings["rounds"]
