@@ -1,27 +1,37 @@
 #!/usr/bin/env -S deno run --allow-all
 /**
  * The 1 KiB miss, before and after a change: this checkout's hoard and
- * another's (`--against DIR`) in turn, each run a fresh hoard intercepting the
+ * another's (`--against DIR`), or squid with ssl-bump as the benchmark runs
+ * it (`--squid`), in turn, each run a fresh proxy intercepting the
  * benchmark's TLS origin (or, with `--plain`, proxying its plain-HTTP twin)
  * and answering `--count` new URLs one after the other on one kept
  * connection, after `--warmup` of them. Pinned as the HTTPS part of
- * `deno task bench` is: hoard alone on the last core, the client and the
- * origin on the others. The runs alternate in pairs, the order flipped every
- * pair (A B, B A, …), so that this VM's drift falls on both trees.
+ * `deno task bench` is: the proxy alone on the last core, the client and the
+ * origin on the others. The runs alternate, the order flipped every round
+ * (A B, B A, …), so that this VM's drift falls on all alike.
  *
- * Each run prints the client's p50 and p99 and hoard's CPU time per miss (all
- * its threads, from /proc); the end, the medians of each tree. Without
- * `--against`, the runs are of this checkout alone. The caches go to a
- * temp directory: `TMPDIR=/mnt/ram` puts them on a tmpfs, where the file
- * system no longer hides hoard's own time.
+ * Each run prints the client's p50 and p99 and the proxy's CPU time per miss
+ * (all its threads, from /proc); the end, the medians of each. Alone, the
+ * runs are of this checkout. The caches go to a temp directory:
+ * `TMPDIR=/mnt/ram` puts them on a tmpfs, where the file system no longer
+ * hides the proxy's own time. A larger `--warmup` measures a proxy past its
+ * start (hoard's JavaScript is compiled to optimized code as it runs).
  *
- * Usage: deno run -A scripts/bench_miss.ts [--against DIR] [--pairs N] [--count N] [--warmup N] [--plain]
+ * Usage: deno run -A scripts/bench_miss.ts [--against DIR] [--squid] [--pairs N] [--count N]
+ *   [--warmup N] [--plain]
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { type HttpsOrigin, startHoard, startOrigin, tlsLoad } from "./bench/https.ts";
+import {
+  type HttpsContender,
+  type HttpsOrigin,
+  startHoard,
+  startOrigin,
+  startSquid,
+  tlsLoad,
+} from "./bench/https.ts";
 import { median } from "./bench/measure.ts";
 import {
   cacheFileSystem,
@@ -43,6 +53,7 @@ const { values } = parseArgs({
     count: { type: "string", default: "2000" },
     warmup: { type: "string", default: "50" },
     plain: { type: "boolean", default: false },
+    squid: { type: "boolean", default: false },
   },
 });
 const pairs = Number(values.pairs), count = Number(values.count), warmup = Number(values.warmup);
@@ -63,27 +74,34 @@ interface Run {
   cpuUs: number;
 }
 
-async function missRun(tree: string, origin: HttpsOrigin, server: string | undefined, n: number) {
-  const hoard = await startHoard(tree, origin, false);
+/** Who answers the misses of a run: this checkout's hoard, another's, or squid ssl-bump. */
+interface Contender {
+  label: string;
+  source: string;
+  start: () => Promise<HttpsContender>;
+}
+
+async function missRun(c: Contender, origin: HttpsOrigin, server: string | undefined, n: number) {
+  const proxy = await c.start();
   try {
-    if (server !== undefined) await pinTree(hoard.pids[0]!, server);
-    const before = await cpuSeconds(hoard.pids[0]!);
+    if (server !== undefined) await pinTree(proxy.pids[0]!, server);
+    const before = await cpuSeconds(proxy.pids[0]!);
     const r = await tlsLoad(root, {
       mode: "sequential",
-      proxyPort: hoard.port,
+      proxyPort: proxy.port,
       host: values.plain ? "127.0.0.1" : "localhost",
       port: values.plain ? origin.plainPort : origin.port,
-      caFile: hoard.caFile,
+      caFile: proxy.caFile,
       plain: values.plain,
       path: `/1k?bench-miss-${n}-${Date.now()}`,
       size: 1024,
       count,
       warmup,
     });
-    const cpuUs = (await cpuSeconds(hoard.pids[0]!) - before) * 1e6 / (count + warmup);
+    const cpuUs = (await cpuSeconds(proxy.pids[0]!) - before) * 1e6 / (count + warmup);
     return { p50: r.p50ms, p99: r.p99ms, cpuUs } satisfies Run;
   } finally {
-    await hoard.stop();
+    await proxy.stop();
   }
 }
 
@@ -91,19 +109,27 @@ removeDirsAtEnd(); // no run's deletions in the next one's way
 const dir = await makeTempDir("hoard-bench-miss-");
 const pin = await cpuSplit();
 const origin = await startOrigin(root, dir);
-const trees = against === undefined ? [root] : [root, against];
-const runs = new Map<string, Run[]>(trees.map((t) => [t, []]));
+const hoardOf = (label: string, tree: string): Contender => ({
+  label,
+  source: tree,
+  start: () => startHoard(tree, origin, false),
+});
+const contenders = [hoardOf("this", root)];
+if (against !== undefined) contenders.push(hoardOf("against", against));
+if (values.squid) {
+  contenders.push({ label: "squid", source: "squid ssl-bump", start: () => startSquid(origin) });
+}
+const runs = new Map<Contender, Run[]>(contenders.map((c) => [c, []]));
 try {
   if (pin) { for (const pid of [Deno.pid, ...origin.pids]) await pinTree(pid, pin.rest); }
   for (let pair = 0; pair < pairs; pair++) {
-    const order = pair % 2 === 0 ? trees : trees.toReversed();
-    for (const tree of order) {
-      const r = await missRun(tree, origin, pin?.server, runs.get(tree)!.length);
-      runs.get(tree)!.push(r);
+    const order = pair % 2 === 0 ? contenders : contenders.toReversed();
+    for (const c of order) {
+      const r = await missRun(c, origin, pin?.server, runs.get(c)!.length);
+      runs.get(c)!.push(r);
       console.log(
-        `${tree === root ? "this   " : "against"}  p50 ${r.p50.toFixed(3)} ms  p99 ${
-          r.p99.toFixed(3)
-        } ms  CPU ${r.cpuUs.toFixed(0)} µs per miss`,
+        `${c.label.padEnd(7)}  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ` +
+          `CPU ${r.cpuUs.toFixed(0)} µs per miss`,
       );
     }
   }
@@ -116,12 +142,10 @@ console.log(
     `${pin ? `hoard on core ${pin.server}` : "unpinned"}, caches in ${cacheFileSystem()}; ` +
     `medians of ${pairs} runs:`,
 );
-for (const [tree, rs] of runs) {
+for (const [c, rs] of runs) {
   console.log(
-    `${tree === root ? "this   " : "against"}  p50 ${
-      median(rs.map((r) => r.p50)).toFixed(3)
-    } ms  ` +
+    `${c.label.padEnd(7)}  p50 ${median(rs.map((r) => r.p50)).toFixed(3)} ms  ` +
       `p99 ${median(rs.map((r) => r.p99)).toFixed(3)} ms  ` +
-      `CPU ${median(rs.map((r) => r.cpuUs)).toFixed(0)} µs per miss  (${tree})`,
+      `CPU ${median(rs.map((r) => r.cpuUs)).toFixed(0)} µs per miss  (${c.source})`,
   );
 }

@@ -309,7 +309,8 @@ shutdown_lifetime 0 seconds
 `;
 }
 
-async function startSquid(origin: HttpsOrigin): Promise<HttpsContender> {
+/** Starts squid with ssl-bump and a disk cache, intercepting `origin`. */
+export async function startSquid(origin: HttpsOrigin): Promise<HttpsContender> {
   await ensurePackage("squid", ["squid-openssl"]);
   const v = (await runRaw("squid", ["-v"])).stdout;
   if (!/--with-openssl/.test(v)) {
