@@ -122,6 +122,18 @@ if (values.squid) {
 const runs = new Map<Contender, Run[]>(contenders.map((c) => [c, []]));
 try {
   if (pin) { for (const pid of [Deno.pid, ...origin.pids]) await pinTree(pid, pin.rest); }
+  // The origin is JavaScript too: warmed first, it answers the first run as fast as the last.
+  await tlsLoad(root, {
+    mode: "sequential",
+    host: values.plain ? "127.0.0.1" : "localhost",
+    port: values.plain ? origin.plainPort : origin.port,
+    caFile: origin.certFile,
+    plain: values.plain,
+    path: `/1k?bench-miss-origin-${Date.now()}`,
+    size: 1024,
+    count: 3000,
+    warmup: 0,
+  });
   for (let pair = 0; pair < pairs; pair++) {
     const order = pair % 2 === 0 ? contenders : contenders.toReversed();
     for (const c of order) {
