@@ -81,23 +81,38 @@ interface Contender {
   start: () => Promise<HttpsContender>;
 }
 
+/**
+ * `count` requests for new 1 KiB URLs under `path`, one after the other,
+ * after `warmup` of them: through the proxy `via` names, or (no port)
+ * straight to the origin.
+ */
+function sequential(
+  origin: HttpsOrigin,
+  via: { proxyPort?: number; caFile: string },
+  path: string,
+  count: number,
+  warmup: number,
+) {
+  return tlsLoad(root, {
+    mode: "sequential",
+    ...via,
+    host: values.plain ? "127.0.0.1" : "localhost",
+    port: values.plain ? origin.plainPort : origin.port,
+    plain: values.plain,
+    path,
+    size: 1024,
+    count,
+    warmup,
+  });
+}
+
 async function missRun(c: Contender, origin: HttpsOrigin, server: string | undefined, n: number) {
   const proxy = await c.start();
   try {
     if (server !== undefined) await pinTree(proxy.pids[0]!, server);
     const before = await cpuSeconds(proxy.pids[0]!);
-    const r = await tlsLoad(root, {
-      mode: "sequential",
-      proxyPort: proxy.port,
-      host: values.plain ? "127.0.0.1" : "localhost",
-      port: values.plain ? origin.plainPort : origin.port,
-      caFile: proxy.caFile,
-      plain: values.plain,
-      path: `/1k?bench-miss-${n}-${Date.now()}`,
-      size: 1024,
-      count,
-      warmup,
-    });
+    const via = { proxyPort: proxy.port, caFile: proxy.caFile };
+    const r = await sequential(origin, via, `/1k?bench-miss-${n}-${Date.now()}`, count, warmup);
     const cpuUs = (await cpuSeconds(proxy.pids[0]!) - before) * 1e6 / (count + warmup);
     return { p50: r.p50ms, p99: r.p99ms, cpuUs } satisfies Run;
   } finally {
@@ -123,17 +138,13 @@ const runs = new Map<Contender, Run[]>(contenders.map((c) => [c, []]));
 try {
   if (pin) { for (const pid of [Deno.pid, ...origin.pids]) await pinTree(pid, pin.rest); }
   // The origin is JavaScript too: warmed first, it answers the first run as fast as the last.
-  await tlsLoad(root, {
-    mode: "sequential",
-    host: values.plain ? "127.0.0.1" : "localhost",
-    port: values.plain ? origin.plainPort : origin.port,
-    caFile: origin.certFile,
-    plain: values.plain,
-    path: `/1k?bench-miss-origin-${Date.now()}`,
-    size: 1024,
-    count: 3000,
-    warmup: 0,
-  });
+  await sequential(
+    origin,
+    { caFile: origin.certFile },
+    `/1k?bench-miss-origin-${Date.now()}`,
+    3000,
+    0,
+  );
   for (let pair = 0; pair < pairs; pair++) {
     const order = pair % 2 === 0 ? contenders : contenders.toReversed();
     for (const c of order) {
