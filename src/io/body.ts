@@ -25,6 +25,12 @@ export type BodyReader = AsyncGenerator<Uint8Array, FieldList | undefined, void>
 /**
  * Reads a body framed by `framing` from `io`. `deadline`, when given, is
  * pushed back whenever bytes arrive, so it bounds the time between reads.
+ * `mapError`, when given, turns what the read throws into what the reader
+ * throws (an origin's failure into the client's answer).
+ *
+ * One generator, the framings inline: each generator stacked on another
+ * costs its own promise hops on every step, and a small response is read in
+ * two steps on the way to its client.
  *
  * @throws {UnexpectedEofError} when the connection closes before the body ends.
  * @throws {import("../http1/syntax_error.ts").HttpSyntaxError} on bad chunk framing.
@@ -33,7 +39,9 @@ export async function* readBody(
   io: BufferedConn,
   framing: BodyFraming,
   deadline?: Deadline,
+  mapError?: (err: unknown) => unknown,
 ): BodyReader {
+  if (framing.kind === "none") return undefined;
   // The deadline runs only while waiting for the peer: time the consumer
   // spends writing elsewhere (a slow client) is not the peer's silence.
   const more = async (): Promise<boolean> => {
@@ -44,57 +52,49 @@ export async function* readBody(
       deadline?.clear();
     }
   };
-  if (framing.kind === "none") return undefined;
   const large = framing.kind !== "length" ||
     framing.length > io.bufferedLength + READ_BUFFER_BYTES;
   if (large) io.beginStream();
   try {
-    return yield* frames(io, framing, more);
+    switch (framing.kind) {
+      case "length": {
+        let remaining = framing.length;
+        while (remaining > 0) {
+          if (io.bufferedLength === 0 && !(await more())) throw new UnexpectedEofError("body");
+          const view = io.buffered;
+          const take = Math.min(view.length, remaining);
+          io.consume(take);
+          remaining -= take;
+          yield view.subarray(0, take);
+        }
+        return undefined;
+      }
+      case "chunked": {
+        const decoder = new ChunkedDecoder();
+        const out: Uint8Array[] = [];
+        while (!decoder.done) {
+          if (io.bufferedLength === 0 && !(await more())) {
+            throw new UnexpectedEofError("chunked body");
+          }
+          io.consume(decoder.decode(io.buffered, out));
+          for (const data of out) yield data;
+          out.length = 0;
+        }
+        return decoder.trailers;
+      }
+      case "close":
+        for (;;) {
+          if (io.bufferedLength === 0 && !(await more())) return undefined;
+          const view = io.buffered;
+          io.consume(view.length);
+          yield view;
+        }
+    }
+    return undefined;
+  } catch (err) {
+    throw mapError === undefined ? err : mapError(err);
   } finally {
     if (large) io.endStream();
-  }
-}
-
-async function* frames(
-  io: BufferedConn,
-  framing: BodyFraming,
-  more: () => Promise<boolean>,
-): BodyReader {
-  switch (framing.kind) {
-    case "none":
-      return undefined;
-    case "length": {
-      let remaining = framing.length;
-      while (remaining > 0) {
-        if (io.bufferedLength === 0 && !(await more())) throw new UnexpectedEofError("body");
-        const view = io.buffered;
-        const take = Math.min(view.length, remaining);
-        io.consume(take);
-        remaining -= take;
-        yield view.subarray(0, take);
-      }
-      return undefined;
-    }
-    case "chunked": {
-      const decoder = new ChunkedDecoder();
-      const out: Uint8Array[] = [];
-      while (!decoder.done) {
-        if (io.bufferedLength === 0 && !(await more())) {
-          throw new UnexpectedEofError("chunked body");
-        }
-        io.consume(decoder.decode(io.buffered, out));
-        for (const data of out) yield data;
-        out.length = 0;
-      }
-      return decoder.trailers;
-    }
-    case "close":
-      for (;;) {
-        if (io.bufferedLength === 0 && !(await more())) return undefined;
-        const view = io.buffered;
-        io.consume(view.length);
-        yield view;
-      }
   }
 }
 

@@ -236,28 +236,21 @@ export class OriginClient {
         io.close();
       });
     idle?.clear(); // armed by readBody only while it waits for the origin
-    const reader = readBody(io, framing, idle);
-    const bodyWithTimeout = (async function* (idleMs: number): BodyReader {
-      try {
-        return yield* reader;
-      } catch (err) {
-        if (idleTimedOut) {
-          throw new ProxyError(
-            504,
-            "connection_read_timeout",
-            `origin ${originAuthority(origin)} stalled for ${idleMs} ms in the body`,
-          );
-        }
-        throw toProxyError(err, "origin", originAuthority(origin));
-      } finally {
-        idle?.clear();
-      }
-    })(this.#timeouts.idleTimeoutMs);
+    const reader = readBody(io, framing, idle, (err) =>
+      idleTimedOut
+        ? new ProxyError(
+          504,
+          "connection_read_timeout",
+          `origin ${
+            originAuthority(origin)
+          } stalled for ${this.#timeouts.idleTimeoutMs} ms in the body`,
+        )
+        : toProxyError(err, "origin", originAuthority(origin)));
 
     return {
       head: resHead,
       framing,
-      body: bodyWithTimeout,
+      body: reader,
       finish: (complete) => {
         idle?.clear();
         const sent = uploaded && clientError === undefined;

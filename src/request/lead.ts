@@ -238,15 +238,15 @@ export async function runFill(
         break;
       }
       // `data` is a view of the read buffer, valid until the next read: the
-      // disk gets a copy, the client the original.
+      // disk gets a copy, the client the original — first, as the client waits.
       const data = step.value;
       fromOrigin += data.length;
       await Promise.all([
-        stored && disk.add(data),
         leader?.sink.write(data).catch((err) => {
           leader!.served.reject(err);
           leader = undefined;
         }),
+        stored && disk.add(data),
       ]);
       if (!stored && leader === undefined) break; // nobody needs the rest
     }
