@@ -9,7 +9,6 @@
 
 import type { Fill, FillHead } from "../cache/fill.ts";
 import { secondaryKey, variantId, varyNames } from "../cache/key.ts";
-import type { ResponseMeta } from "../cache/meta.ts";
 import { partHeaders, strongValidator } from "../cache/policy/parts.ts";
 import { storability, storedHeaders } from "../cache/policy/storability.ts";
 import { parseContentRange, type Part } from "../cache/range.ts";
@@ -24,7 +23,7 @@ import type { OriginResponse } from "../origin/client.ts";
 import { clientResponse, relay } from "./forward.ts";
 import type { ProxyRequest } from "./read_request.ts";
 import { type Exchange, startResponse } from "./respond.ts";
-import type { BodyWriter } from "../cache/body_store.ts";
+import type { BodyWriter, PendingMeta } from "../cache/body_store.ts";
 import type { BodySink } from "../io/body.ts";
 import { WriteBehind } from "../cache/write_behind.ts";
 
@@ -67,7 +66,11 @@ export type Storing =
     head: FillHead;
     /** Where the body goes: memory for a small one, else a temp file being opened (undefined if it cannot be). */
     temp: Promise<BodyWriter | undefined>;
-    meta: Omit<ResponseMeta, "body" | "size" | "sha256">;
+    /**
+     * The entry's metadata, built when it is wanted: after the leader's
+     * client has its answer (none of it is on the client's way).
+     */
+    meta: () => PendingMeta;
     /** Where the body sits in the whole representation, when known (for a body cut short). */
     part?: Part;
     /** Where the body comes from: the origin, or the shared tier. */
@@ -113,7 +116,6 @@ function startStoring(
   // A part (206) is stored where the whole response would be: it answers the
   // ranges inside it, and is completed there (src/request/partial.ts).
   const vary = varyNames(fields.combined("vary"));
-  const id = variantId(target.cache.key, vary, req.head.fields);
   const head: FillHead = {
     status,
     reason,
@@ -123,10 +125,10 @@ function startStoring(
     secondary: vary.length > 0 ? secondaryKey(vary, req.head.fields) : undefined,
     ...(status === 206 ? { range: req.head.fields.get("range") } : {}),
   };
-  const meta: Omit<ResponseMeta, "body" | "size" | "sha256"> = {
+  const meta = (): PendingMeta => ({
     v: 1,
     kind: "response",
-    id,
+    id: variantId(target.cache.key, vary, req.head.fields),
     key: target.cache.key,
     ...(head.secondary !== undefined ? { secondary: head.secondary, vary } : {}),
     status,
@@ -135,7 +137,7 @@ function startStoring(
     ...(st.credentialed ? { credentialed: true } : {}),
     policy: st.policy.toObject(),
     storedAt: now,
-  };
+  });
   return {
     kind: "store",
     head,
@@ -208,7 +210,7 @@ export async function runFill(
   leader: Leader | undefined,
 ): Promise<void> {
   const cache = proxy.cache;
-  const { head, meta } = storing;
+  const { head } = storing;
   let bodyRead = false, stored = true;
   let trailers: FieldList | undefined;
   let temp: BodyWriter | undefined;
@@ -254,7 +256,7 @@ export async function runFill(
     fill.fail(err);
     leader?.served.reject(err);
     leader = undefined;
-    proxy.logger.log("info", `fill of ${meta.key} failed: ${errorLine(err)}`);
+    proxy.logger.log("info", `fill of ${storing.meta().key} failed: ${errorLine(err)}`);
   }
   // Back to the pool before the leader's client is answered: its next request may want it.
   res.finish(bodyRead);
@@ -266,6 +268,7 @@ export async function runFill(
     );
   }
   await disk.drain();
+  const meta = storing.meta();
   if (storing.from === "origin") cache.counters.bytesFromOrigin += fromOrigin;
   const part = storing.part;
   // A part never takes the place of a whole stored response: a request for the

@@ -85,7 +85,7 @@ export async function fromShared(
     kind: "store",
     head,
     temp: tempFor(proxy, meta.size),
-    meta: stored,
+    meta: () => stored,
     from: "shared",
     upload: f.kind !== "hit",
   };
