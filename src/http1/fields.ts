@@ -97,6 +97,19 @@ export class FieldList {
     return s;
   }
 
+  /**
+   * The fields as one object by lower-case name, repeated lines joined by
+   * ", " (RFC 9110 §5.3): the form a cache policy library reads.
+   */
+  byLowerName(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (let i = 0; i < this.#lower.length; i++) {
+      const l = this.#lower[i]!;
+      out[l] = Object.hasOwn(out, l) ? `${out[l]}, ${this.#values[i]}` : this.#values[i]!;
+    }
+    return out;
+  }
+
   /** Yields `[name, value]` pairs in wire order, names in their received case. */
   *[Symbol.iterator](): IterableIterator<[string, string]> {
     for (let i = 0; i < this.#names.length; i++) yield [this.#names[i]!, this.#values[i]!];

@@ -24,6 +24,22 @@ Deno.test("FieldList: lookups take the lower-case name and match any received ca
   assert.equal(f.has("content-length"), false);
 });
 
+Deno.test("FieldList.byLowerName: one entry per lower-case name, repeated lines joined in order", () => {
+  const f = listOf(
+    ["Cache-Control", "max-age=60"],
+    ["Vary", "Accept"],
+    ["cache-control", "public"],
+    ["Constructor", "x"],
+  );
+  const r = f.byLowerName();
+  assert.deepEqual(Object.keys(r), ["cache-control", "vary", "constructor"]);
+  assert.equal(r["cache-control"], "max-age=60, public");
+  assert.equal(r["vary"], "Accept");
+  // A name that an object inherits is a field like any other, not joined onto the inherited value.
+  assert.equal(r["constructor"], "x");
+  assert.equal(Object.getPrototypeOf(r), Object.prototype);
+});
+
 Deno.test("FieldList: repeated fields stay separate lines (Set-Cookie)", () => {
   const f = listOf(["Set-Cookie", "a=1; Path=/"], ["Date", "x"], ["set-cookie", "b=2, c=3"]);
   assert.equal(f.size, 3);

@@ -130,11 +130,7 @@ function semanticStatus(status: number): number {
  * library is case-sensitive): their values are lower-cased before it sees them.
  */
 function semanticHeaders(fields: FieldList): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of fields) {
-    const l = name.toLowerCase();
-    out[l] = l in out ? `${out[l]}, ${value}` : value;
-  }
+  const out = fields.byLowerName();
   for (const l of ["cache-control", "pragma"]) {
     if (out[l] !== undefined) out[l] = out[l].toLowerCase();
   }

@@ -110,7 +110,7 @@ export function storability(
   const res = semanticResponse(status, fields, now);
   const o = req.override;
   const authorized = req.fields.has("authorization");
-  const originShares = sharesAuthorized(res.headers["cache-control"]);
+  const originShares = authorized && sharesAuthorized(res.headers["cache-control"]);
   const forever = o?.forever === true && status === 200 && req.method === "GET";
   if (forever) {
     // An immutable artifact: its own Cache-Control does not matter.
@@ -173,7 +173,10 @@ function answersGet(req: CacheRequest, fields: FieldList): boolean {
 
 /** Whether the response carries `must-understand` (RFC 9111 §5.2.2.3). */
 function mustUnderstand(fields: FieldList): boolean {
-  return parseDirectives(fields.combined("cache-control")).has("must-understand");
+  const cc = fields.combined("cache-control");
+  // Rare: most responses are spared parsing their Cache-Control for it.
+  return cc !== undefined && /must-understand/i.test(cc) &&
+    parseDirectives(cc).has("must-understand");
 }
 
 function notStorableReason(req: CacheRequest, status: number, fields: FieldList): string {
