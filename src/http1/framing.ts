@@ -84,6 +84,10 @@ export function responseFraming(method: string, head: ResponseHead): BodyFraming
   }
   const cl = fields.getAll("content-length");
   if (cl.length === 0) return UNTIL_CLOSE;
+  // The usual case, one line of one value, without building the set below.
+  if (cl.length === 1 && !cl[0]!.includes(",")) {
+    return { kind: "length", length: parseContentLength(trimOws(cl[0]!)) };
+  }
   const values = new Set(cl.flatMap((v) => v.split(",")).map(trimOws));
   if (values.size !== 1) throw new HttpSyntaxError("conflicting Content-Length values");
   return { kind: "length", length: parseContentLength([...values][0]!) };
