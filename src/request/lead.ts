@@ -67,8 +67,8 @@ export type Storing =
     /** Where the body goes: memory for a small one, else a temp file being opened (undefined if it cannot be). */
     temp: Promise<BodyWriter | undefined>;
     /**
-     * The entry's metadata, built when it is wanted: after the leader's
-     * client has its answer (none of it is on the client's way).
+     * The entry's metadata, built when first wanted (then kept): after the
+     * leader's client has its answer, none of it is on the client's way.
      */
     meta: () => PendingMeta;
     /** Where the body sits in the whole representation, when known (for a body cut short). */
@@ -125,7 +125,8 @@ function startStoring(
     secondary: vary.length > 0 ? secondaryKey(vary, req.head.fields) : undefined,
     ...(status === 206 ? { range: req.head.fields.get("range") } : {}),
   };
-  const meta = (): PendingMeta => ({
+  let built: PendingMeta | undefined;
+  const meta = (): PendingMeta => (built ??= {
     v: 1,
     kind: "response",
     id: variantId(target.cache.key, vary, req.head.fields),
