@@ -28,6 +28,7 @@ import { parseArgs } from "node:util";
 import { type Contender, start, target } from "./bench/contenders.ts";
 import { download, median, wrk } from "./bench/measure.ts";
 import {
+  cpuTimes,
   ensurePackage,
   processTree,
   spawnServer,
@@ -74,18 +75,14 @@ function machineTicks(): { busy: number; idle: number } {
 }
 
 /** CPU seconds (all, and in the kernel) of the processes of `running` and their descendants. */
-function treeCpu(running: Contender[]): { all: number; sys: number } {
+async function treeCpu(running: Contender[]): Promise<{ all: number; sys: number }> {
   let all = 0, sys = 0;
   for (const c of running) {
     for (const pid of processTree(c.pid!)) {
-      try {
-        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-        const [utime, stime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13);
-        all += (Number(utime) + Number(stime)) / 100; // clock ticks, 100 a second
-        sys += Number(stime) / 100;
-      } catch {
-        // exited meanwhile
-      }
+      const t = await cpuTimes(pid);
+      if (Number.isNaN(t.user)) continue; // exited meanwhile
+      all += t.user + t.sys;
+      sys += t.sys;
     }
   }
   return { all, sys };
@@ -97,9 +94,9 @@ async function hitRate(running: Contender[], path: string): Promise<Run> {
   for (const t of targets) await download(t, 1024); // stores it
   const each = Math.floor(CONNECTIONS / targets.length);
   await Promise.all(targets.map((t) => wrk(t, 1, each))); // warm-up
-  const [cpu0, ticks0] = [treeCpu(running), machineTicks()];
+  const [cpu0, ticks0] = [await treeCpu(running), machineTicks()];
   const runs = await Promise.all(targets.map((t) => wrk(t, seconds, each)));
-  const [cpu1, ticks1] = [treeCpu(running), machineTicks()];
+  const [cpu1, ticks1] = [await treeCpu(running), machineTicks()];
   const requests = runs.reduce((sum, r) => sum + r.requests, 0);
   const busy = (ticks1.busy - ticks0.busy) / 100, idle = (ticks1.idle - ticks0.idle) / 100;
   const proxy = cpu1.all - cpu0.all;

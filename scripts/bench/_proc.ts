@@ -246,12 +246,19 @@ export function processTree(pid: number): number[] {
 
 /** CPU time (user + system, seconds) process `pid` used so far, every thread (Linux), or NaN. */
 export async function cpuSeconds(pid: number): Promise<number> {
+  const t = await cpuTimes(pid);
+  return t.user + t.sys;
+}
+
+/** CPU time (seconds) process `pid` used so far, every thread, in user space and in the kernel; NaN each when it is gone. */
+export async function cpuTimes(pid: number): Promise<{ user: number; sys: number }> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks, 100 a second on Linux
+    // Clock ticks, 100 a second on Linux.
+    return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
   } catch {
-    return NaN;
+    return { user: NaN, sys: NaN };
   }
 }
 
