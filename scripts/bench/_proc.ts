@@ -250,7 +250,10 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return t.user + t.sys;
 }
 
-/** CPU time (seconds) process `pid` used so far, every thread, in user space and in the kernel; NaN each when it is gone. */
+/**
+ * CPU time (seconds) process `pid` used so far, every thread, in user space
+ * and in the kernel; NaN each when it is gone.
+ */
 export async function cpuTimes(pid: number): Promise<{ user: number; sys: number }> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
